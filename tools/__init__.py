@@ -1,0 +1,44 @@
+"""The tool registry the agent reads.
+
+Every module in this package that defines `make_tools(ctx) -> list[BaseTool]` is a tool
+module; the agent gets the tools of all of them, in module-name order. Modules keep heavy
+imports (torch, spaCy, FAISS, the graph driver) inside functions so that listing the tools
+and starting the CLI stay fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.tools import BaseTool
+
+    from agent.settings import Settings
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    """What a tool may use: the settings, and the agent's own chat model for tools that
+    generate (text-to-Cypher, in-context NER, query rewriting)."""
+
+    settings: Settings
+    chat_model: Callable[[], BaseChatModel]
+
+
+def tool_modules() -> list[ModuleType]:
+    mods = []
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
+        mod = importlib.import_module(f"{__name__}.{info.name}")
+        if hasattr(mod, "make_tools"):
+            mods.append(mod)
+    return mods
+
+
+def load_tools(ctx: ToolContext) -> list[BaseTool]:
+    return [t for mod in tool_modules() for t in mod.make_tools(ctx)]

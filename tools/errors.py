@@ -1,0 +1,9 @@
+"""Errors a learner may see.
+
+A `ToolInputError` carries a message meant for the chat as it is: the agent passes it to
+the model and the UI shows it, instead of a traceback.
+"""
+
+
+class ToolInputError(ValueError):
+    """The input cannot be used; the message says why and what to do instead."""
