@@ -32,7 +32,12 @@ def markdown(content: str) -> dict[str, Any]:
 
 
 def table(columns: list[str], rows: list[list[Any]], name: str = "table") -> dict[str, Any]:
-    return {"kind": "table", "columns": list(columns), "rows": [list(r) for r in rows], "name": name}
+    return {
+        "kind": "table",
+        "columns": list(columns),
+        "rows": [list(r) for r in rows],
+        "name": name,
+    }
 
 
 def image(path: str, name: str = "image") -> dict[str, Any]:

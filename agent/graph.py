@@ -1,0 +1,125 @@
+"""The agent: a LangGraph `StateGraph` with a model node, a `ToolNode` and a conditional edge.
+
+    START -> model --(tool calls?)--> tools -> model -> ... -> END
+
+Small local models can call tools forever, so each user message gets at most
+`settings.max_tool_rounds` tool rounds; after that the model is called without tools and
+told to answer from what it has. The graph's recursion limit sits just above that, and
+hitting it anyway ends the turn with an honest message (see `agent.runner`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from langchain_core.messages import (
+    AIMessage,
+    AnyMessage,
+    HumanMessage,
+    SystemMessage,
+    trim_messages,
+)
+from langchain_core.messages.utils import count_tokens_approximately
+from langgraph.graph import END, START, StateGraph
+from langgraph.prebuilt import ToolNode, tools_condition
+
+from agent.prompts import FINAL_ANSWER_NOTE, SYSTEM_PROMPT
+from agent.state import State
+from tools.errors import ToolInputError
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.tools import BaseTool
+    from langgraph.checkpoint.base import BaseCheckpointSaver
+
+    from agent.settings import Settings
+
+MODEL_ERROR_PREFIX = "⚠️ "
+
+
+def tool_rounds_this_turn(messages: Sequence[AnyMessage]) -> int:
+    return sum(1 for m in current_turn(messages) if isinstance(m, AIMessage) and m.tool_calls)
+
+
+def recursion_limit(settings: Settings) -> int:
+    # model + tools per round, a final model call, and one step of slack.
+    return 2 * settings.max_tool_rounds + 3
+
+
+def trim_history(messages: Sequence[AnyMessage], max_tokens: int) -> list[AnyMessage]:
+    """Keep the latest messages that fit, starting at a user message so a tool result is
+    never separated from the call that asked for it."""
+    return trim_messages(
+        list(messages),
+        max_tokens=max_tokens,
+        strategy="last",
+        token_counter=count_tokens_approximately,
+        start_on="human",
+        allow_partial=False,
+    )
+
+
+def describe_tool_error(exc: Exception) -> str:
+    """A tool's exception becomes text the model relays and the user can read."""
+    if isinstance(exc, ToolInputError):
+        return str(exc)
+    return f"The tool failed ({type(exc).__name__}: {exc}). Tell the user and suggest another way."
+
+
+def model_error_message(exc: Exception) -> str:
+    return (
+        f"{MODEL_ERROR_PREFIX}The language model could not answer ({type(exc).__name__}). "
+        "It is being restarted; please send your message again in a moment. "
+        "Your conversation is kept."
+    )
+
+
+def build_graph(
+    model: BaseChatModel,
+    tools: Sequence[BaseTool],
+    settings: Settings,
+    checkpointer: BaseCheckpointSaver | None = None,
+):
+    with_tools = model.bind_tools(list(tools)) if tools else model
+
+    async def call_model(state: State) -> dict:
+        history = trim_history(state["messages"], settings.history_tokens)
+        prompt: list[AnyMessage] = [SystemMessage(SYSTEM_PROMPT), *history]
+        runnable = with_tools
+        if tool_rounds_this_turn(state["messages"]) >= settings.max_tool_rounds:
+            prompt.append(SystemMessage(FINAL_ANSWER_NOTE))
+            runnable = model
+        try:
+            response = await runnable.ainvoke(prompt)
+        except Exception as exc:  # the server died or timed out: keep the history usable
+            response = AIMessage(model_error_message(exc), response_metadata={"error": True})
+        return {"messages": [response]}
+
+    builder = StateGraph(State)
+    builder.add_node("model", call_model)
+    builder.add_node("tools", ToolNode(list(tools), handle_tool_errors=describe_tool_error))
+    builder.add_edge(START, "model")
+    builder.add_conditional_edges("model", tools_condition, {"tools": "tools", END: END})
+    builder.add_edge("tools", "model")
+    return builder.compile(checkpointer=checkpointer, name="genai101")
+
+
+def current_turn(messages: Sequence[AnyMessage]) -> list[AnyMessage]:
+    """The messages after the latest user message: this turn's tool calls, results, answer."""
+    for i in range(len(messages) - 1, -1, -1):
+        if isinstance(messages[i], HumanMessage):
+            return list(messages[i + 1 :])
+    return list(messages)
+
+
+def make_graph():
+    """Entry point for LangGraph's own tooling (`langgraph.json`): the default settings and
+    tools, with the platform's checkpointer."""
+    from agent.providers import make_chat_model
+    from agent.settings import Settings
+    from tools import ToolContext, load_tools
+
+    settings = Settings.from_env()
+    model = make_chat_model(settings)
+    return build_graph(model, load_tools(ToolContext(settings, lambda: model)), settings)

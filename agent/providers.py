@@ -1,0 +1,75 @@
+"""Chat-model providers: the local llama.cpp server (default), OpenAI, Groq, or any
+OpenAI-compatible server (vLLM, llama.cpp elsewhere). All return a LangChain chat model, so
+the graph and the tools never know which one they talk to."""
+
+from __future__ import annotations
+
+import atexit
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from agent.llm_server import MODEL_ALIAS, LocalLLMServer
+from agent.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+DEFAULT_MODELS = {"openai": "gpt-4o-mini", "groq": "llama-3.1-8b-instant"}
+
+
+def provider_problem(settings: Settings) -> str | None:
+    """Why this provider cannot work, in words for the user; None when it can."""
+    if settings.provider == "openai" and not settings.openai_api_key:
+        return (
+            "The openai provider needs an API key: set OPENAI_API_KEY (or pick another provider)."
+        )
+    if settings.provider == "groq" and not settings.groq_api_key:
+        return "The groq provider needs an API key: set GROQ_API_KEY (or pick another provider)."
+    if settings.provider == "openai-compatible" and not settings.model:
+        return "The openai-compatible provider needs a model name: set GENAI101_MODEL."
+    return None
+
+
+@lru_cache(maxsize=4)
+def local_server(settings: Settings) -> LocalLLMServer:
+    """One server per settings for the whole process, stopped when the process exits."""
+    server = LocalLLMServer(settings)
+    atexit.register(server.stop)
+    return server
+
+
+def make_chat_model(settings: Settings) -> BaseChatModel:
+    problem = provider_problem(settings)
+    if problem:
+        raise SettingsError(problem)
+    common = {
+        "temperature": settings.temperature,
+        "max_tokens": settings.llm_max_tokens,
+        "timeout": settings.llm_timeout_s,
+        "max_retries": 1,
+    }
+    if settings.provider == "groq":
+        from langchain_groq import ChatGroq
+
+        return ChatGroq(
+            model=settings.model or DEFAULT_MODELS["groq"], api_key=settings.groq_api_key, **common
+        )
+    from langchain_openai import ChatOpenAI
+
+    if settings.provider == "openai":
+        return ChatOpenAI(
+            model=settings.model or DEFAULT_MODELS["openai"],
+            api_key=settings.openai_api_key,
+            base_url=settings.base_url or None,
+            **common,
+        )
+    if settings.provider == "openai-compatible":
+        return ChatOpenAI(
+            model=settings.model,
+            api_key=settings.openai_api_key or "none",
+            base_url=settings.base_url,
+            **common,
+        )
+    server = local_server(settings)
+    server.ensure_running()
+    return ChatOpenAI(model=MODEL_ALIAS, api_key="local", base_url=server.base_url, **common)

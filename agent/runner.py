@@ -1,0 +1,120 @@
+"""Running turns: one `Assistant` per process holds the checkpointer and a compiled graph per
+provider setting; the Chainlit app and the `genai101 chat` command both go through it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph.errors import GraphRecursionError
+
+from agent.graph import build_graph, current_turn, recursion_limit
+from agent.providers import make_chat_model
+from agent.settings import Settings
+from tools import ToolContext, load_tools
+from tools.errors import ToolInputError
+
+RECURSION_MESSAGE = (
+    "I could not finish this within {n} steps, so I stopped instead of guessing. "
+    "Try asking for one thing at a time."
+)
+
+
+def validate_message(text: str, settings: Settings) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise ToolInputError("Your message is empty: type a question or pick a starter.")
+    if len(text) > settings.max_message_chars:
+        raise ToolInputError(
+            f"Your message has {len(text):,} characters; the limit is "
+            f"{settings.max_message_chars:,}. Shorten it, or upload long text as a file."
+        )
+    return text
+
+
+@contextlib.asynccontextmanager
+async def open_checkpointer(settings: Settings) -> AsyncIterator[AsyncSqliteSaver]:
+    async with AsyncSqliteSaver.from_conn_string(
+        str(settings.path("chat", "history.sqlite"))
+    ) as cp:
+        yield cp
+
+
+class Assistant:
+    def __init__(self, settings: Settings, checkpointer: AsyncSqliteSaver) -> None:
+        self.settings = settings
+        self.checkpointer = checkpointer
+        self._graphs: dict[Settings, Any] = {}
+
+    def graph(self, settings: Settings | None = None):
+        """The compiled graph for these settings (a provider switch in the chat settings
+        panel gets its own model and tools; the checkpointer, so the history, is shared)."""
+        settings = settings or self.settings
+        if settings not in self._graphs:
+            model = make_chat_model(settings)
+            tools = load_tools(ToolContext(settings, lambda: model))
+            self._graphs[settings] = build_graph(model, tools, settings, self.checkpointer)
+        return self._graphs[settings]
+
+    @staticmethod
+    def config(thread_id: str, user_id: str, settings: Settings) -> dict[str, Any]:
+        return {
+            "configurable": {"thread_id": thread_id, "user_id": user_id},
+            "recursion_limit": recursion_limit(settings),
+        }
+
+    async def messages(self, thread_id: str) -> list[AnyMessage]:
+        state = await self.graph().aget_state({"configurable": {"thread_id": thread_id}})
+        return list(state.values.get("messages", [])) if state and state.values else []
+
+    async def ainvoke(
+        self, text: str, thread_id: str, user_id: str = "default", settings: Settings | None = None
+    ) -> dict[str, Any]:
+        """One turn, no streaming: the CLI's path and the tests'."""
+        settings = settings or self.settings
+        text = validate_message(text, settings)
+        graph = self.graph(settings)
+        config = self.config(thread_id, user_id, settings)
+        try:
+            state = await graph.ainvoke({"messages": [HumanMessage(text)]}, config)
+            messages = state["messages"]
+        except GraphRecursionError:
+            answer = RECURSION_MESSAGE.format(n=config["recursion_limit"])
+            await graph.aupdate_state(config, {"messages": [AIMessage(answer)]}, as_node="model")
+            messages = await self.messages(thread_id)
+        return turn_result(messages)
+
+
+def turn_result(messages: list[AnyMessage]) -> dict[str, Any]:
+    turn = current_turn(messages)
+    final = messages[-1]
+    return {
+        "answer": final.content if isinstance(final, AIMessage) else "",
+        "tool_calls": [
+            {"name": c["name"], "args": c["args"]}
+            for m in turn
+            if isinstance(m, AIMessage)
+            for c in m.tool_calls
+        ],
+        "tool_results": [
+            {"name": m.name, "content": m.content, "artifact": m.artifact}
+            for m in turn
+            if isinstance(m, ToolMessage)
+        ],
+        "error": bool(isinstance(final, AIMessage) and final.response_metadata.get("error")),
+    }
+
+
+def chat_once(settings: Settings, text: str, thread_id: str = "cli") -> dict[str, Any]:
+    async def run() -> dict[str, Any]:
+        async with open_checkpointer(settings) as cp:
+            try:
+                return await Assistant(settings, cp).ainvoke(text, thread_id, user_id="cli")
+            except ToolInputError as exc:
+                return {"answer": str(exc), "tool_calls": [], "tool_results": [], "error": True}
+
+    return asyncio.run(run())
