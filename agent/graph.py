@@ -18,6 +18,7 @@ from langchain_core.messages import (
     AnyMessage,
     HumanMessage,
     SystemMessage,
+    ToolMessage,
     trim_messages,
 )
 from langchain_core.messages.utils import count_tokens_approximately
@@ -47,11 +48,25 @@ def recursion_limit(settings: Settings) -> int:
     return 2 * settings.max_tool_rounds + 3
 
 
+def drop_unanswered_tool_calls(messages: Sequence[AnyMessage]) -> list[AnyMessage]:
+    """A turn stopped mid-tool (the stop button, a crash) leaves a tool call without its
+    result, which chat APIs reject; keep such a message's text and forget the call."""
+    answered = {m.tool_call_id for m in messages if isinstance(m, ToolMessage)}
+    out: list[AnyMessage] = []
+    for m in messages:
+        if isinstance(m, AIMessage) and any(c["id"] not in answered for c in m.tool_calls):
+            if m.content:
+                out.append(AIMessage(m.content))
+            continue
+        out.append(m)
+    return out
+
+
 def trim_history(messages: Sequence[AnyMessage], max_tokens: int) -> list[AnyMessage]:
     """Keep the latest messages that fit, starting at a user message so a tool result is
     never separated from the call that asked for it."""
     return trim_messages(
-        list(messages),
+        drop_unanswered_tool_calls(messages),
         max_tokens=max_tokens,
         strategy="last",
         token_counter=count_tokens_approximately,

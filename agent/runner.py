@@ -13,7 +13,7 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.errors import GraphRecursionError
 
 from agent.graph import build_graph, current_turn, recursion_limit
-from agent.providers import make_chat_model
+from agent.providers import local_server, make_chat_model
 from agent.settings import Settings
 from tools import ToolContext, load_tools
 from tools.errors import ToolInputError
@@ -49,6 +49,12 @@ class Assistant:
         self.settings = settings
         self.checkpointer = checkpointer
         self._graphs: dict[Settings, Any] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def turn_lock(self, thread_id: str) -> asyncio.Lock:
+        """One turn at a time per thread: two tabs on one conversation queue up instead of
+        interleaving their messages in the history."""
+        return self._locks.setdefault(thread_id, asyncio.Lock())
 
     def graph(self, settings: Settings | None = None):
         """The compiled graph for these settings (a provider switch in the chat settings
@@ -59,6 +65,11 @@ class Assistant:
             tools = load_tools(ToolContext(settings, lambda: model))
             self._graphs[settings] = build_graph(model, tools, settings, self.checkpointer)
         return self._graphs[settings]
+
+    async def prepare(self, settings: Settings) -> None:
+        """Before a turn: bring the local LLM back if it died, so one crash costs one turn."""
+        if settings.provider == "local":
+            await asyncio.to_thread(local_server(settings).ensure_running)
 
     @staticmethod
     def config(thread_id: str, user_id: str, settings: Settings) -> dict[str, Any]:
@@ -77,15 +88,19 @@ class Assistant:
         """One turn, no streaming: the CLI's path and the tests'."""
         settings = settings or self.settings
         text = validate_message(text, settings)
+        await self.prepare(settings)
         graph = self.graph(settings)
         config = self.config(thread_id, user_id, settings)
-        try:
-            state = await graph.ainvoke({"messages": [HumanMessage(text)]}, config)
-            messages = state["messages"]
-        except GraphRecursionError:
-            answer = RECURSION_MESSAGE.format(n=config["recursion_limit"])
-            await graph.aupdate_state(config, {"messages": [AIMessage(answer)]}, as_node="model")
-            messages = await self.messages(thread_id)
+        async with self.turn_lock(thread_id):
+            try:
+                state = await graph.ainvoke({"messages": [HumanMessage(text)]}, config)
+                messages = state["messages"]
+            except GraphRecursionError:
+                answer = RECURSION_MESSAGE.format(n=config["recursion_limit"])
+                await graph.aupdate_state(
+                    config, {"messages": [AIMessage(answer)]}, as_node="model"
+                )
+                messages = await self.messages(thread_id)
         return turn_result(messages)
 
 

@@ -52,15 +52,20 @@ class Settings:
     # Torch shares the 2 cores with the LLM server: one thread is faster than two.
     torch_threads: int = 1
 
-    # Chainlit UI.
+    # Chainlit UI. With `users` ("name:password,name2:password2") the app asks for a login;
+    # without, everyone on this machine is the one local user "learner". Either way threads
+    # are saved and can be resumed. The auth secret is generated into the data folder if unset.
     host: str = "127.0.0.1"
     port: int = 8000
+    users: str = ""
+    auth_secret: str = ""
 
     # Document RAG.
     chunk_size: int = 500
     chunk_overlap: int = 100
     rag_top_k: int = 4
     upload_max_mb: int = 10
+    rag_corpus_dir: str = ""  # empty: the shipped knowledge/corpus
 
     # Knowledge graph: NEO4J_URI set means that server; empty means embedded ArcadeDB.
     neo4j_uri: str = ""
@@ -99,6 +104,7 @@ class Settings:
             "neo4j_database": "NEO4J_DATABASE",
             "openai_api_key": "OPENAI_API_KEY",
             "groq_api_key": "GROQ_API_KEY",
+            "auth_secret": "CHAINLIT_AUTH_SECRET",
         }
         values: dict[str, Any] = {}
         for f in fields(cls):
@@ -130,6 +136,10 @@ class Settings:
             raise SettingsError(f"{_env_name('ner_mode')} must be spacy or llm.")
         if self.paraphrase_model not in ("int8", "fp32"):
             raise SettingsError(f"{_env_name('paraphrase_model')} must be int8 or fp32.")
+
+    def user_passwords(self) -> dict[str, str]:
+        pairs = (item.split(":", 1) for item in self.users.split(",") if ":" in item)
+        return {name.strip(): pw for name, pw in pairs if name.strip()}
 
     def path(self, *parts: str) -> Path:
         """A path under the data folder, its parent created."""

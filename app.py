@@ -1,0 +1,247 @@
+"""genai101's Chainlit UI: thin by design. The agent lives in `agent/`, the tools in `tools/`,
+artifact rendering in `ui/render.py`; this file wires Chainlit's events to them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import chainlit as cl
+from chainlit.input_widget import Select, Switch
+from chainlit.server import app as server
+from fastapi import HTTPException
+from fastapi.responses import FileResponse
+from langchain_core.messages import AIMessageChunk, HumanMessage, ToolMessage
+from langgraph.errors import GraphRecursionError
+
+from agent.providers import local_server, provider_problem
+from agent.runner import RECURSION_MESSAGE, Assistant, open_checkpointer, validate_message
+from agent.settings import PROVIDERS, Settings, SettingsError
+from tools.errors import ToolInputError
+from ui import render
+from ui.data_layer import FILES_ROUTE, LocalStorageClient, SQLiteDataLayer
+from ui.uploads import ingest_files
+
+log = logging.getLogger("genai101")
+SETTINGS = Settings.from_env()
+STORE = LocalStorageClient(SETTINGS.path("chat", "files"))
+
+
+class Runtime:
+    """Process-wide state opened at startup: the checkpointer and the assistant."""
+
+    assistant: Assistant | None = None
+    exit_stack: Any = None
+
+
+@server.get(FILES_ROUTE + "/{key:path}")
+async def element_file(key: str) -> FileResponse:
+    try:
+        path = STORE.file_path(key)
+    except ValueError as exc:
+        raise HTTPException(404) from exc
+    if not path.is_file():
+        raise HTTPException(404)
+    return FileResponse(path)
+
+
+# Chainlit registers a catch-all route for its SPA at import; ours must come first.
+server.router.routes.insert(0, server.router.routes.pop())
+
+
+@cl.data_layer
+def data_layer() -> SQLiteDataLayer:
+    return SQLiteDataLayer(SETTINGS.path("chat", "threads.sqlite"), STORE.root)
+
+
+if SETTINGS.user_passwords():
+
+    @cl.password_auth_callback
+    def password_login(username: str, password: str) -> cl.User | None:
+        if SETTINGS.user_passwords().get(username) == password:
+            return cl.User(identifier=username, metadata={"provider": "credentials"})
+        return None
+
+else:
+
+    @cl.header_auth_callback
+    def local_login(headers: Any) -> cl.User:
+        """No users configured: this machine's one learner, so history still works."""
+        return cl.User(identifier="learner", metadata={"provider": "local"})
+
+
+@cl.on_app_startup
+async def startup() -> None:
+    import contextlib
+
+    problem = provider_problem(SETTINGS)
+    if problem:
+        raise SettingsError(problem)
+    if SETTINGS.provider == "local":
+        await asyncio.to_thread(local_server(SETTINGS).start)
+    Runtime.exit_stack = contextlib.AsyncExitStack()
+    checkpointer = await Runtime.exit_stack.enter_async_context(open_checkpointer(SETTINGS))
+    Runtime.assistant = Assistant(SETTINGS, checkpointer)
+    await asyncio.to_thread(Runtime.assistant.graph)  # load the tools before the first user
+
+
+@cl.on_app_shutdown
+async def shutdown() -> None:
+    if Runtime.exit_stack is not None:
+        await Runtime.exit_stack.aclose()
+    local_server(SETTINGS).stop()
+
+
+@cl.set_starters
+async def starters(user: cl.User | None = None) -> list[cl.Starter]:
+    return [
+        cl.Starter(
+            label="Link entities to Wikipedia",
+            message="Find the entities in: Marie Curie won the Nobel Prize in Paris in 1911.",
+        ),
+        cl.Starter(
+            label="Ask the course documents",
+            message="Using the course documents, what is the difference between static and dynamic quantization?",
+        ),
+        cl.Starter(
+            label="Query the research graph",
+            message="In the article graph, which researchers have published the most articles?",
+        ),
+        cl.Starter(
+            label="See attention inside BERT",
+            message="Show me the attention of BERT on: The cat sat on the mat because it was tired.",
+        ),
+        cl.Starter(
+            label="Paraphrase or not?",
+            message='Do these mean the same? "The company hired Anna." and "Anna was hired by the company."',
+        ),
+    ]
+
+
+def _settings_widgets(s: Settings) -> list[Any]:
+    return [
+        Select(
+            id="provider", label="LLM provider", values=list(PROVIDERS), initial_value=s.provider
+        ),
+        Select(
+            id="ner_mode",
+            label="Entity recognizer",
+            values=["spacy", "llm"],
+            initial_value=s.ner_mode,
+        ),
+        Select(
+            id="paraphrase_model",
+            label="Paraphrase model",
+            values=["int8", "fp32"],
+            initial_value=s.paraphrase_model,
+        ),
+        Switch(
+            id="wiki_online", label="Link entities with online Wikipedia", initial=s.wiki_online
+        ),
+    ]
+
+
+async def _start_session() -> None:
+    cl.user_session.set("settings", SETTINGS)
+    await cl.ChatSettings(_settings_widgets(SETTINGS)).send()
+
+
+@cl.on_chat_start
+async def chat_start() -> None:
+    await _start_session()
+
+
+@cl.on_chat_resume
+async def chat_resume(thread: dict) -> None:
+    # The conversation itself lives in the LangGraph checkpointer under this thread id.
+    await _start_session()
+
+
+@cl.on_settings_update
+async def settings_update(values: dict[str, Any]) -> None:
+    chosen = {k: values[k] for k in ("provider", "ner_mode", "paraphrase_model", "wiki_online")}
+    problem = provider_problem(SETTINGS.with_(**chosen))
+    if problem:
+        await cl.Message(f"⚠️ {problem} Keeping {cl.user_session.get('settings').provider}.").send()
+        chosen.pop("provider")
+    cl.user_session.set("settings", cl.user_session.get("settings").with_(**chosen))
+
+
+@cl.on_message
+async def on_message(message: cl.Message) -> None:
+    settings: Settings = cl.user_session.get("settings") or SETTINGS
+    user = cl.user_session.get("user")
+    user_id = user.identifier if user else "default"
+    files = [e for e in message.elements if getattr(e, "path", None)]
+    if files:
+        await cl.Message(await asyncio.to_thread(ingest_files, settings, user_id, files)).send()
+        if not message.content.strip():
+            return
+    try:
+        text = validate_message(message.content, settings)
+    except ToolInputError as exc:
+        await cl.Message(f"⚠️ {exc}").send()
+        return
+    await run_turn(text, settings, user_id, cl.context.session.thread_id)
+
+
+async def run_turn(text: str, settings: Settings, user_id: str, thread_id: str) -> None:
+    assistant = Runtime.assistant
+    await assistant.prepare(settings)
+    graph = await asyncio.to_thread(assistant.graph, settings)
+    config = assistant.config(thread_id, user_id, settings)
+    answer = cl.Message(content="")
+    steps: dict[str, cl.Step] = {}
+    artifacts: list[dict[str, Any]] = []
+    async with assistant.turn_lock(thread_id):
+        try:
+            async for mode, chunk in graph.astream(
+                {"messages": [HumanMessage(text)]}, config, stream_mode=["messages", "updates"]
+            ):
+                if mode == "messages":
+                    msg, meta = chunk
+                    node = meta.get("langgraph_node")
+                    if isinstance(msg, AIMessageChunk) and node == "model" and msg.content:
+                        await answer.stream_token(msg.content)
+                    continue
+                for node, update in chunk.items():
+                    for m in (update or {}).get("messages", []):
+                        if node == "model" and getattr(m, "tool_calls", None):
+                            for call in m.tool_calls:
+                                steps[call["id"]] = await _open_step(call)
+                        elif isinstance(m, ToolMessage):
+                            await _close_step(steps.pop(m.tool_call_id, None), m)
+                            if isinstance(m.artifact, dict):
+                                artifacts.append(m.artifact)
+        except GraphRecursionError:
+            await answer.stream_token(RECURSION_MESSAGE.format(n=config["recursion_limit"]))
+        except Exception:
+            log.exception("turn failed")
+            await answer.stream_token(
+                "⚠️ Something went wrong while answering; your conversation is kept. "
+                "Please try again."
+            )
+    await answer.send()
+    for artifact in artifacts:
+        content, elements = render.render(artifact, answer.content)
+        if content or elements:
+            await cl.Message(
+                content=content, elements=elements, author=artifact.get("tool", "tool")
+            ).send()
+
+
+async def _open_step(call: dict[str, Any]) -> cl.Step:
+    parent = cl.context.current_step
+    step = cl.Step(name=call["name"], type="tool", parent_id=parent.id if parent else None)
+    step.input = call["args"]
+    await step.send()
+    return step
+
+
+async def _close_step(step: cl.Step | None, result: ToolMessage) -> None:
+    if step is None:
+        return
+    step.output = result.content
+    step.is_error = result.status == "error"
+    await step.update()
