@@ -1,0 +1,317 @@
+"""Document RAG lesson: search the course notes and the learner's own files, answer with citations.
+
+The pipeline is the lesson's: a follow-up question is first rewritten into a standalone query
+from the chat history (shown to the learner, since it is half the trick of conversational
+RAG), the query is embedded with all-MiniLM-L6-v2, the shared corpus and the user's own
+collection are searched with FAISS and merged by cosine score, and the model gets numbered
+passages to cite as [1], [2]. The artifact carries the passages so the UI can show only the
+ones the answer actually cited (`cited_passages`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.runnables import RunnableConfig
+from langchain_core.tools import StructuredTool
+from langgraph.prebuilt import InjectedState
+
+from knowledge.embeddings import embed
+from knowledge.ingest import SourceFile, collect_files, index_files, sync_corpus
+from knowledge.vectorstore import CORPUS, read_store, user_collection
+from tools import artifacts
+from tools.errors import ToolInputError
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.tools import BaseTool
+
+    from agent.settings import Settings
+    from tools import ToolContext
+
+TOOL_NAME = "search_documents"
+# `genai101 chat` runs as this user (see agent.runner.chat_once), so files added with
+# `genai101 ingest` are the ones it can search.
+CLI_USER = "cli"
+HISTORY_MESSAGES = 6
+HISTORY_CHARS = 300
+
+REWRITE_PROMPT = """Rewrite the user's new question as one standalone search query.
+Use the conversation only to replace words like "it", "that" or "the other one" with what \
+they refer to. Keep the user's words otherwise. Reply with the query only, on one line."""
+
+ANSWER_NOTE = (
+    "Answer from these passages only and cite each fact with its number, like [1] or [2]. "
+    "If they do not answer the question, say so."
+)
+
+_CITATION = re.compile(r"\[(\d+(?:\s*[,\-–]\s*\d+)*)\]")
+
+
+def retrieve(settings: Settings, query: str, collections: list[str], k: int) -> list[dict]:
+    """The `k` best passages over all `collections`, merged by cosine score and numbered."""
+    query = query.strip()
+    if not query:
+        raise ToolInputError("The search query is empty: ask about a topic or a document.")
+    vector = embed([query], settings)[0]
+    hits = [
+        (score, collection, chunk)
+        for collection in collections
+        for chunk, score in read_store(settings, collection).search(vector, k)
+    ]
+    hits.sort(key=lambda h: -h[0])
+    return [
+        {
+            "n": n,
+            "chunk_id": chunk.chunk_id,
+            "source": chunk.source,
+            "section": chunk.section,
+            "path": list(chunk.path),
+            "score": round(score, 4),
+            "collection": collection,
+            "span": [chunk.start, chunk.end],
+            "text": chunk.text,
+        }
+        for n, (score, collection, chunk) in enumerate(hits[:k], start=1)
+    ]
+
+
+def search_collections(settings: Settings, user_id: str) -> list[str]:
+    """What a user searches: the shared corpus (built or refreshed here if stale) and their
+    own uploads."""
+    sync_corpus(settings)
+    return [CORPUS, user_collection(user_id)]
+
+
+def label(passage: dict) -> str:
+    return " › ".join(p for p in (passage["source"], passage["section"]) if p)
+
+
+def format_passages(passages: list[dict]) -> str:
+    """The numbered passages as the model reads them, ending with how to cite."""
+    blocks = [f"[{p['n']}] ({label(p)}) {' '.join(p['text'].split())}" for p in passages]
+    return "\n\n".join([*blocks, ANSWER_NOTE])
+
+
+def cited_passages(answer_text: str, passages: list[dict]) -> list[dict]:
+    """The passages an answer cites, in passage order: `[1]`, `[1, 3]`, `[2-4]` and `[1][2]`
+    all count; numbers that match no passage are ignored. For the UI's source list."""
+    cited: set[int] = set()
+    for group in _CITATION.findall(answer_text or ""):
+        for part in re.split(r"\s*,\s*", group):
+            bounds = [int(b) for b in re.split(r"\s*[-–]\s*", part)]
+            cited.update(range(bounds[0], bounds[-1] + 1))
+    return [p for p in passages if p["n"] in cited]
+
+
+def prior_turns(messages: list[BaseMessage] | None) -> list[BaseMessage]:
+    """User and assistant text before the current question (tool traffic left out)."""
+    messages = list(messages or [])
+    last_user = max((i for i, m in enumerate(messages) if isinstance(m, HumanMessage)), default=0)
+    return [
+        m
+        for m in messages[:last_user]
+        if isinstance(m, HumanMessage | AIMessage) and isinstance(m.content, str) and m.content
+    ][-HISTORY_MESSAGES:]
+
+
+def rewrite_query(llm: BaseChatModel, question: str, history: list[BaseMessage]) -> str:
+    """A standalone version of a follow-up question; the question itself when there is no
+    history or the model fails (retrieval must not depend on the LLM being up)."""
+    if not history:
+        return question
+    lines = [
+        f"{'User' if isinstance(m, HumanMessage) else 'Assistant'}: "
+        f"{' '.join(m.content.split())[:HISTORY_CHARS]}"
+        for m in history
+    ]
+    prompt = f"Conversation:\n{chr(10).join(lines)}\n\nNew question: {question}\n\nQuery:"
+    try:
+        reply = llm.bind(max_tokens=64).invoke(
+            [SystemMessage(REWRITE_PROMPT), HumanMessage(prompt)]
+        )
+    except Exception:  # any provider error: fall back to the raw question
+        return question
+    text = reply.content if isinstance(reply.content, str) else ""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    first = re.sub(r"^\s*(standalone\s+)?query\s*:\s*", "", first, flags=re.I).strip(" \"'`")
+    return first[:300] or question
+
+
+def search_documents(
+    settings: Settings, query: str, user_id: str, k: int | None = None, rewritten: str = ""
+) -> tuple[str, dict[str, Any]]:
+    """The tool's core: (numbered passages for the model, artifact for the UI).
+
+    `rewritten` is the standalone query when the question was a follow-up; it is what gets
+    searched, and the artifact shows both so the learner sees the rewrite.
+    """
+    searched = rewritten or query
+    passages = retrieve(
+        settings, searched, search_collections(settings, user_id), k or settings.rag_top_k
+    )
+    parts = []
+    if rewritten and rewritten != query:
+        parts.append(
+            artifacts.markdown(f"Follow-up rewritten as: **{rewritten}** (from “{query}”)")
+        )
+    if not passages:
+        text = "No documents are indexed yet: upload a file or run `genai101 ingest`."
+        parts.append(artifacts.markdown(text))
+        return text, _artifact(parts, passages, query, searched, "no passages")
+    parts.append(
+        artifacts.table(
+            ["#", "score", "source", "section", "chunk"],
+            [[p["n"], p["score"], p["source"], p["section"], p["chunk_id"]] for p in passages],
+            name="retrieved passages",
+        )
+    )
+    parts += [
+        artifacts.markdown(f"**[{p['n']}] {label(p)}** · score {p['score']:.2f}\n\n{p['text']}")
+        for p in passages
+    ]
+    summary = f"{len(passages)} passages for “{searched}”"
+    return format_passages(passages), _artifact(parts, passages, query, searched, summary)
+
+
+def _artifact(
+    parts: list[dict], passages: list[dict], query: str, searched: str, summary: str
+) -> dict[str, Any]:
+    result = artifacts.artifact(TOOL_NAME, parts, summary)
+    result.update(passages=passages, query=query, standalone_query=searched)
+    return result
+
+
+def ingest_upload(settings: Settings, user_id: str, path: str | Path, filename: str) -> dict:
+    """Index a file a user dropped in the chat into that user's own collection.
+
+    Raises ToolInputError (message ready for the chat) for files over `upload_max_mb`,
+    unsupported types, binary or empty files and broken PDFs; the collection is then left
+    exactly as it was. Re-uploading a file with the same name replaces its old chunks.
+    """
+    path = Path(path)
+    name = Path(filename).name or path.name
+    limit = settings.upload_max_mb * 1024 * 1024
+    size = path.stat().st_size
+    if size > limit:
+        raise ToolInputError(
+            f"{name} is {size / 2**20:.1f} MB; the upload limit is {settings.upload_max_mb} MB."
+        )
+    collection = user_collection(user_id)
+    (result,) = index_files(settings, collection, [SourceFile(name, path.read_bytes(), "upload")])
+    if result.status == "error":
+        raise ToolInputError(result.error)
+    verb = {"unchanged": "is already indexed", "updated": "was re-indexed"}.get(
+        result.status, "was indexed"
+    )
+    return {
+        "source": name,
+        "collection": collection,
+        "chunks": result.chunks,
+        "status": result.status,
+        "message": f"{name} {verb}: {result.chunks} chunks you can now ask about.",
+    }
+
+
+def make_tools(ctx: ToolContext) -> list[BaseTool]:
+    def run(
+        query: str,
+        config: RunnableConfig,
+        messages: Annotated[list | None, InjectedState("messages")] = None,
+    ) -> tuple[str, dict[str, Any]]:
+        user_id = (config.get("configurable") or {}).get("user_id", "default")
+        history = prior_turns(messages)
+        rewritten = rewrite_query(ctx.chat_model(), query, history) if history else ""
+        try:
+            return search_documents(ctx.settings, query, user_id, rewritten=rewritten)
+        except ToolInputError as exc:
+            return str(exc), artifacts.artifact(TOOL_NAME, [artifacts.markdown(str(exc))], str(exc))
+
+    return [
+        StructuredTool.from_function(
+            run,
+            name=TOOL_NAME,
+            description=(
+                "Search the course notes and the user's uploaded files. Returns numbered "
+                "passages to cite as [1]. Use for questions about the lessons (RAG, attention, "
+                "prompting, tools, knowledge graphs, fine-tuning, quantization) or the user's "
+                "documents."
+            ),
+            response_format="content_and_artifact",
+        )
+    ]
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    ingest = subparsers.add_parser(
+        "ingest", help="index files for document search (no PATH: the shipped corpus)"
+    )
+    ingest.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files or folders")
+    ingest.add_argument(
+        "--collection",
+        help=f"where to add them (default: {user_collection(CLI_USER)}, what `chat` searches)",
+    )
+    ingest.add_argument("--json", action="store_true")
+    ingest.set_defaults(func=_cmd_ingest)
+
+    search = subparsers.add_parser("search", help="search the indexed documents")
+    search.add_argument("query")
+    search.add_argument("-k", type=int, default=None, help="passages to return (default 4)")
+    search.add_argument("--collection", help="search only this collection")
+    search.add_argument("--json", action="store_true")
+    search.set_defaults(func=_cmd_search)
+
+
+def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        if not args.paths:
+            results, collection = sync_corpus(settings), CORPUS
+        else:
+            collection = args.collection or user_collection(CLI_USER)
+            if collection == CORPUS:
+                raise ToolInputError(
+                    "The corpus collection mirrors knowledge/corpus: add the file there and run "
+                    "`genai101 ingest` without paths, or choose another --collection."
+                )
+            results = index_files(settings, collection, collect_files(args.paths))
+    except ToolInputError as exc:
+        print(f"genai101: {exc}")
+        return 1
+    if args.json:
+        rows = [r.__dict__ for r in results]
+        print(json.dumps({"collection": collection, "files": rows}, indent=2, ensure_ascii=False))
+    else:
+        for r in results:
+            print(
+                f"{r.status:>9}  {r.source}  ({r.chunks} chunks){'  ' + r.error if r.error else ''}"
+            )
+        if not results:
+            print(f"{collection}: up to date")
+    return 1 if any(r.status == "error" for r in results) else 0
+
+
+def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        collections = (
+            [args.collection] if args.collection else search_collections(settings, CLI_USER)
+        )
+        if args.collection == CORPUS:
+            sync_corpus(settings)
+        passages = retrieve(settings, args.query, collections, args.k or settings.rag_top_k)
+    except ToolInputError as exc:
+        print(f"genai101: {exc}")
+        return 1
+    if args.json:
+        print(json.dumps({"query": args.query, "passages": passages}, indent=2, ensure_ascii=False))
+        return 0
+    for p in passages:
+        text = " ".join(p["text"].split())
+        print(f"[{p['n']}] {p['score']:.3f}  {label(p)}  ({p['chunk_id']})\n    {text[:300]}\n")
+    if not passages:
+        print("No passages: nothing is indexed in these collections.")
+    return 0
