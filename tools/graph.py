@@ -1,0 +1,621 @@
+"""Text-to-Cypher over the research-article knowledge graph: the knowledge-graph lesson, live.
+
+A question goes to the agent's LLM with a schema read from the live database and a few
+examples; the Cypher it writes passes a static read-only guard, runs with READ routing, a
+timeout and a row limit, and gets one repair round if the database rejects it. The artifact
+shows every step a learner should see: the Cypher, the rows, and the piece of the graph
+they touch.
+
+The guard is the safety net, not READ routing: ArcadeDB (the embedded default) does not
+enforce read-only transactions over Bolt, so anything that could write is refused before it
+reaches the database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from tools import artifacts
+from tools.errors import ToolInputError
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.tools import BaseTool
+
+    from agent.settings import Settings
+    from knowledge.graph_store import GraphStore, ReadResult
+    from tools import ToolContext
+
+TOOL_NAME = "query_knowledge_graph"
+
+# Clauses and commands that write or administer; matched as whole words outside strings,
+# comments and backticks, in any case.
+# fmt: off
+FORBIDDEN_WORDS = frozenset(
+    {
+        "CREATE", "MERGE", "SET", "DELETE", "DETACH", "REMOVE", "DROP", "FOREACH", "LOAD",
+        "ALTER", "GRANT", "DENY", "REVOKE", "RENAME", "TERMINATE", "START", "STOP", "SHOW",
+        "USE", "ENABLE", "COMMIT", "TRANSACTIONS", "PERIODIC", "IMPORT",
+    }
+)
+# fmt: on
+ALLOWED_PROCEDURES = frozenset(
+    {
+        "db.labels",
+        "db.relationshiptypes",
+        "db.propertykeys",
+        "db.index.vector.querynodes",
+        "db.schema.visualization",
+        "db.schema.nodetypeproperties",
+        "db.schema.reltypeproperties",
+    }
+)
+WRITE_REQUEST = re.compile(
+    r"^\s*(?:please\s+|can you\s+|could you\s+)?"
+    r"(?:delete|remove|drop|create|add|insert|update|rename|set|merge|wipe|erase|change|modify"
+    r"|replace|clear)\b",
+    re.IGNORECASE,
+)
+EMBEDDING_PARAM = "embedding"
+PICTURE_EDGES = 40
+MAX_LISTED_NODES = 20
+
+
+# ---------------------------------------------------------------------------------------------
+# The read-only guard
+
+
+def _strip_literals(cypher: str) -> tuple[str, str]:
+    """Two views of the query without comments and string contents.
+
+    `code` turns backticked names into the neutral word IDENT (so a label called `Create`
+    is no clause, and a backticked procedure name is never on the allow-list); `plain`
+    keeps their text (to catch `apoc`.`create`.node). Unterminated quotes or comments are
+    refused: the database would parse them differently from us.
+    """
+    code: list[str] = []
+    plain: list[str] = []
+    i, n = 0, len(cypher)
+    while i < n:
+        ch = cypher[i]
+        two = cypher[i : i + 2]
+        if two == "//":
+            end = cypher.find("\n", i)
+            i = n if end < 0 else end
+            code.append(" ")
+            plain.append(" ")
+        elif two == "/*":
+            end = cypher.find("*/", i + 2)
+            if end < 0:
+                raise ToolInputError("The query has an unterminated /* comment.")
+            i = end + 2
+            code.append(" ")
+            plain.append(" ")
+        elif ch in "'\"":
+            i = _skip_string(cypher, i)
+            code.append("''")
+            plain.append("''")
+        elif ch == "`":
+            j, name = i + 1, []
+            while True:
+                if j >= n:
+                    raise ToolInputError("The query has an unterminated `backtick` name.")
+                if cypher[j] == "`":
+                    if cypher[j + 1 : j + 2] == "`":  # `` is an escaped backtick
+                        name.append("`")
+                        j += 2
+                        continue
+                    break
+                name.append(cypher[j])
+                j += 1
+            i = j + 1
+            code.append(" IDENT ")
+            plain.append("".join(name))
+        else:
+            code.append(ch)
+            plain.append(ch)
+            i += 1
+    return "".join(code), "".join(plain)
+
+
+def _skip_string(cypher: str, start: int) -> int:
+    quote, i = cypher[start], start + 1
+    while i < len(cypher):
+        if cypher[i] == "\\":
+            i += 2
+            continue
+        if cypher[i] == quote:
+            return i + 1
+        i += 1
+    raise ToolInputError("The query has an unterminated string literal.")
+
+
+def check_read_only(cypher: str) -> str:
+    """The query if it can only read; ToolInputError saying why otherwise.
+
+    Refuses write and admin clauses, LOAD CSV, CALL of any procedure outside a read-only
+    allow-list (CALL { } subqueries are checked like the rest of the text), apoc.*, and
+    more than one statement. Returns the query without a trailing semicolon.
+    """
+    if not cypher or not cypher.strip():
+        raise ToolInputError("The query is empty.")
+    code, plain = _strip_literals(cypher)
+    body = code.rstrip().rstrip(";")
+    if ";" in body:
+        raise ToolInputError("Only one statement is allowed: the query contains a ';'.")
+    for match in re.finditer(r"(?<![.$\w])([A-Za-z_]\w*)", body):
+        word = match.group(1).upper()
+        if word in FORBIDDEN_WORDS:
+            raise ToolInputError(
+                f"Refused: {word} would change or administer the database, and this tool only "
+                "reads the knowledge graph."
+            )
+    if re.search(r"\bapoc\s*\.", plain, re.IGNORECASE):
+        raise ToolInputError("Refused: APOC procedures and functions are not allowed here.")
+    for match in re.finditer(r"\bCALL\b\s*", body, re.IGNORECASE):
+        rest = body[match.end() :]
+        if rest[:1] in ("{", "("):
+            continue  # a subquery: its clauses went through the word check above
+        name = re.match(r"[A-Za-z_]\w*(?:\s*\.\s*[A-Za-z_]\w*)*", rest)
+        proc = re.sub(r"\s+", "", name.group(0)).lower() if name else rest[:20]
+        if proc not in ALLOWED_PROCEDURES:
+            raise ToolInputError(
+                f"Refused: CALL {proc} is not on the list of read-only procedures "
+                f"({', '.join(sorted(ALLOWED_PROCEDURES))})."
+            )
+    return cypher.strip().rstrip(";").rstrip()
+
+
+# ---------------------------------------------------------------------------------------------
+# Schema text and prompt
+
+
+def schema_text(store: GraphStore) -> str:
+    """Labels, relationship patterns and properties with sample values, read from the live DB.
+
+    Built from db.labels(), db.relationshipTypes() and sampled nodes: no APOC, so it works on
+    ArcadeDB and on any Neo4j.
+    """
+    lines = ["Nodes (with sample property values):"]
+    labels = [r[0] for r in store.read("CALL db.labels() YIELD label RETURN label").rows]
+    for label in sorted(labels):
+        nodes = [row[0] for row in store.read(f"MATCH (n:`{label}`) RETURN n LIMIT 21").rows]
+        if not nodes:
+            continue
+        props: dict[str, Any] = {}
+        for node in nodes[:3]:
+            for key, value in node.items():
+                if key != "labels":
+                    props.setdefault(key, value)
+        if label == "Article" and props:
+            props["embedding"] = "<384 floats: use the vector index>"
+        shown = ", ".join(f"{k}: {_sample(v)}" for k, v in sorted(props.items()))
+        lines.append(f"(:{label} {{{shown}}})")
+        if len(nodes) <= MAX_LISTED_NODES and "name" in props:
+            # Few topics and subtopics: list them all, so the model copies exact names.
+            names = sorted(str(n.get("name")) for n in nodes if n.get("name"))
+            lines.append(f"  all {label} names: " + ", ".join(json.dumps(x) for x in names))
+    lines.append("Relationships:")
+    types = store.read("CALL db.relationshipTypes() YIELD relationshipType RETURN relationshipType")
+    for (rel_type,) in sorted(types.rows):
+        pairs = store.read(
+            f"MATCH (a)-[:`{rel_type}`]->(b) RETURN DISTINCT labels(a)[0] AS a, labels(b)[0] AS b "
+            "LIMIT 3"
+        ).rows
+        lines.extend(f"(:{a})-[:{rel_type}]->(:{b})" for a, b in pairs)
+    return "\n".join(lines)
+
+
+def _sample(value: Any) -> str:
+    if isinstance(value, str):
+        text = value if len(value) <= 50 else value[:47] + "..."
+        return json.dumps(text, ensure_ascii=False)
+    return json.dumps(value)
+
+
+EXAMPLES = """Question: How many articles did Amara Okafor publish?
+```cypher
+MATCH (r:Researcher {name: 'Amara Okafor'})-[:PUBLISHED]->(a:Article) RETURN count(a) AS articles
+```
+Question: Which pairs of researchers wrote more than one article together?
+```cypher
+MATCH (r1:Researcher)-[:PUBLISHED]->(a:Article)<-[:PUBLISHED]-(r2:Researcher)
+WHERE r1.name < r2.name
+WITH r1, r2, count(a) AS shared WHERE shared > 1
+RETURN r1.name AS researcher1, r2.name AS researcher2, shared ORDER BY shared DESC
+```
+Question: Who has the most distinct co-authors?
+```cypher
+MATCH (r:Researcher)-[:PUBLISHED]->(:Article)<-[:PUBLISHED]-(c:Researcher)
+RETURN r.name AS researcher, count(DISTINCT c) AS coauthors ORDER BY coauthors DESC LIMIT 1
+```
+Question: Which Computer Vision articles appeared in 2023?
+```cypher
+MATCH (a:Article)-[:IN_TOPIC]->(t:Topic {name: 'Computer Vision'}) WHERE a.year = 2023
+RETURN a.title AS title, a.date AS date ORDER BY date
+```
+Question: Which subtopics belong to the topic Language Models?
+```cypher
+MATCH (s:Subtopic)-[:PART_OF]->(t:Topic {name: 'Language Models'}) RETURN s.name AS subtopic
+```
+Question: Which articles are about detecting diseases in medical images?
+```cypher
+CALL db.index.vector.queryNodes('{index}', 5, $embedding) YIELD node, score
+RETURN node.title AS title, score ORDER BY score DESC
+```"""
+
+PROMPT = """You write one read-only Cypher query that answers the question about this graph.
+
+{schema}
+
+Rules:
+- Use only these labels, relationships and properties. Copy names exactly from the question.
+- a.date is a 'YYYY-MM-DD' string, a.year an integer.
+- For questions about what articles are about, or similar to a theme, use the vector index with
+  the parameter $embedding (no other parameters exist).
+- Return names, titles and numbers with clear aliases, not whole nodes.
+- Reply with the query only, in a ```cypher block.
+
+Examples:
+{examples}"""
+
+REPAIR = """The database rejected that query:
+{error}
+Write a corrected query for the same question. Reply with the query only, in a ```cypher block."""
+
+
+def build_prompt(store: GraphStore) -> str:
+    examples = EXAMPLES.replace("{index}", store.vector_index_name())
+    return PROMPT.format(schema=schema_text(store), examples=examples)
+
+
+def extract_cypher(reply: str) -> str:
+    """The Cypher in a model reply: a fenced block, an unclosed fence, or the first clause on."""
+    fenced = re.search(r"```[ \t]*(?:cypher|neo4j|sql)?[ \t]*\n?(.*?)```", reply, re.S | re.I)
+    if fenced:
+        return fenced.group(1).strip().rstrip(";").strip()
+    unclosed = re.search(r"```[ \t]*(?:cypher|neo4j|sql)?[ \t]*\n(.*)$", reply, re.S | re.I)
+    text = unclosed.group(1) if unclosed else reply
+    start = re.search(r"^\s*(MATCH|OPTIONAL|CALL|WITH|UNWIND|RETURN)\b", text, re.M | re.I)
+    if start:
+        text = text[start.start() :]
+    return text.strip().rstrip(";").strip()
+
+
+# ---------------------------------------------------------------------------------------------
+# The pipeline
+
+
+@dataclass
+class GraphAnswer:
+    question: str
+    cypher: str = ""
+    columns: list[str] = field(default_factory=list)
+    rows: list[list[Any]] = field(default_factory=list)
+    truncated: bool = False
+    answer: str = ""
+    refused: str = ""  # the reason, when the request or the query would write
+    error: str = ""  # the database error that remained after the repair round
+    attempts: list[dict[str, str]] = field(default_factory=list)  # every query tried
+    edges: list[tuple[str, str, str, str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "edges"} | {
+            "edges": [list(e) for e in self.edges]
+        }
+
+
+def _content(reply: Any) -> str:
+    content = getattr(reply, "content", reply)
+    if isinstance(content, list):
+        return "".join(c.get("text", "") if isinstance(c, dict) else str(c) for c in content)
+    return str(content)
+
+
+def run_guarded(
+    store: GraphStore, cypher: str, question: str = "", settings: Settings | None = None
+) -> ReadResult:
+    """Guard, then run with READ routing. `$embedding` is the question's embedding."""
+    query = check_read_only(cypher)
+    params: dict[str, Any] = {}
+    if re.search(rf"\${EMBEDDING_PARAM}\b", query):
+        from knowledge.embeddings import embed
+
+        params[EMBEDDING_PARAM] = [float(x) for x in embed([question], settings)[0]]
+    return store.read(query, params)
+
+
+def answer_question(store: GraphStore, llm: BaseChatModel, question: str) -> GraphAnswer:
+    """Question → Cypher (one repair round on a database error) → rows → answer in words."""
+    from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+    from neo4j.exceptions import Neo4jError
+
+    started = time.perf_counter()
+    question = question.strip()
+    if not question:
+        raise ToolInputError(
+            "Ask a question about the research articles, for example "
+            "'How many articles did Amara Okafor publish?'."
+        )
+    result = GraphAnswer(question)
+    if WRITE_REQUEST.search(question):
+        result.refused = (
+            "This tool only reads the knowledge graph: requests to delete, create or change "
+            "data are refused, and the graph is unchanged."
+        )
+        result.answer = result.refused
+        result.seconds = time.perf_counter() - started
+        return result
+
+    messages = [SystemMessage(build_prompt(store)), HumanMessage(f"Question: {question}")]
+    for attempt in range(2):
+        reply = _content(llm.invoke(messages))
+        result.cypher = extract_cypher(reply)
+        try:
+            rows = run_guarded(store, result.cypher, question, store.settings)
+        except ToolInputError as exc:
+            result.attempts.append({"cypher": result.cypher, "error": str(exc)})
+            result.refused = f"{exc} The graph is unchanged."
+            break
+        except Neo4jError as exc:
+            error = exc.message or str(exc)
+            result.attempts.append({"cypher": result.cypher, "error": error})
+            if attempt == 1:
+                result.error = error
+                break
+            messages += [AIMessage(reply), HumanMessage(REPAIR.format(error=error[:600]))]
+            continue
+        result.attempts.append({"cypher": result.cypher, "error": ""})
+        result.columns, result.rows, result.truncated = rows.columns, rows.rows, rows.truncated
+        result.edges = rows.edges
+        break
+    result.answer = _answer_text(result)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _answer_text(result: GraphAnswer) -> str:
+    """The answer in words, from the rows: a template keeps latency to one LLM call."""
+    if result.refused:
+        return result.refused
+    if result.error:
+        return f"The generated Cypher failed even after one repair: {result.error}"
+    if not result.rows:
+        return "The query ran but found nothing: no rows match."
+    if len(result.rows) == 1 and len(result.columns) == 1:
+        return f"{result.columns[0]}: {_cell(result.rows[0][0])}."
+    lines = [
+        "; ".join(f"{c}: {_cell(v)}" for c, v in zip(result.columns, row, strict=False))
+        for row in result.rows[:15]
+    ]
+    more = len(result.rows) - len(lines)
+    cut = " (cut at the row limit)" if result.truncated else ""
+    tail = f"\n... and {more} more rows{cut}." if more > 0 else cut
+    return f"{len(result.rows)} row(s):\n- " + "\n- ".join(lines) + tail
+
+
+# ---------------------------------------------------------------------------------------------
+# The picture
+
+
+def involved_edges(store: GraphStore, answer: GraphAnswer) -> list[tuple[str, str, str, str, str]]:
+    """The relationships around the names in the query and the rows, edges between two of
+    them first: the part of the graph the answer is about."""
+    names: set[str] = set(re.findall(r"'([^'\\]{1,120})'", answer.cypher))
+    names.discard(store.vector_index_name())
+    for row in answer.rows:
+        names.update(v for v in row if isinstance(v, str) and len(v) <= 200)
+    edges = list(answer.edges)
+    if names:
+        found = store.read(
+            "MATCH (a)-[r]->(b) WITH a, r, b, coalesce(a.name, a.title) AS na, "
+            "coalesce(b.name, b.title) AS nb WHERE na IN $names OR nb IN $names "
+            "RETURN labels(a)[0] AS la, na, type(r) AS t, labels(b)[0] AS lb, nb, "
+            "(na IN $names AND nb IN $names) AS inner ORDER BY inner DESC "
+            f"LIMIT {PICTURE_EDGES}",
+            {"names": sorted(names)},
+        )
+        edges += [tuple(row[:5]) for row in found.rows]
+    return list(dict.fromkeys(edges))[:PICTURE_EDGES]
+
+
+LABEL_COLOURS = {
+    "Researcher": "#1f77b4",
+    "Article": "#ff7f0e",
+    "Topic": "#2ca02c",
+    "Subtopic": "#9467bd",
+}
+
+
+def graph_figure(edges: list[tuple[str, str, str, str, str]]) -> dict[str, Any]:
+    """A Plotly figure (as a dict) of the edges: nodes coloured by label, hover for details."""
+    import networkx as nx
+    import plotly.graph_objects as go
+
+    g = nx.DiGraph()
+    for la, na, rel, lb, nb in edges:
+        g.add_node((la, na))
+        g.add_node((lb, nb))
+        g.add_edge((la, na), (lb, nb), rel=rel)
+    pos = nx.spring_layout(g, seed=7)
+    fig = go.Figure()
+    edge_x: list[float | None] = []
+    edge_y: list[float | None] = []
+    mid_x, mid_y, mid_text = [], [], []
+    for a, b, data in g.edges(data=True):
+        edge_x += [pos[a][0], pos[b][0], None]
+        edge_y += [pos[a][1], pos[b][1], None]
+        mid_x.append((pos[a][0] + pos[b][0]) / 2)
+        mid_y.append((pos[a][1] + pos[b][1]) / 2)
+        mid_text.append(data["rel"])
+    line = {"width": 1, "color": "#aaa"}
+    fig.add_trace(
+        go.Scatter(x=edge_x, y=edge_y, mode="lines", line=line, hoverinfo="skip", showlegend=False)
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=mid_x,
+            y=mid_y,
+            mode="markers",
+            hovertext=mid_text,
+            hoverinfo="text",
+            marker={"size": 4, "color": "#aaa"},
+            showlegend=False,
+        )
+    )
+    for label in sorted({n[0] for n in g.nodes}):
+        nodes = [n for n in g.nodes if n[0] == label]
+        fig.add_trace(
+            go.Scatter(
+                x=[pos[n][0] for n in nodes],
+                y=[pos[n][1] for n in nodes],
+                mode="markers+text",
+                name=label,
+                text=[n[1] if len(n[1]) <= 24 else n[1][:22] + "…" for n in nodes],
+                hovertext=[f"{label}: {n[1]}" for n in nodes],
+                hoverinfo="text",
+                textposition="top center",
+                textfont={"size": 9},
+                marker={"size": 12, "color": LABEL_COLOURS.get(label, "#7f7f7f")},
+            )
+        )
+    fig.update_layout(
+        height=420,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        xaxis={"visible": False},
+        yaxis={"visible": False},
+        title={"text": "The part of the graph this answer touches", "font": {"size": 13}},
+        plot_bgcolor="white",
+        showlegend=True,
+    )
+    return json.loads(fig.to_json())
+
+
+# ---------------------------------------------------------------------------------------------
+# Artifact, tool and commands
+
+
+def build_artifact(store: GraphStore, answer: GraphAnswer) -> dict[str, Any]:
+    parts = [artifacts.markdown(answer.answer)]
+    for failed in answer.attempts[:-1]:
+        parts.append(
+            artifacts.markdown(
+                f"The first query failed and went back to the model with the error:\n"
+                f"```cypher\n{failed['cypher']}\n```\n`{failed['error']}`"
+            )
+        )
+    if answer.cypher:
+        parts.append(artifacts.code(answer.cypher, "cypher", "Cypher"))
+    if answer.columns:
+        rows = [[_cell(v) for v in row] for row in answer.rows]
+        parts.append(artifacts.table(answer.columns, rows, "Rows"))
+    if not answer.refused and not answer.error:
+        edges = involved_edges(store, answer)
+        if edges:
+            parts.append(artifacts.plotly(graph_figure(edges), "Graph"))
+    return artifacts.artifact(TOOL_NAME, parts, summary=answer.answer.splitlines()[0])
+
+
+def _tool_text(answer: GraphAnswer) -> str:
+    lines = [f"Cypher: {answer.cypher}"] if answer.cypher else []
+    lines.append(answer.answer)
+    return "\n".join(lines)
+
+
+def open_graph(settings: Settings) -> GraphStore:
+    """The app's shared store, with the project's dataset loaded into an empty graph."""
+    from knowledge.graph_load import ensure_dataset
+    from knowledge.graph_store import shared_store
+
+    store = shared_store(settings)
+    ensure_dataset(store)
+    return store
+
+
+def make_tools(ctx: ToolContext) -> list[BaseTool]:
+    from langchain_core.tools import tool
+
+    @tool(TOOL_NAME, response_format="content_and_artifact")
+    def query_knowledge_graph(question: str) -> tuple[str, dict[str, Any]]:
+        """Answer a question about research articles, researchers, co-authors, topics,
+        subtopics or publication dates from the knowledge graph, by writing a Cypher query.
+        Also finds articles about a theme by meaning (vector search). Read-only."""
+        from knowledge.graph_store import GraphStoreError
+
+        try:
+            store = open_graph(ctx.settings)
+            answer = answer_question(store, ctx.chat_model(), question)
+            return _tool_text(answer), build_artifact(store, answer)
+        except (ToolInputError, GraphStoreError) as exc:
+            message = str(exc)
+            return message, artifacts.artifact(TOOL_NAME, [artifacts.markdown(message)], message)
+
+    return [query_knowledge_graph]
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    cypher = subparsers.add_parser("cypher", help="run a read-only Cypher query on the graph")
+    cypher.add_argument("query")
+    cypher.add_argument("--json", action="store_true")
+    cypher.set_defaults(func=_cmd_cypher)
+    ask = subparsers.add_parser("ask-graph", help="answer a question with text-to-Cypher")
+    ask.add_argument("question")
+    ask.add_argument("--json", action="store_true")
+    ask.set_defaults(func=_cmd_ask_graph)
+
+
+def _cmd_cypher(args: argparse.Namespace, settings: Settings) -> int:
+    from neo4j.exceptions import Neo4jError
+
+    from knowledge.graph_store import GraphStoreError
+
+    try:
+        check_read_only(args.query)  # before starting a server for nothing
+        result = run_guarded(open_graph(settings), args.query, args.query, settings)
+    except (ToolInputError, GraphStoreError) as exc:
+        print(f"genai101 cypher: {exc}", file=sys.stderr)
+        return 1
+    except Neo4jError as exc:
+        print(f"genai101 cypher: {exc.message or exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        payload = {"columns": result.columns, "rows": result.rows, "truncated": result.truncated}
+        print(json.dumps(payload, indent=2, ensure_ascii=False))
+        return 0
+    print(" | ".join(result.columns))
+    for row in result.rows:
+        print(" | ".join(_cell(v) for v in row))
+    print(f"({len(result.rows)} rows{', cut at the row limit' if result.truncated else ''})")
+    return 0
+
+
+def _cmd_ask_graph(args: argparse.Namespace, settings: Settings) -> int:
+    from agent.providers import make_chat_model
+    from knowledge.graph_store import GraphStoreError
+
+    try:
+        store = open_graph(settings)
+        answer = answer_question(store, make_chat_model(settings), args.question)
+    except (ToolInputError, GraphStoreError) as exc:
+        print(f"genai101 ask-graph: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print(f"Cypher:\n{answer.cypher}\n\n{answer.answer}\n({answer.seconds:.1f} s)")
+    return 0 if not (answer.error or answer.refused) else 1
