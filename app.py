@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from typing import Any
 
 import chainlit as cl
+import chainlit.server
 from chainlit.input_widget import Select, Switch
 from chainlit.server import app as server
 from fastapi import HTTPException
@@ -48,6 +50,11 @@ async def element_file(key: str) -> FileResponse:
 
 # Chainlit registers a catch-all route for its SPA at import; ours must come first.
 server.router.routes.insert(0, server.router.routes.pop())
+
+# The page links KaTeX's CSS from a CDN even with LaTeX off; offline that is a failed fetch
+# on every load, so the link is left out of the served page.
+_page = chainlit.server.get_html_template
+chainlit.server.get_html_template = lambda root: re.sub(r"<link[^>]*katex[^>]*>", "", _page(root))
 
 
 @cl.data_layer

@@ -1,0 +1,95 @@
+"""The real app in a real browser, with the real local LLM: log in, chat with a streamed
+answer, see a tool step, restart the server and resume the thread with its history."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+
+import pytest
+
+from agent.runner import open_checkpointer
+from agent.settings import Settings
+
+pytestmark = pytest.mark.slow
+
+ASSISTANT = ".step:not(.user-message) .message-content, [data-step-type='assistant_message']"
+
+
+def login(page, url: str) -> None:
+    page.goto(url)
+    page.fill("input:not([type=password])", "ada")
+    page.fill("input[type=password]", "lovelace")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#chat-input", timeout=60_000)
+
+
+def send(page, text: str) -> None:
+    page.fill("#chat-input", text)
+    page.wait_for_selector("#chat-submit:not([disabled])", timeout=30_000)
+    page.click("#chat-submit")
+
+
+def wait_for_text(page, pattern: str, timeout_s: float = 180) -> str:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        body = page.inner_text("body")
+        if re.search(pattern, body, re.IGNORECASE):
+            return body
+        time.sleep(0.2)
+    raise AssertionError(f"{pattern!r} never appeared; page shows:\n{page.inner_text('body')}")
+
+
+def history(data_dir, thread_id: str) -> list[str]:
+    async def read() -> list[str]:
+        async with open_checkpointer(Settings.from_env({"data_dir": data_dir})) as cp:
+            state = await cp.aget({"configurable": {"thread_id": thread_id}})
+            return [m.content for m in (state or {}).get("channel_values", {}).get("messages", [])]
+
+    return asyncio.run(read())
+
+
+def test_login_chat_tool_step_restart_and_resume(app_server, browser_page):
+    page = browser_page
+    server = app_server(GENAI101_USERS="ada:lovelace")
+    login(page, server.url)
+
+    # 1. A plain question: the answer streams in (the text grows while we watch).
+    send(page, "In two sentences, what is a token in a language model?")
+    lengths: set[int] = set()
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        msgs = page.locator(".message-content").all_inner_texts()
+        answer = msgs[-1] if len(msgs) >= 2 else ""
+        if answer:
+            lengths.add(len(answer))
+        if page.locator("#chat-submit").count() and len(lengths) > 1 and _idle(page):
+            break
+        time.sleep(0.05)
+    assert len(lengths) > 1, "the answer did not stream"
+    assert re.search(r"token", page.inner_text("body"), re.I)
+
+    # 2. A turn that uses a tool shows the tool as a step.
+    send(page, 'Are these paraphrases? "The cat chased the dog." and "The dog chased the cat."')
+    wait_for_text(page, r"check_paraphrase")
+    thread_id = re.search(r"/thread/([\w-]+)", page.url).group(1)
+
+    # 3. Restart the server; the thread is in the sidebar and resumes with its history.
+    server.stop()
+    server.start()
+    login(page, server.url)
+    page.click(f"a[href*='{thread_id}']", timeout=30_000)
+    wait_for_text(page, r"what is a token in a language model")
+    send(page, "Thanks! Say 'ok'.")
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and len(history(server.data_dir, thread_id)) < 6:
+        time.sleep(1)
+    contents = history(server.data_dir, thread_id)
+    assert contents[0].startswith("In two sentences")
+    assert contents[-2] == "Thanks! Say 'ok'." or "Thanks! Say 'ok'." in contents
+
+
+def _idle(page) -> bool:
+    """The stop button is gone once the turn has ended."""
+    return page.locator("#stop-button").count() == 0
