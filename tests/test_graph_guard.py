@@ -1,0 +1,102 @@
+"""The read-only guard, Cypher extraction and write-request detection: pure and fast."""
+
+from __future__ import annotations
+
+import pytest
+
+from tools.errors import ToolInputError
+from tools.graph import WRITE_REQUEST, check_read_only, extract_cypher
+
+ALLOWED = [
+    "MATCH (r:Researcher {name: 'Amara Okafor'})-[:PUBLISHED]->(a:Article) RETURN count(a)",
+    "MATCH (a:Article) WHERE a.title CONTAINS 'create' RETURN a.title",  # word in a string
+    'MATCH (a:Article) WHERE a.abstract CONTAINS "DELETE everything" RETURN a',
+    "MATCH (a:Article) // we never DELETE here\nRETURN a.title",
+    "MATCH (a:Article) /* no SET, no MERGE */ RETURN a.title;",  # one trailing ; is fine
+    "MATCH (n) RETURN n.set, n.create, $remove",  # property keys and parameters
+    "MATCH (n:`Create`) RETURN n",  # a label that happens to be a keyword
+    "CALL db.labels() YIELD label RETURN label",
+    "CALL db.relationshipTypes()",
+    "call DB.Index.Vector.QueryNodes('Article[embedding]', 5, $embedding) YIELD node RETURN node",
+    "CALL { MATCH (a:Article) RETURN a } RETURN count(a)",
+    "MATCH (r:Researcher) CALL (r) { MATCH (r)-[:PUBLISHED]->(a) RETURN count(a) AS c } "
+    "RETURN r.name, c",
+    "MATCH (a:Article) WHERE a.title = 'It\\'s; DROP everything' RETURN a",
+    "MATCH (a:Article) RETURN a.title AS `weird;name` ORDER BY a.date DESC LIMIT 5",
+    "OPTIONAL MATCH (a:Article) WITH a UNWIND [1, 2] AS x RETURN x UNION RETURN 3 AS x",
+]
+
+REFUSED = [
+    ("CREATE (a:Article {title: 'x'})", "CREATE"),
+    ("MATCH (a:Article) DETACH DELETE a", "DETACH"),
+    ("MATCH (a) DELETE a", "DELETE"),
+    ("MATCH (a:Article) SET a.title = 'x'", "SET"),
+    ("MATCH (a:Article) REMOVE a.title", "REMOVE"),
+    ("MERGE (r:Researcher {name: 'Eve'})", "MERGE"),
+    ("DROP INDEX foo", "DROP"),
+    ("LOAD CSV FROM 'file:///etc/passwd' AS row RETURN row", "LOAD"),
+    ("MATCH (a) FOREACH (x IN [1] | SET a.n = x)", "FOREACH"),
+    ("mAtCh (a) dElEtE a", "DELETE"),  # case tricks
+    ("MATCH (a) WITH a /* comment */ DETACH/**/DELETE a", "DETACH"),  # comment splits words
+    ("MATCH (a) RETURN 'x' // harmless\nDELETE a", "DELETE"),  # write after a line comment
+    ("MATCH (a) WHERE a.t = '\\'' DELETE a", "DELETE"),  # escaped quote does not hide it
+    ("CALL { MATCH (a:Article) DETACH DELETE a } RETURN 1", "DETACH"),  # write in a subquery
+    ("CALL { CREATE (x:Article) } IN TRANSACTIONS", "CREATE"),
+    ("MATCH (a) RETURN a; MATCH (b) DETACH DELETE b", "statement"),  # two statements
+    ("MATCH (a) RETURN a; MATCH (b) RETURN b", "statement"),
+    ("CALL dbms.security.createUser('x', 'y', false)", "dbms.security.createuser"),
+    ("CALL db.create.setNodeVectorProperty(n, 'e', [1.0])", "db.create.setnodevectorproperty"),
+    ("CALL apoc.create.node(['A'], {})", "APOC"),
+    ("CALL `apoc`.`create`.node(['A'], {})", "APOC"),  # backticks
+    ("RETURN apoc.text.join(['a'], ',')", "APOC"),
+    ("CALL `db.labels`()", "IDENT"),  # a backticked name is never on the allow-list
+    ("CALL db . labels ( ) ; CREATE (x)", "statement"),
+    ("USE system SHOW USERS", "USE"),
+    ("SHOW DATABASES", "SHOW"),
+    ("MATCH (a) WHERE a.t = 'unterminated RETURN a", "unterminated"),
+    ("MATCH (a) /* never closed RETURN a", "unterminated"),
+    ("", "empty"),
+    ("MATCH (a) ON CREATE SET a.x = 1", "CREATE"),
+]
+
+
+@pytest.mark.parametrize("query", ALLOWED)
+def test_reads_pass(query: str) -> None:
+    assert check_read_only(query) == query.strip().rstrip(";").rstrip()
+
+
+@pytest.mark.parametrize(("query", "reason"), REFUSED)
+def test_writes_and_admin_are_refused(query: str, reason: str) -> None:
+    with pytest.raises(ToolInputError) as err:
+        check_read_only(query)
+    assert reason.lower() in str(err.value).lower()
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        ("```cypher\nMATCH (n) RETURN n\n```", "MATCH (n) RETURN n"),
+        ("Here it is:\n```\nMATCH (n) RETURN n;\n```\nDone.", "MATCH (n) RETURN n"),
+        ("```Cypher\nMATCH (n)\nRETURN n", "MATCH (n)\nRETURN n"),  # fence never closed
+        ("The query is:\nMATCH (n) RETURN count(n)", "MATCH (n) RETURN count(n)"),
+        ("CALL db.labels()", "CALL db.labels()"),
+    ],
+)
+def test_extract_cypher(reply: str, expected: str) -> None:
+    assert extract_cypher(reply) == expected
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Delete all articles by Amara Okafor", "please remove Chen Wei", "Create a new topic"],
+)
+def test_write_requests_are_spotted(question: str) -> None:
+    assert WRITE_REQUEST.search(question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Which articles discuss removing bias?", "Who created the most articles?", "How many?"],
+)
+def test_questions_are_not_write_requests(question: str) -> None:
+    assert not WRITE_REQUEST.search(question)
