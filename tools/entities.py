@@ -93,6 +93,8 @@ Mode = Literal["spacy", "llm"]
 CONTEXT_CHARS = 200
 ONLINE_RESULTS = 3
 
+_SPACELESS = re.compile(r"[\u0e00-\u0e7f\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+
 # A few very common English words: a text with none of them is probably not English.
 ENGLISH_HINTS = frozenset(
     {"the", "of", "and", "to", "in", "is", "was", "for", "on", "that", "with", "as", "by", "it"}
@@ -339,9 +341,15 @@ def locate(text: str, found: Sequence[tuple[str, str]]) -> tuple[tuple[Entity, .
 
 
 def _word_matches(text: str, surface: str, flags: int) -> Any:
-    if not surface:
-        return iter(())
-    return re.finditer(rf"(?<!\w){re.escape(surface)}(?!\w)", text, flags)
+    return re.finditer(name_pattern(surface), text, flags)
+
+
+def name_pattern(surface: str) -> str:
+    """A regex for the name as a whole word; scripts written without spaces (Chinese,
+    Japanese, Thai) have no word boundaries, so there the name matches anywhere."""
+    if _SPACELESS.search(surface):
+        return re.escape(surface)
+    return rf"(?<![\w\[]){re.escape(surface)}(?!\w)"
 
 
 # --- linking ----------------------------------------------------------------------------------
@@ -545,11 +553,12 @@ def link_markdown(text: str, links: Sequence[Link]) -> str:
     if not best:
         return text
     names = sorted(best, key=len, reverse=True)
-    pattern = re.compile(r"(?<![\w\[])(" + "|".join(re.escape(n) for n in names) + r")(?!\w)")
+    pattern = re.compile("|".join(f"({name_pattern(n)})" for n in names))
 
     def to_link(m: re.Match[str]) -> str:
-        label = m.group(1).replace("[", r"\[").replace("]", r"\]")
-        return f"[{label}]({best[m.group(1)].url})"
+        name = names[m.lastindex - 1]
+        label = name.replace("[", r"\[").replace("]", r"\]")
+        return f"[{label}]({best[name].url})"
 
     return pattern.sub(to_link, text)
 

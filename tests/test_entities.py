@@ -1,0 +1,460 @@
+"""Entities: both recognizers, the offline matching rules, linking decisions, rendering,
+the online path without a network, input limits, and the tool and CLI surfaces.
+
+Linking uses a word-overlap similarity instead of MiniLM so these stay fast and exact; the
+one test with the real embeddings is marked slow.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Sequence
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+
+from agent.settings import Settings
+from knowledge.wiki_offline import LINK_THRESHOLD, Article, article_text, offline_index
+from tests.fakes import ScriptedChatModel
+from tools import ToolContext
+from tools.entities import (
+    Entity,
+    Link,
+    check_text,
+    entity_artifact,
+    find_entities,
+    link_entities,
+    link_markdown,
+    llm_entities,
+    locate,
+    make_tools,
+    parse_llm_answer,
+    spacy_entities,
+)
+from tools.errors import ToolInputError
+
+BEATLES = (
+    "John Lennon and Paul McCartney formed The Beatles in Liverpool in 1960. "
+    "Lennon wrote most of the early songs."
+)
+
+
+def overlap_similarity(context: str, articles: Sequence[Article]) -> list[float]:
+    """Share of the context's words found in the article: deterministic stand-in for MiniLM."""
+    words = set(re.findall(r"[a-z]+", context.lower()))
+    return [
+        len(words & set(re.findall(r"[a-z]+", article_text(a).lower()))) / max(1, len(words))
+        for a in articles
+    ]
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(data_dir=tmp_path)
+
+
+def run(text: str, settings: Settings, **kwargs) -> object:
+    return find_entities(text, settings, similarity=overlap_similarity, **kwargs)
+
+
+def scripted(*answers: object) -> ScriptedChatModel:
+    return ScriptedChatModel(script=list(answers), calls=[])
+
+
+def links_by_text(result) -> dict[str, Link]:
+    return {link.text: link for link in result.links}
+
+
+# --- recognizers ------------------------------------------------------------------------------
+
+
+def test_spacy_finds_people_places_dates_and_drops_unlisted_labels():
+    found = spacy_entities("Marie Curie, a Polish chemist, moved to Paris in 1891.").entities
+    labels = {(e.text, e.label) for e in found}
+    assert ("Marie Curie", "person") in labels
+    assert ("Paris", "gpe") in labels
+    assert ("1891", "date") in labels
+    assert all(e.label != "norp" for e in found)  # "Polish" is NORP, not one of the 15
+    assert all(
+        e.text == "Marie Curie, a Polish chemist, moved to Paris in 1891."[e.start : e.end]
+        for e in found
+    )
+
+
+def test_llm_valid_answer_gives_every_occurrence_with_offsets():
+    answer = json.dumps(
+        {
+            "entities": [
+                {"text": "Paris", "label": "gpe"},
+                {"text": "Victor Hugo", "label": "PERSON"},
+            ]
+        }
+    )
+    model = scripted(answer)
+    text = "Victor Hugo lived in Paris. Paris loved him."
+    result = llm_entities(text, model)
+    assert [(e.text, e.label, e.start) for e in result.entities] == [
+        ("Victor Hugo", "person", 0),
+        ("Paris", "gpe", 21),
+        ("Paris", "gpe", 28),
+    ]
+    assert result.notes == ()
+    prompt = model.calls[0]["messages"]
+    assert "work_of_art" in prompt[0].content  # the label set
+    assert isinstance(prompt[2], AIMessage) and "Neil Armstrong" in prompt[2].content  # one shot
+    assert prompt[-1].content == text
+
+
+def test_llm_invalid_answer_is_repaired_once():
+    model = scripted(
+        "Sure! The entities are Ada Lovelace (person).",
+        '```json\n{"entities": [{"text": "Ada Lovelace", "label": "person"}]}\n```',
+    )
+    result = llm_entities("Ada Lovelace wrote the first program.", model)
+    assert [(e.text, e.label) for e in result.entities] == [("Ada Lovelace", "person")]
+    assert "repaired once" in result.notes[0]
+    repair = model.calls[1]["messages"][-1]
+    assert isinstance(repair, HumanMessage) and "not valid" in repair.content
+
+
+def test_llm_still_invalid_after_repair_is_reported_not_raised():
+    model = scripted('{"entities": [{"text": "Ada", "label": "animal"}]}', '{"entities": "none"}')
+    result = llm_entities("Ada Lovelace wrote the first program.", model)
+    assert result.entities == ()
+    assert "still invalid after one repair" in result.notes[0]
+    assert len(model.calls) == 2
+
+
+def test_llm_hallucinated_entities_are_dropped_and_named():
+    answer = json.dumps(
+        [{"text": "Alan Turing", "label": "person"}, {"text": "Bletchley Park", "label": "fac"}]
+    )
+    result = llm_entities("Alan Turing broke codes during the war.", scripted(answer))
+    assert [e.text for e in result.entities] == ["Alan Turing"]
+    assert result.notes == (
+        "Dropped 'Bletchley Park': the LLM proposed it but it is not in the text.",
+    )
+
+
+def test_parse_llm_answer_names_the_problem():
+    with pytest.raises(ValueError, match="no JSON"):
+        parse_llm_answer("no entities here")
+    with pytest.raises(ValueError, match="does not match the schema"):
+        parse_llm_answer('{"entities": [{"text": "", "label": "person"}]}')
+    assert (
+        parse_llm_answer('{"entities": [{"text": "Hamlet", "label": "Work of Art"}]}')
+        .entities[0]
+        .label
+        == "work_of_art"
+    )
+
+
+def test_llm_mode_through_find_entities_links_the_result(settings):
+    answer = '{"entities": [{"text": "Eiffel Tower", "label": "fac"}]}'
+    result = run(
+        "We climbed the Eiffel Tower.", settings, mode="llm", chat_model=lambda: scripted(answer)
+    )
+    assert result.mode == "llm"
+    assert links_by_text(result)["Eiffel Tower"].title == "Eiffel Tower"
+
+
+# --- offline matching rules -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mention", "title", "rule"),
+    [
+        ("Liverpool", "Liverpool", "exact title"),
+        ("LIVERPOOL", "Liverpool", "title"),  # case
+        ("Beatles", "The Beatles", "title"),  # leading "The"
+        ("the Beatles", "The Beatles", "title"),
+        ("Einstein's", "Albert Einstein", "surname"),  # possessive
+        ("Nobel Prizes", "Nobel Prize", None),  # plural
+        ("Cordoba, Argentina", "Córdoba, Argentina", "title"),  # accents
+        ("USSR", "Soviet Union", "acronym in the article"),
+        ("U.S.", "United States", "acronym in the article"),
+        ("Apple", "Apple Inc.", "company name without suffix"),
+        ("Georgia", "Georgia (country)", "title without disambiguation"),
+        ("Second World War", "World War II", "alias in the article"),
+        ("da Vinci", "Leonardo da Vinci", "surname"),
+    ],
+)
+def test_matching_rules(mention, title, rule):
+    candidates = {c.article.title: c for c in offline_index().lookup(mention)}
+    assert title in candidates
+    if rule:
+        assert candidates[title].rule == rule
+
+
+def test_exact_title_has_the_highest_prior():
+    assert offline_index().lookup("Paris")[0].prior > offline_index().lookup("paris")[0].prior
+
+
+def test_label_and_context_pick_among_namesakes(settings):
+    river = run_link("The Amazon flows into the Atlantic Ocean.", "Amazon", "loc", settings)
+    company = run_link("Amazon sells books online as a company.", "Amazon", "org", settings)
+    assert river.title == "Amazon River"
+    assert company.title == "Amazon (company)"
+
+
+def test_ambiguous_name_without_support_stays_unlinked(settings):
+    # "Jordan" the person: the country has the wrong kind, Michael Jordan only a surname match
+    link = run_link("Jordan scored forty points last night.", "Jordan", "person", settings)
+    assert not link.linked
+    assert link.confidence < LINK_THRESHOLD
+    assert "confidence below" in link.reason
+
+
+def run_link(text: str, mention: str, label: str, settings: Settings) -> Link:
+    start = text.index(mention)
+    entity = Entity(mention, label, start, start + len(mention))
+    links, _ = link_entities(text, [entity], settings, overlap_similarity)
+    return links[0]
+
+
+# --- linking decisions ------------------------------------------------------------------------
+
+
+def test_surname_after_full_name_takes_its_link(settings):
+    result = run(BEATLES, settings)
+    links = links_by_text(result)
+    assert links["John Lennon"].title == "John Lennon"
+    assert links["Lennon"].title == "John Lennon"
+    assert links["Lennon"].reason == "surname of John Lennon earlier in the text"
+
+
+def test_surname_of_an_unlinked_person_stays_unlinked(settings):
+    text = "Paul McCartney met John Lennon in 1957. McCartney was fifteen."
+    entities = [
+        Entity("Paul McCartney", "person", 0, 14),
+        Entity("John Lennon", "person", 19, 30),
+        Entity("McCartney", "person", 40, 49),
+    ]
+    links = {
+        link.text: link for link in link_entities(text, entities, settings, overlap_similarity)[0]
+    }
+    assert not links["Paul McCartney"].linked  # not a vital article
+    assert not links["McCartney"].linked
+    assert "refers to Paul McCartney" in links["McCartney"].reason
+
+
+def test_unlinkable_entities_say_why(settings):
+    result = run(
+        "Zorblax Industries opened an office in Liverpool on Monday.",
+        settings,
+        mode="llm",
+        chat_model=lambda: scripted(
+            json.dumps(
+                {
+                    "entities": [
+                        {"text": "Zorblax Industries", "label": "org"},
+                        {"text": "Liverpool", "label": "gpe"},
+                        {"text": "Monday", "label": "date"},
+                    ]
+                }
+            )
+        ),
+    )
+    links = links_by_text(result)
+    assert links["Zorblax Industries"].reason == "no article of that name in the offline set"
+    assert links["Monday"].reason == "date entities are not linked to Wikipedia"
+    assert links["Liverpool"].linked
+    assert "[Zorblax" not in result.linked_text
+
+
+def test_repeated_entity_is_decided_once_and_linked_everywhere(settings):
+    result = run("Paris is large. I love Paris. Paris!", settings)
+    assert [link.text for link in result.links].count("Paris") == 1
+    assert result.linked_text.count("[Paris](https://en.wikipedia.org/wiki/Paris)") == 3
+
+
+# --- rendering --------------------------------------------------------------------------------
+
+
+def linked(text: str, title: str, confidence: float = 0.9) -> Link:
+    return Link(
+        text, "gpe", title=title, url=f"https://x/{title.replace(' ', '_')}", confidence=confidence
+    )
+
+
+def test_markdown_longest_match_first_and_no_nested_links():
+    links = [linked("New York", "New York (state)"), linked("New York City", "New York City")]
+    out = link_markdown("New York City is in New York. New York City never sleeps.", links)
+    assert out == (
+        "[New York City](https://x/New_York_City) is in [New York](https://x/New_York_(state)). "
+        "[New York City](https://x/New_York_City) never sleeps."
+    )
+
+
+def test_markdown_keeps_unlinked_text_and_word_boundaries():
+    out = link_markdown("Romania is not Rome; Rome is.", [linked("Rome", "Rome")])
+    assert out == "Romania is not [Rome](https://x/Rome); [Rome](https://x/Rome) is."
+    assert link_markdown("Nothing here.", [Link("here", "loc")]) == "Nothing here."
+
+
+def test_locate_resolves_overlaps_longest_first():
+    text = "New York City and New York."
+    spans, missing = locate(text, [("New York", "gpe"), ("New York City", "gpe"), ("Oslo", "gpe")])
+    assert [(e.text, e.start) for e in spans] == [("New York City", 0), ("New York", 18)]
+    assert missing == ["Oslo"]
+
+
+def test_urls_encode_parentheses_so_markdown_links_hold(settings):
+    link = run_link("Mercury is the closest planet to the Sun.", "Mercury", "loc", settings)
+    assert link.title == "Mercury (planet)"
+    assert link.url == "https://en.wikipedia.org/wiki/Mercury_%28planet%29"
+
+
+def test_artifact_has_view_markdown_and_table_and_is_json(settings):
+    result = run(BEATLES, settings)
+    art = entity_artifact(result)
+    assert [p["kind"] for p in art["parts"]] == ["custom", "markdown", "table"]
+    view = art["parts"][0]
+    assert view["component"] == "EntityView"
+    first = view["props"]["entities"][0]
+    assert first["text"] == "John Lennon"
+    assert first["url"] == "https://en.wikipedia.org/wiki/John_Lennon"
+    assert view["props"]["text"][first["start"] : first["end"]] == "John Lennon"
+    rows = {row[0]: row for row in art["parts"][2]["rows"]}
+    assert rows["Paul McCartney"][2].startswith("not linked: ")
+    json.dumps(art)
+
+
+# --- online path ------------------------------------------------------------------------------
+
+
+def test_online_without_network_falls_back_to_offline(settings, monkeypatch):
+    import requests
+    import wikipedia
+
+    def no_network(*args, **kwargs):
+        raise requests.exceptions.ConnectionError("network is unreachable")
+
+    monkeypatch.setattr(wikipedia, "search", no_network)
+    result = run("She was born in Liverpool in 1940.", settings, online=True)
+    link = links_by_text(result)["Liverpool"]
+    assert link.title == "Liverpool" and link.source == "offline"
+    assert any("Online Wikipedia unavailable (ConnectionError)" in n for n in result.notes)
+
+
+def test_online_timeout_falls_back(settings, monkeypatch):
+    import wikipedia
+
+    monkeypatch.setattr(wikipedia, "search", lambda *a, **k: time.sleep(2))
+    start = time.perf_counter()
+    result = run(
+        "She was born in Liverpool in 1940.", settings.with_(wiki_timeout_s=0.2), online=True
+    )
+    assert time.perf_counter() - start < 1.5
+    assert links_by_text(result)["Liverpool"].source == "offline"
+    assert any("TimeoutError" in n for n in result.notes)
+
+
+def test_online_result_is_used_and_cached_on_disk(settings, monkeypatch):
+    import wikipedia
+
+    monkeypatch.setattr(wikipedia, "search", lambda q, results: ["Ringo Starr"])
+    monkeypatch.setattr(
+        wikipedia,
+        "summary",
+        lambda t, sentences, auto_suggest: "Ringo Starr is an English musician. He drummed.",
+    )
+    ringo = '{"entities": [{"text": "Ringo Starr", "label": "person"}]}'
+    result = run(
+        "Ringo Starr played drums.",
+        settings,
+        online=True,
+        mode="llm",
+        chat_model=lambda: scripted(ringo),
+    )
+    link = links_by_text(result)["Ringo Starr"]
+    assert (link.title, link.source) == ("Ringo Starr", "online")
+    assert list((settings.data_dir / "wiki" / "online").glob("*.json"))
+
+    monkeypatch.setattr(wikipedia, "search", lambda *a, **k: 1 / 0)  # the cache answers now
+    again = run(
+        "Ringo Starr played drums.",
+        settings,
+        online=True,
+        mode="llm",
+        chat_model=lambda: scripted(ringo),
+    )
+    assert links_by_text(again)["Ringo Starr"].source == "online"
+
+
+# --- input limits and languages ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["", "   \n "])
+def test_empty_text_is_refused_clearly(settings, text):
+    with pytest.raises(ToolInputError, match="no text to analyse"):
+        check_text(text, settings)
+
+
+def test_too_long_text_states_the_limit(settings):
+    small = settings.with_(max_entity_chars=100)
+    with pytest.raises(ToolInputError, match="at most 100 "):
+        run("Paris. " * 20, small)
+    assert check_text("x" * 100, small)
+
+
+def test_non_english_text_does_not_crash(settings):
+    result = run("Le château de Versailles se trouve près de Paris, en France.", settings)
+    assert any("does not look English" in n for n in result.notes)
+    assert all(link.confidence >= LINK_THRESHOLD for link in result.links if link.linked)
+    chinese = run(
+        "北京是中国的首都。",
+        settings,
+        mode="llm",
+        chat_model=lambda: scripted('{"entities": [{"text": "北京", "label": "gpe"}]}'),
+    )
+    assert [e.text for e in chinese.entities] == ["北京"]
+
+
+def test_unknown_mode_is_refused(settings):
+    with pytest.raises(ToolInputError, match="Unknown recognizer"):
+        run("Paris", settings, mode="regex")
+
+
+# --- tool and CLI -----------------------------------------------------------------------------
+
+
+def test_tool_returns_text_and_artifact(settings, monkeypatch):
+    monkeypatch.setattr("tools.entities.embedding_similarity", lambda s: overlap_similarity)
+    ctx = ToolContext(settings=settings, chat_model=lambda: scripted())
+    [tool] = make_tools(ctx)
+    message = tool.invoke(
+        {"type": "tool_call", "name": tool.name, "id": "1", "args": {"text": BEATLES}}
+    )
+    assert isinstance(message, ToolMessage)
+    assert "[John Lennon](https://en.wikipedia.org/wiki/John_Lennon)" in message.content
+    assert "Paul McCartney (person): no article" in message.content
+    assert message.artifact["tool"] == "find_entities"
+
+
+def test_cli_json(settings, monkeypatch, capsys):
+    from agent import cli
+
+    monkeypatch.setattr("tools.entities.embedding_similarity", lambda s: overlap_similarity)
+    monkeypatch.setenv("GENAI101_DATA_DIR", str(settings.data_dir))
+    assert cli.main(["entities", "Ada Lovelace lived in London.", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {link["text"]: link["title"] for link in out["links"]} == {
+        "Ada Lovelace": "Ada Lovelace",
+        "London": "London",
+    }
+    assert cli.main(["entities", " "]) == 2
+    assert "no text to analyse" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_real_embeddings_disambiguate_by_context(settings):
+    from tools.entities import embedding_similarity
+
+    sim = embedding_similarity(settings)
+    text = "Mercury orbits the Sun faster than any other planet."
+    entity = Entity("Mercury", "loc", 0, 7)
+    links, _ = link_entities(text, [entity], settings, sim)
+    assert links[0].title == "Mercury (planet)"
