@@ -143,17 +143,32 @@ def test_layer_and_head_out_of_range(fox) -> None:
     assert default_head(fox, 4, 7) == (4, 7)
 
 
-def test_paraphrase_model_choice_is_explained_when_missing(settings: Settings) -> None:
-    from tools.attention import model_folder
-
-    try:
-        folder = model_folder(settings, "paraphrase")
-    except ToolInputError as exc:
-        assert "not built yet" in str(exc) and "base model" in str(exc)
-    else:
-        assert (folder / "config.json").is_file()
+def test_paraphrase_model_missing_is_explained(settings: Settings) -> None:
+    with pytest.raises(ToolInputError, match="finetune_paraphrase.py"):
+        extract_attention(settings, FOX, model="paraphrase")
     with pytest.raises(ToolInputError, match="choose 'base' or 'paraphrase'"):
-        model_folder(settings, "large")
+        extract_attention(settings, FOX, model="large")
+
+
+def test_paraphrase_model_folder_is_read_as_an_encoder(settings: Settings, fox) -> None:
+    """A pair-classifier folder as the fine-tuning script saves it (here with the base
+    weights): its encoder must load under the classifier's `bert.` prefix, so attention
+    equals the base model's."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from knowledge.embeddings import model_dir
+    from knowledge.paraphrase_data import fp32_model_dir
+
+    out = fp32_model_dir(settings)
+    AutoModelForSequenceClassification.from_pretrained(model_dir(), num_labels=2).save_pretrained(
+        out
+    )
+    AutoTokenizer.from_pretrained(model_dir()).save_pretrained(out)
+    result = extract_attention(settings, FOX, model="paraphrase")
+    assert result.model == "paraphrase"
+    np.testing.assert_allclose(result.attention, fox.attention, atol=1e-5)
+    text, _ = attention_lesson(settings, FOX, model="paraphrase")
+    assert "fine-tuned for paraphrase" in text
 
 
 def test_view_props_contract(fox) -> None:

@@ -104,26 +104,18 @@ def model_folder(settings: Settings, model: str = "base") -> Path:
 
         return model_dir()
     if model == "paraphrase":
-        folder = _paraphrase_folder(settings)
-        if folder is None:
+        from knowledge.paraphrase_data import fp32_model_dir
+
+        folder = fp32_model_dir(settings)
+        if not (folder / "config.json").is_file():
             raise ToolInputError(
-                "The fine-tuned paraphrase model is not built yet, so only the base model "
-                "(all-MiniLM-L6-v2) can be shown. Build it with the paraphrase lesson's training "
-                "script, then ask again."
+                "The fine-tuned paraphrase model is not on this machine (only its int8 ONNX "
+                "version ships, and ONNX gives no attention weights), so only the base model "
+                "all-MiniLM-L6-v2 can be shown. Make it with `python "
+                "scripts/finetune_paraphrase.py` (about 10 minutes), then ask again."
             )
         return folder
     raise ToolInputError(f"Unknown model {model!r}: choose 'base' or 'paraphrase'.")
-
-
-def _paraphrase_folder(settings: Settings) -> Path | None:
-    """The fp32 Hugging Face folder the paraphrase lesson saves, if it exists."""
-    for folder in (
-        settings.path("models", "paraphrase", "fp32"),
-        Path(__file__).resolve().parents[1] / "knowledge" / "paraphrase" / "model",
-    ):
-        if (folder / "config.json").is_file():
-            return folder
-    return None
 
 
 @lru_cache(maxsize=2)
@@ -336,7 +328,7 @@ def describe(result: AttentionResult, layer: int, head: int) -> str:
     if cls_heads:
         parts.append(
             f"{len(cls_heads)} of {n_heads} heads put most of their attention on [CLS], a "
-            "resting place when a head has nothing specific to do (BERT-base uses [SEP] so)."
+            "resting place when a head has nothing specific to do (BERT-base does this with [SEP])."
         )
     broad = groups.get(BROAD_LABEL, [])
     if broad:
@@ -452,9 +444,8 @@ def _cmd_attention(args: argparse.Namespace, settings: Settings) -> int:
     s = result.summary(layer, head)
     print(f"\nlayer {layer} head {head} ({s.label}), strongest link of each token:")
     for i, j in enumerate(s.top):
-        print(
-            f"  {result.tokens[i]:>15} -> {result.tokens[j]:<15} {result.attention[layer, head, i, j]:.2f}"
-        )
+        weight = result.attention[layer, head, i, j]
+        print(f"  {result.tokens[i]:>15} -> {result.tokens[j]:<15} {weight:.2f}")
     if args.html:
         print(f"\nview saved to {args.html}")
     return 0

@@ -8,9 +8,10 @@ import { createElement as h, useState } from "react";
 // Hence plain `h(...)` calls instead of JSX syntax, and only the `useState` hook.
 // Props: see view_props() in tools/attention.py.
 
+// prettier-ignore
 const HEAD_COLORS = [
   "#4e79a7", "#f28e2b", "#e15759", "#59a14f", "#b07aa1", "#9c755f",
-  "#17becf", "#d4a017", "#7f3c8d", "#e377c2", "#2f9e8f", "#6b6ecf",
+  "#17becf", "#d4a017", "#a463f2", "#e377c2", "#2f9e8f", "#6b6ecf",
 ];
 const SEGMENT_COLORS = ["#9ca3af", "#f59e0b"];
 const SHORT_LABELS = {
@@ -71,15 +72,15 @@ function Selector({ name, count, value, onSelect, colorOf }) {
           style: buttonStyle(i === value, colorOf(i)),
           onClick: () => onSelect(i),
         },
-        String(i)
-      )
+        String(i),
+      ),
     );
   }
   return h(
     "div",
     { style: { display: "flex", alignItems: "center", flexWrap: "wrap" } },
     h("span", { style: { width: "48px", fontSize: "12px", color: MUTED } }, name),
-    buttons
+    buttons,
   );
 }
 
@@ -107,7 +108,13 @@ function TokenColumn({ tokens, segments, x, anchor, side, hover, setHover, highl
         fill: color,
         fillOpacity: highlight ? highlight[i] : focused ? 0.25 : 0,
       }),
-      h("rect", { x: barX, y: y + 2, width: 3, height: ROW - 6, fill: SEGMENT_COLORS[segments[i]] }),
+      h("rect", {
+        x: barX,
+        y: y + 2,
+        width: 3,
+        height: ROW - 6,
+        fill: SEGMENT_COLORS[segments[i]],
+      }),
       h(
         "text",
         {
@@ -118,8 +125,8 @@ function TokenColumn({ tokens, segments, x, anchor, side, hover, setHover, highl
           fontWeight: focused ? "bold" : "normal",
           fill: FG,
         },
-        shortToken(token)
-      )
+        shortToken(token),
+      ),
     );
   });
 }
@@ -146,7 +153,7 @@ function LinesView({ tokens, segments, weights, color, hover, setHover, layer, h
           stroke: color,
           strokeWidth: 2,
           strokeOpacity: w,
-        })
+        }),
       );
     }
   }
@@ -167,7 +174,7 @@ function LinesView({ tokens, segments, weights, color, hover, setHover, layer, h
     },
     h("g", null, lines),
     TokenColumn({ ...common, x: left, anchor: "end", side: "from", highlight: fromWeights }),
-    TokenColumn({ ...common, x: right, anchor: "start", side: "to", highlight: toWeights })
+    TokenColumn({ ...common, x: right, anchor: "start", side: "to", highlight: toWeights }),
   );
 }
 
@@ -186,15 +193,34 @@ function Heatmap({ tokens, weights, color, layer, head }) {
       cells.push(
         h(
           "rect",
-          { key: `${i}-${j}`, x: margin + j * cell, y: margin + i * cell, width: cell, height: cell, fill: color, fillOpacity: w },
-          h("title", null, `${tokens[i]} → ${tokens[j]}: ${w.toFixed(3)}`)
-        )
+          {
+            key: `${i}-${j}`,
+            x: margin + j * cell,
+            y: margin + i * cell,
+            width: cell,
+            height: cell,
+            fill: color,
+            fillOpacity: w,
+          },
+          h("title", null, `${tokens[i]} → ${tokens[j]}: ${w.toFixed(3)}`),
+        ),
       );
     }
   }
   const names = labels
     ? tokens.flatMap((token, i) => [
-        h("text", { key: `r${i}`, x: margin - 4, y: margin + i * cell + cell / 2 + 4, textAnchor: "end", fontSize: "11px", fill: FG }, shortToken(token)),
+        h(
+          "text",
+          {
+            key: `r${i}`,
+            x: margin - 4,
+            y: margin + i * cell + cell / 2 + 4,
+            textAnchor: "end",
+            fontSize: "11px",
+            fill: FG,
+          },
+          shortToken(token),
+        ),
         h(
           "text",
           {
@@ -205,7 +231,7 @@ function Heatmap({ tokens, weights, color, layer, head }) {
             fontSize: "11px",
             fill: FG,
           },
-          shortToken(token)
+          shortToken(token),
         ),
       ])
     : [];
@@ -220,9 +246,16 @@ function Heatmap({ tokens, weights, color, layer, head }) {
       viewBox: `0 0 ${width} ${height}`,
       style: { display: "block", maxWidth: "100%" },
     },
-    h("rect", { x: margin, y: margin, width: n * cell, height: n * cell, fill: "none", stroke: BORDER }),
+    h("rect", {
+      x: margin,
+      y: margin,
+      width: n * cell,
+      height: n * cell,
+      fill: "none",
+      stroke: BORDER,
+    }),
     cells,
-    names
+    names,
   );
 }
 
@@ -256,17 +289,21 @@ function Overview({ summaries, layer, head, onSelect }) {
                 borderLeft: `4px solid ${HEAD_COLORS[hd % HEAD_COLORS.length]}`,
               },
             },
-            SHORT_LABELS[s.label] || s.label
-          )
+            SHORT_LABELS[s.label] || s.label,
+          ),
         );
-      })
-    )
+      }),
+    ),
   );
   return h(
     "div",
     { style: { marginTop: "10px", overflowX: "auto" } },
-    h("div", { style: { fontSize: "12px", color: MUTED, margin: "4px 0" } }, "All heads (click one):"),
-    h("table", { style: { borderCollapse: "collapse" } }, h("tbody", null, rows))
+    h(
+      "div",
+      { style: { fontSize: "12px", color: MUTED, margin: "4px 0" } },
+      "All heads (click one):",
+    ),
+    h("table", { style: { borderCollapse: "collapse" } }, h("tbody", null, rows)),
   );
 }
 
@@ -281,7 +318,8 @@ function hoverText(tokens, weights, hover, mode) {
   }
   const column = weights.map((row) => row[index]);
   const i = column.indexOf(Math.max(...column));
-  return `“${tokens[index]}” gets the most attention from “${tokens[i]}” (${column[i].toFixed(2)}).`;
+  const weight = column[i].toFixed(2);
+  return `“${tokens[index]}” gets the most attention from “${tokens[i]}” (${weight}).`;
 }
 
 export default function AttentionView() {
@@ -312,7 +350,14 @@ export default function AttentionView() {
     { "data-testid": "attention-view", style: { color: FG, fontSize: "13px", padding: "4px 0" } },
     h(
       "div",
-      { style: { display: "flex", justifyContent: "space-between", alignItems: "center", marginBottom: "6px" } },
+      {
+        style: {
+          display: "flex",
+          justifyContent: "space-between",
+          alignItems: "center",
+          marginBottom: "6px",
+        },
+      },
       h("strong", null, `Attention · ${props.model_name} · ${tokens.length} tokens`),
       h(
         "div",
@@ -320,26 +365,52 @@ export default function AttentionView() {
         ["lines", "heatmap"].map((m) =>
           h(
             "button",
-            { key: m, type: "button", "data-testid": `mode-${m}`, "aria-pressed": m === mode ? "true" : "false", style: buttonStyle(m === mode, PRIMARY), onClick: () => setMode(m) },
-            m
-          )
-        )
-      )
+            {
+              key: m,
+              type: "button",
+              "data-testid": `mode-${m}`,
+              "aria-pressed": m === mode ? "true" : "false",
+              style: buttonStyle(m === mode, PRIMARY),
+              onClick: () => setMode(m),
+            },
+            m,
+          ),
+        ),
+      ),
     ),
-    h(Selector, { name: "layer", count: props.attention.length, value: layer, onSelect: setLayer, colorOf: () => PRIMARY }),
-    h(Selector, { name: "head", count: props.attention[0].length, value: head, onSelect: setHead, colorOf: (i) => HEAD_COLORS[i % HEAD_COLORS.length] }),
+    h(Selector, {
+      name: "layer",
+      count: props.attention.length,
+      value: layer,
+      onSelect: setLayer,
+      colorOf: () => PRIMARY,
+    }),
+    h(Selector, {
+      name: "head",
+      count: props.attention[0].length,
+      value: head,
+      onSelect: setHead,
+      colorOf: (i) => HEAD_COLORS[i % HEAD_COLORS.length],
+    }),
     h(
       "div",
       { style: { margin: "6px 0 2px" } },
       h("span", { "data-testid": "head-title" }, `Layer ${layer}, head ${head}: `),
-      h("strong", { "data-testid": "head-label", style: { color } }, summary.label)
+      h("strong", { "data-testid": "head-label", style: { color } }, summary.label),
     ),
     h(
       "div",
       { "data-testid": "head-stats", style: { fontSize: "12px", color: MUTED } },
-      stats.map(([name, value]) => `${name} ${value.toFixed(2)}`).join(" · ")
+      stats.map(([name, value]) => `${name} ${value.toFixed(2)}`).join(" · "),
     ),
-    h("div", { "data-testid": "hover-text", style: { fontSize: "12px", color: MUTED, margin: "2px 0 6px" } }, hoverText(tokens, weights, hover, mode)),
+    h(
+      "div",
+      {
+        "data-testid": "hover-text",
+        style: { fontSize: "12px", color: MUTED, margin: "2px 0 6px" },
+      },
+      hoverText(tokens, weights, hover, mode),
+    ),
     pair
       ? h(
           "div",
@@ -347,12 +418,12 @@ export default function AttentionView() {
           h("span", { style: { color: SEGMENT_COLORS[0] } }, "▌"),
           " sentence A  ",
           h("span", { style: { color: SEGMENT_COLORS[1] } }, "▌"),
-          " sentence B"
+          " sentence B",
         )
       : null,
     mode === "lines"
       ? h(LinesView, { tokens, segments, weights, color, hover, setHover, layer, head })
       : h(Heatmap, { tokens, weights, color, layer, head }),
-    h(Overview, { summaries: props.summaries, layer, head, onSelect: select })
+    h(Overview, { summaries: props.summaries, layer, head, onSelect: select }),
   );
 }
