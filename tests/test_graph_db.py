@@ -1,0 +1,304 @@
+"""The knowledge graph against a real embedded ArcadeDB server over Bolt.
+
+One server for the module (7-11 s to start), one restart at the end for persistence. The
+text-to-Cypher tests use a scripted chat model: the real LLM is measured in
+bench/graph_text2cypher.py.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from langchain_core.messages import ToolMessage
+
+from agent.cli import main as cli_main
+from agent.settings import Settings
+from knowledge.graph_load import DATASET, graph_counts, load_csv, load_csv_upload, parse_articles
+from knowledge.graph_store import GraphStore, _port_open, shared_store
+from tests.conftest import free_port
+from tests.fakes import ScriptedChatModel
+from tools import ToolContext
+from tools.errors import ToolInputError
+from tools.graph import answer_question, make_tools, run_guarded, schema_text
+
+pytestmark = pytest.mark.slow
+
+ROWS = parse_articles(DATASET)
+COUNT_AMARA = (
+    "MATCH (r:Researcher {name: 'Amara Okafor'})-[:PUBLISHED]->(a:Article) RETURN count(a) AS n"
+)
+PAIRS = (
+    "MATCH (r1:Researcher)-[:PUBLISHED]->(a:Article)<-[:PUBLISHED]-(r2:Researcher) "
+    "WHERE r1.name < r2.name WITH r1, r2, count(a) AS shared WHERE shared > 1 "
+    "RETURN r1.name, r2.name, shared"
+)
+COAUTHORS = (
+    "MATCH (r:Researcher)-[:PUBLISHED]->(:Article)<-[:PUBLISHED]-(c:Researcher) "
+    "RETURN r.name AS name, count(DISTINCT c) AS coauthors ORDER BY coauthors DESC, name"
+)
+
+
+def expected_counts() -> dict[str, int]:
+    links = sum(len(r.authors) for r in ROWS) + 2 * len(ROWS)
+    links += len({(r.subtopic, r.topic) for r in ROWS})
+    return {
+        "Article": len(ROWS),
+        "Researcher": len({a for r in ROWS for a in r.authors}),
+        "Topic": len({r.topic for r in ROWS}),
+        "Subtopic": len({r.subtopic for r in ROWS}),
+        "relationships": links,
+    }
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        data_dir=tmp_path_factory.mktemp("graph-data"),
+        graph_bolt_port=free_port(),
+        graph_http_port=free_port(),
+    )
+
+
+@pytest.fixture(scope="module")
+def store(settings: Settings) -> Iterator[GraphStore]:
+    with GraphStore.open(settings) as st:
+        load_csv(st, DATASET)
+        yield st
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
+    """The CLI reads Settings from the environment: point it at the test server."""
+    monkeypatch.setenv("GENAI101_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("GENAI101_GRAPH_BOLT_PORT", str(settings.graph_bolt_port))
+    monkeypatch.setenv("GENAI101_GRAPH_HTTP_PORT", str(settings.graph_http_port))
+    monkeypatch.delenv("NEO4J_URI", raising=False)
+    monkeypatch.delenv("GENAI101_NEO4J_URI", raising=False)
+
+
+def test_load_matches_the_csv_and_twice_changes_nothing(store: GraphStore) -> None:
+    assert graph_counts(store) == expected_counts()
+    result = load_csv(store, DATASET)
+    assert result["graph"] == expected_counts()
+
+
+def test_a_malformed_file_loads_nothing(store: GraphStore, tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(
+        "Title;Abstract;Topic;Subtopic;Authors;Publication_Date\n"
+        "New Article;x;New Topic;New Sub;New Person;2024-01-01\n"
+        "Other;x;New Topic;New Sub;New Person;2024-02-31\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ToolInputError, match="row 3"):
+        load_csv(store, path)
+    assert graph_counts(store) == expected_counts()
+
+
+def test_a_failing_write_batch_rolls_back(store: GraphStore) -> None:
+    with pytest.raises(Exception, match="zero"):
+        store.write([("CREATE (:Topic {name: 'Ghost'})", {}), ("RETURN 1 / 0", {})])
+    assert store.read("MATCH (t:Topic {name: 'Ghost'}) RETURN t").rows == []
+
+
+def test_replace_wipes_first(store: GraphStore, tmp_path: Path) -> None:
+    path = tmp_path / "one.csv"
+    path.write_text(
+        "Title;Abstract;Topic;Subtopic;Authors;Publication_Date\n"
+        "Only One;x;Solo Topic;Solo Sub;Ann Lee, Bo Chen;2024-01-01\n",
+        encoding="utf-8",
+    )
+    result = load_csv(store, path, replace=True)
+    assert result["graph"] == {
+        "Article": 1,
+        "Researcher": 2,
+        "Topic": 1,
+        "Subtopic": 1,
+        "relationships": 5,
+    }
+    assert load_csv(store, DATASET, replace=True)["graph"] == expected_counts()
+
+
+def test_schema_text_comes_from_the_live_graph(store: GraphStore) -> None:
+    text = schema_text(store)
+    for pattern in (
+        "(:Researcher)-[:PUBLISHED]->(:Article)",
+        "(:Article)-[:IN_TOPIC]->(:Topic)",
+        "(:Article)-[:IN_SUBTOPIC]->(:Subtopic)",
+        "(:Subtopic)-[:PART_OF]->(:Topic)",
+        '(:Researcher {name: "',
+        'all Topic names: "AI Safety and Ethics", "Computer Vision"',
+        "year: 20",
+        'embedding: "<384 floats',
+    ):
+        assert pattern in text
+    assert len(text) < 2500  # it goes into every prompt of a small model
+
+
+def test_the_lessons_three_question_shapes(store: GraphStore) -> None:
+    amara = sum("Amara Okafor" in r.authors for r in ROWS)
+    assert run_guarded(store, COUNT_AMARA).rows == [[amara]]
+
+    shared: Counter[tuple[str, str]] = Counter()
+    coauthors: dict[str, set[str]] = defaultdict(set)
+    for row in ROWS:
+        shared.update(itertools.combinations(sorted(row.authors), 2))
+        for a in row.authors:
+            coauthors[a] |= set(row.authors) - {a}
+    pairs = {(a, b, n) for (a, b), n in shared.items() if n > 1}
+    assert {tuple(r) for r in run_guarded(store, PAIRS).rows} == pairs
+
+    # Relationship uniqueness: a researcher is never matched as their own co-author.
+    rows = run_guarded(store, COAUTHORS).rows
+    expected = {a: len(c) for a, c in coauthors.items() if c}
+    assert {name: n for name, n in rows} == expected
+    assert rows[0] == ["Amara Okafor", max(expected.values())]
+
+
+def test_reads_use_read_access_mode(store: GraphStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    from neo4j import READ_ACCESS
+
+    seen = []
+    real_session = store.driver.session
+
+    def spy(**kwargs):
+        seen.append(kwargs.get("default_access_mode"))
+        return real_session(**kwargs)
+
+    monkeypatch.setattr(store.driver, "session", spy)
+    store.read("RETURN 1")
+    assert seen == [READ_ACCESS]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "MATCH (a:Article)<-[:PUBLISHED]-(:Researcher {name: 'Amara Okafor'}) DETACH DELETE a",
+        "MATCH (a:Article) SET a.title = 'hacked'",
+        "CALL { MATCH (t:Topic) DETACH DELETE t } RETURN 1",
+        "MATCH (a) RETURN a; MATCH (n) DETACH DELETE n",
+        "match (n) /* x */ detach delete n",
+        "CREATE (:Researcher {name: 'Mallory'})",
+    ],
+)
+def test_refused_writes_leave_the_graph_unchanged(store: GraphStore, query: str) -> None:
+    with pytest.raises(ToolInputError, match="Refused|one statement"):
+        run_guarded(store, query)
+    assert graph_counts(store) == expected_counts()
+    assert run_guarded(store, COUNT_AMARA).rows == [[8]]
+
+
+def test_row_limit_cuts_and_says_so(store: GraphStore) -> None:
+    result = run_guarded(store, "MATCH (r:Researcher)-[:PUBLISHED]->(a) RETURN r.name, a.title")
+    assert len(result.rows) == store.settings.cypher_row_limit and result.truncated
+
+
+def test_vector_search_finds_misinformation_articles(store: GraphStore) -> None:
+    query = (
+        f"CALL db.index.vector.queryNodes('{store.vector_index_name()}', 5, $embedding) "
+        "YIELD node, score RETURN node.title AS title, score"
+    )
+    question = "which articles are about protecting users from misinformation?"
+    titles = [row[0] for row in run_guarded(store, query, question).rows]
+    misinformation = {r.title for r in ROWS if r.subtopic == "Misinformation"}
+    assert len(titles) == 5
+    assert set(titles[:3]) <= misinformation
+
+
+def test_text_to_cypher_repairs_a_bad_query(store: GraphStore) -> None:
+    bad = "```cypher\nMATCH (r:Researcher {name: 'Amara Okafor'})-[:PUBLISHED]->(a RETURN a\n```"
+    good = f"```cypher\n{COUNT_AMARA}\n```"
+    llm = ScriptedChatModel(script=[bad, good], calls=[])
+    answer = answer_question(store, llm, "How many articles did Amara Okafor publish?")
+    assert answer.rows == [[8]] and answer.answer == "n: 8."
+    assert [bool(a["error"]) for a in answer.attempts] == [True, False]
+    repair_prompt = llm.calls[1]["messages"][-1].content
+    assert "rejected" in repair_prompt and answer.attempts[0]["error"][:20] in repair_prompt
+    assert "(:Researcher)-[:PUBLISHED]->(:Article)" in llm.calls[0]["messages"][0].content
+
+
+def test_text_to_cypher_gives_up_after_one_repair(store: GraphStore) -> None:
+    llm = ScriptedChatModel(script=["MATCH (n RETURN n", "MATCH (n RETURN n"], calls=[])
+    answer = answer_question(store, llm, "Anything?")
+    assert answer.error and len(answer.attempts) == 2 and not answer.rows
+
+
+def test_write_requests_are_refused(store: GraphStore) -> None:
+    # Refused from the wording alone: the scripted model would fail the test if asked.
+    answer = answer_question(
+        store, ScriptedChatModel(script=[], calls=[]), "Delete all articles by Amara Okafor"
+    )
+    assert answer.refused and "unchanged" in answer.answer
+    # A write the model slips into a harmless-sounding question is caught by the guard.
+    sneaky = "MATCH (a:Article)<-[:PUBLISHED]-(:Researcher {name: 'Amara Okafor'}) DETACH DELETE a"
+    llm = ScriptedChatModel(script=[sneaky], calls=[])
+    answer = answer_question(store, llm, "Tidy up Amara Okafor's articles")
+    assert "DETACH" in answer.refused and not answer.rows
+    assert graph_counts(store) == expected_counts()
+
+
+def test_the_tool_returns_a_teaching_artifact(store: GraphStore, settings: Settings) -> None:
+    script = [f"```cypher\n{PAIRS}\n```"]
+    ctx = ToolContext(settings, lambda: ScriptedChatModel(script=script, calls=[]))
+    (tool,) = make_tools(ctx)
+    call = {
+        "type": "tool_call",
+        "id": "1",
+        "name": tool.name,
+        "args": {"question": "Which researchers wrote more than one article together?"},
+    }
+    message = tool.invoke(call)
+    assert isinstance(message, ToolMessage)
+    parts = {p["kind"]: p for p in message.artifact["parts"]}
+    assert set(parts) == {"markdown", "code", "table", "plotly"}
+    assert parts["code"]["content"] == PAIRS
+    assert ["Amara Okafor", "Priya Nair", "3"] in parts["table"]["rows"]
+    names = {t for trace in parts["plotly"]["figure"]["data"] for t in trace.get("text") or []}
+    assert "Amara Okafor" in names and "Priya Nair" in names
+    assert "Amara Okafor" in message.content
+
+
+def test_the_tool_reports_bad_input_in_the_artifact(settings: Settings, store: GraphStore) -> None:
+    ctx = ToolContext(settings, lambda: ScriptedChatModel(script=[], calls=[]))
+    (tool,) = make_tools(ctx)
+    message = tool.invoke(
+        {"type": "tool_call", "id": "2", "name": tool.name, "args": {"question": "   "}}
+    )
+    assert "Ask a question" in message.content
+    assert message.artifact["parts"][0]["kind"] == "markdown"
+
+
+def test_cli_cypher_and_load(env: None, store: GraphStore, capsys: pytest.CaptureFixture) -> None:
+    assert cli_main(["cypher", COUNT_AMARA]) == 0
+    assert "8" in capsys.readouterr().out
+    assert cli_main(["cypher", "MATCH (n) DETACH DELETE n"]) == 1
+    assert "Refused: DETACH" in capsys.readouterr().err
+    assert cli_main(["load-graph", str(DATASET), "--json"]) == 0
+    assert '"Article": 64' in capsys.readouterr().out
+    assert graph_counts(store) == expected_counts()
+
+
+def test_upload_entry_point(settings: Settings, store: GraphStore, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("Title;Authors\nx;y\n", encoding="utf-8")
+    with pytest.raises(ToolInputError, match="lacks the column"):
+        load_csv_upload(settings, bad)
+    assert load_csv_upload(settings, DATASET)["graph"] == expected_counts()
+
+
+def test_restart_keeps_the_graph(store: GraphStore, settings: Settings) -> None:
+    shared_store(settings).close()  # joined the module's server in the tool tests
+    store.close()
+    assert not _port_open(settings.graph_bolt_port)
+    with GraphStore.open(settings) as again:
+        assert again.server is not None  # a fresh child, not a leftover
+        assert graph_counts(again) == expected_counts()
+        assert run_guarded(again, COUNT_AMARA).rows == [[8]]
+        query = f"CALL db.index.vector.queryNodes('{again.vector_index_name()}', 1, $embedding) "
+        rows = run_guarded(again, query + "YIELD node RETURN node.title", "fake news").rows
+        assert len(rows) == 1
+    assert not _port_open(settings.graph_bolt_port)
