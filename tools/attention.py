@@ -15,6 +15,7 @@ import argparse
 import hashlib
 import json
 import re
+import sys
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -402,8 +403,6 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _cmd_attention(args: argparse.Namespace, settings: Settings) -> int:
-    import sys
-
     try:
         result = extract_attention(settings, args.sentence, args.pair, args.model)
         layer, head = default_head(result, args.layer, args.head)

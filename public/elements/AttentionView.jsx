@@ -358,7 +358,11 @@ export default function AttentionView() {
           marginBottom: "6px",
         },
       },
-      h("strong", null, `Attention · ${props.model_name} · ${tokens.length} tokens`),
+      h(
+        "strong",
+        { title: `The view takes at most ${props.max_tokens} tokens.` },
+        `Attention · ${props.model_name} · ${tokens.length} tokens`,
+      ),
       h(
         "div",
         null,
