@@ -171,8 +171,14 @@ def search_documents(
             name="retrieved passages",
         )
     )
+    # "cite": the UI shows a passage only if the final answer cites its number.
     parts += [
-        artifacts.markdown(f"**[{p['n']}] {label(p)}** · score {p['score']:.2f}\n\n{p['text']}")
+        {
+            **artifacts.markdown(
+                f"**[{p['n']}] {label(p)}** · score {p['score']:.2f}\n\n{p['text']}"
+            ),
+            "cite": p["n"],
+        }
         for p in passages
     ]
     summary = f"{len(passages)} passages for “{searched}”"
