@@ -25,7 +25,7 @@ MRPC_DEV_SIZE = 408  # GLUE's MRPC validation split: the size of our dev cut of 
 
 def fp32_model_dir(settings: Settings) -> Path:
     """Where `scripts/finetune_paraphrase.py` saves the fp32 model: made, not shipped."""
-    return settings.path("paraphrase", "model-fp32")
+    return settings.path("models", "paraphrase", "fp32")
 
 
 @dataclass(frozen=True)

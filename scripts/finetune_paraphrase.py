@@ -8,8 +8,8 @@ and decay, accuracy and F1 on dev after every epoch, the best epoch kept.
 CPU defaults: one torch thread (the local LLM shares the two cores), 4 epochs of the
 project's 3,000 training pairs (about 10 minutes here). W&B logging with `--wandb` only.
 
-    python scripts/finetune_paraphrase.py                   # project data -> data/paraphrase/model-fp32
-    python scripts/finetune_paraphrase.py --source mrpc     # GLUE MRPC (needs the network once)
+    python scripts/finetune_paraphrase.py                # project data -> data/models/paraphrase/fp32
+    python scripts/finetune_paraphrase.py --source mrpc  # GLUE MRPC (needs the network once)
 """
 
 from __future__ import annotations
@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source", choices=SOURCES, default="project")
     parser.add_argument("--data", type=Path, help="data folder (project jsonl or MSR TSV files)")
     parser.add_argument(
-        "--out", type=Path, default=None, help="default: data/paraphrase/model-fp32"
+        "--out", type=Path, default=None, help="default: data/models/paraphrase/fp32"
     )
     parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
     parser.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
