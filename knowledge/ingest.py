@@ -87,7 +87,10 @@ def load_document(data: bytes, filename: str) -> LoadedDocument:
 def split_document(
     doc: LoadedDocument, source: str, chunk_size: int, chunk_overlap: int
 ) -> list[Chunk]:
-    """Chunks of at most `chunk_size` characters, cut within sections, numbered in order."""
+    """Chunks of at most `chunk_size` characters, cut within sections, numbered in order.
+
+    A heading left alone in a chunk (its first paragraph did not fit) is dropped: it would
+    match questions by its words alone and crowd real passages out of the top k."""
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
     splitter = RecursiveCharacterTextSplitter(
@@ -96,6 +99,8 @@ def split_document(
     chunks: list[Chunk] = []
     for start, end, trail in _sections(doc):
         for piece in splitter.create_documents([doc.text[start:end]]):
+            if _HEADING.fullmatch(piece.page_content.strip()):
+                continue  # a heading cut off from its text: every chunk below carries it
             begin = start + piece.metadata["start_index"]
             chunks.append(
                 Chunk(

@@ -1,0 +1,249 @@
+"""Document RAG without the embedding model: loading, sections, chunking, fingerprints,
+collection names, citation formatting and parsing, and query rewriting with a fake model."""
+
+from __future__ import annotations
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+
+from knowledge.ingest import fingerprint, load_document, split_document
+from knowledge.vectorstore import check_collection, user_collection
+from tests.fakes import ScriptedChatModel, tool_call
+from tools.errors import ToolInputError
+from tools.rag import cited_passages, format_passages, prior_turns, rewrite_query
+
+MARKDOWN = """Intro line before any heading.
+
+# Quantization
+
+Quantization stores weights as 8-bit integers.
+
+## Scale and zero point
+
+The scale S maps integers back to reals. {filler}
+
+```python
+# this comment is not a heading
+q = round(x / S) + Z
+```
+
+## Dynamic quantization
+
+Activations are quantized on the fly at inference time.
+
+### Per-channel
+
+One scale per output channel.
+"""
+
+
+def make_pdf(pages: list[str]) -> bytes:
+    """A minimal valid PDF with one line of Helvetica text per page."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        (
+            "<< /Type /Pages /Kids ["
+            + " ".join(f"{4 + 2 * i} 0 R" for i in range(len(pages)))
+            + f"] /Count {len(pages)} >>"
+        ).encode(),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    for i, text in enumerate(pages):
+        stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+        objects.append(
+            (
+                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+                f"/Resources << /Font << /F1 3 0 R >> >> /Contents {5 + 2 * i} 0 R >>"
+            ).encode()
+        )
+        objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream))
+    out = b"%PDF-1.4\n"
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return out
+
+
+def markdown_doc(filler_words: int = 0) -> bytes:
+    return MARKDOWN.format(filler=" ".join(["reals"] * filler_words)).encode()
+
+
+def test_markdown_chunks_carry_section_trail_number_and_exact_span() -> None:
+    doc = load_document(markdown_doc(filler_words=120), "quant.md")
+    chunks = split_document(doc, "quant.md", chunk_size=200, chunk_overlap=40)
+
+    assert [c.number for c in chunks] == list(range(len(chunks)))
+    assert all(len(c.text) <= 200 for c in chunks)
+    assert all(doc.text[c.start : c.end] == c.text for c in chunks)
+    assert chunks[0].section == "" and chunks[0].path == ()
+    assert chunks[0].text == "Intro line before any heading."
+    sections = {c.section: c.path for c in chunks}
+    assert sections["Scale and zero point"] == ("Quantization", "Scale and zero point")
+    assert sections["Per-channel"] == ("Quantization", "Dynamic quantization", "Per-channel")
+    # The long section is split into several overlapping chunks, none crossing a heading.
+    scale = [c for c in chunks if c.section == "Scale and zero point"]
+    assert len(scale) > 2
+    assert all("Activations" not in c.text for c in scale)
+    assert scale[2].start < scale[1].end  # overlap
+    assert not any(c.text.startswith("## Scale") and len(c.text) < 30 for c in chunks)
+    assert chunks[3].chunk_id == "quant.md#3"
+
+
+def test_heading_inside_code_fence_is_not_a_section() -> None:
+    doc = load_document(markdown_doc(), "quant.md")
+    titles = [h.title for h in doc.headings]
+    assert titles == ["Quantization", "Scale and zero point", "Dynamic quantization", "Per-channel"]
+
+
+def test_plain_text_has_no_sections_even_with_hash_lines() -> None:
+    doc = load_document(b"# not a heading in a .txt\r\nsecond line\r\n", "notes.txt")
+    assert doc.headings == []
+    assert doc.text == "# not a heading in a .txt\nsecond line\n"
+
+
+def test_html_headings_become_sections_and_scripts_are_dropped() -> None:
+    html = (
+        b"<html><head><title>Guide</title><script>var x = 1;</script></head><body>"
+        b"<nav>menu</nav><h2>Install</h2><p>Run <b>pip</b> install.</p><p>Then test.</p>"
+        b"<h3>Offline</h3><ul><li>no network</li></ul><style>p{}</style></body></html>"
+    )
+    doc = load_document(html, "guide.html")
+    chunks = split_document(doc, "guide.html", 500, 100)
+
+    assert [h.title for h in doc.headings] == ["Guide", "Install", "Offline"]
+    assert "var x" not in doc.text and "menu" not in doc.text and "p{}" not in doc.text
+    assert "Run pip install." in doc.text
+    # The title has no text of its own, so no chunk; the sections below carry it.
+    assert [c.path for c in chunks] == [("Guide", "Install"), ("Guide", "Install", "Offline")]
+
+
+def test_pdf_pages_become_sections() -> None:
+    doc = load_document(
+        make_pdf(["Attention weighs tokens.", "", "Heads run in parallel."]), "a.pdf"
+    )
+    chunks = split_document(doc, "a.pdf", 500, 100)
+    assert [(c.section, c.text) for c in chunks] == [
+        ("page 1", "Attention weighs tokens."),
+        ("page 3", "Heads run in parallel."),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("data", "name", "message"),
+    [
+        (b"hello", "slides.pptx", "unsupported file type"),
+        (b"hello", "README", "unsupported file type"),
+        (b"", "empty.md", "is empty"),
+        (b"  \n\t\n", "blank.txt", "is empty"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "image.md", "binary"),
+        (b"plain words, not a PDF", "fake.pdf", "not a PDF"),
+        (
+            b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 9 0 R >>\nendobj\ngarbage",
+            "bad.pdf",
+            "PDF",
+        ),
+    ],
+)
+def test_bad_files_raise_a_readable_error(data: bytes, name: str, message: str) -> None:
+    with pytest.raises(ToolInputError, match=message):
+        load_document(data, name)
+
+
+def test_truncated_pdf_is_reported_as_damaged() -> None:
+    data = make_pdf(["Some text."])
+    with pytest.raises(ToolInputError, match=r"truncated\.pdf"):
+        load_document(data[: len(data) // 3], "truncated.pdf")
+
+
+def test_windows_1252_text_is_read() -> None:
+    assert load_document("café résumé".encode("cp1252"), "n.txt").text == "café résumé"
+
+
+def test_fingerprint_changes_with_content_and_chunking() -> None:
+    base = fingerprint(b"abc", 500, 100)
+    assert base == fingerprint(b"abc", 500, 100)
+    assert base != fingerprint(b"abd", 500, 100)
+    assert base != fingerprint(b"abc", 400, 100)
+
+
+def test_user_collections_are_safe_and_distinct() -> None:
+    assert user_collection("alice") == "user-alice"
+    assert user_collection("") == "user-default"
+    odd = user_collection("../../etc")
+    assert "/" not in odd and odd.startswith("user-")
+    assert user_collection("a@b.c") != user_collection("a_b.c")
+    assert check_collection(odd) == odd
+    with pytest.raises(ToolInputError):
+        check_collection("../corpus")
+
+
+PASSAGES = [
+    {"n": n, "source": "rag.md", "section": s, "text": f"text {n}\n  more", "score": 0.5}
+    for n, s in [(1, "Chunking"), (2, "Embeddings"), (3, ""), (4, "FAISS")]
+]
+
+
+def test_format_passages_numbers_labels_and_asks_for_citations() -> None:
+    text = format_passages(PASSAGES[:3])
+    assert text.startswith("[1] (rag.md › Chunking) text 1 more")
+    assert "[3] (rag.md) text 3 more" in text
+    assert "cite" in text.splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    ("answer", "numbers"),
+    [
+        ("Overlap keeps sentences whole [1].", [1]),
+        ("See [1, 3] and [2].", [1, 2, 3]),
+        ("Both [1][4].", [1, 4]),
+        ("A range [2-4].", [2, 3, 4]),
+        ("Unknown [9] and a list [x] and [] are ignored.", []),
+        ("No citations at all.", []),
+    ],
+)
+def test_cited_passages_parses_citation_forms(answer: str, numbers: list[int]) -> None:
+    assert [p["n"] for p in cited_passages(answer, PASSAGES)] == numbers
+
+
+HISTORY = [
+    HumanMessage("Which model sizes does the RAG lesson compare?"),
+    tool_call("search_documents", {"query": "model sizes"}),
+    ToolMessage("[1] ...", tool_call_id="call-1"),
+    AIMessage("It compares an 8B and a 70B model [1]."),
+    HumanMessage("what about the 8B one?"),
+    tool_call("search_documents", {"query": "what about the 8B one?"}, "call-2"),
+]
+
+
+def test_prior_turns_keep_only_earlier_user_and_assistant_text() -> None:
+    turns = prior_turns(HISTORY)
+    assert [type(m).__name__ for m in turns] == ["HumanMessage", "AIMessage"]
+    assert prior_turns([HumanMessage("first question")]) == []
+    assert prior_turns(None) == []
+
+
+def test_rewrite_query_uses_the_history_and_cleans_the_reply() -> None:
+    model = ScriptedChatModel(script=['Query: "How does the 8B model do in RAG?"\nextra line'])
+    rewritten = rewrite_query(model, "what about the 8B one?", prior_turns(HISTORY))
+
+    assert rewritten == "How does the 8B model do in RAG?"
+    prompt = model.calls[0]["messages"][-1].content
+    assert "8B and a 70B" in prompt and "New question: what about the 8B one?" in prompt
+
+
+def test_rewrite_query_falls_back_to_the_question() -> None:
+    failing = ScriptedChatModel(script=[ConnectionError("server down")])
+    assert rewrite_query(failing, "what about it?", prior_turns(HISTORY)) == "what about it?"
+    empty = ScriptedChatModel(script=["   "])
+    assert rewrite_query(empty, "what about it?", prior_turns(HISTORY)) == "what about it?"
+    unused = ScriptedChatModel(script=[])
+    assert rewrite_query(unused, "what is RAG?", []) == "what is RAG?"
+    assert unused.calls == []
