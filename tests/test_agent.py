@@ -134,7 +134,13 @@ def test_trim_keeps_latest_messages_starting_with_a_user_turn():
 def test_unanswered_tool_calls_are_dropped_but_answered_ones_kept():
     stopped = AIMessage("let me check", tool_calls=[{"name": "shout", "args": {}, "id": "x"}])
     done = tool_call("shout", {"text": "a"}, "y")
-    msgs = [HumanMessage("q1"), stopped, HumanMessage("q2"), done, ToolMessage("A", tool_call_id="y")]
+    msgs = [
+        HumanMessage("q1"),
+        stopped,
+        HumanMessage("q2"),
+        done,
+        ToolMessage("A", tool_call_id="y"),
+    ]
     out = drop_unanswered_tool_calls(msgs)
     assert out[1] == AIMessage("let me check") and not out[1].tool_calls
     assert out[3] is done

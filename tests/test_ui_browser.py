@@ -71,7 +71,10 @@ def test_login_chat_tool_step_restart_and_resume(app_server, browser_page):
     assert re.search(r"token", page.inner_text("body"), re.I)
 
     # 2. A turn that uses a tool shows the tool as a step.
-    send(page, 'Are these paraphrases? "The cat chased the dog." and "The dog chased the cat."')
+    send(
+        page,
+        'Use the paraphrase tool: do "The cat chased the dog." and "The dog chased the cat." mean the same?',
+    )
     wait_for_text(page, r"check_paraphrase")
     thread_id = re.search(r"/thread/([\w-]+)", page.url).group(1)
 

@@ -41,4 +41,8 @@ def tool_modules() -> list[ModuleType]:
 
 
 def load_tools(ctx: ToolContext) -> list[BaseTool]:
-    return [t for mod in tool_modules() for t in mod.make_tools(ctx)]
+    tools = [t for mod in tool_modules() for t in mod.make_tools(ctx)]
+    for t in tools:
+        # Docstring indentation is noise in every prompt the small model reads.
+        t.description = " ".join(t.description.split())
+    return tools
