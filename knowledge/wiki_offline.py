@@ -22,7 +22,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from urllib.parse import quote
 
@@ -43,9 +43,10 @@ PLURAL_FACTOR = 0.9  # the singular of the mention matched
 # Whether the article's kind fits the entity's label.
 FIT_SAME = 1.0
 FIT_NEAR = 0.8  # neighbouring labels the recognizers confuse (gpe/loc/fac, org/product)
-FIT_UNKNOWN = 0.7  # the description says nothing we recognize
+FIT_UNKNOWN = 0.5  # nothing recognized: mostly concepts (fruit, unit), rarely named
 FIT_OTHER = 0.3
 
+AGREEMENT_MIN = 0.6  # the context factor of an article unrelated to the sentence
 SOFTMAX_TEMPERATURE = 0.1  # how sharply competing candidates split the confidence
 
 
@@ -62,7 +63,7 @@ KIND_WORDS: dict[str, frozenset[str]] = {
         "physicist player poet politician pope president prophet queen scientist singer "
         "songwriter statesman writer sculptor chemist biologist economist inventor novelist "
         "playwright director polymath saint aviator dancer rapper athlete activist ruler "
-        "conqueror emperor theologian founder astronomer engineer businessman"
+        "conqueror emperor theologian founder astronomer engineer businessman character"
     ),
     "gpe": _vocab(
         "country city capital state province region town municipality nation kingdom "
@@ -92,18 +93,18 @@ KIND_WORDS: dict[str, frozenset[str]] = {
         "tsunami holocaust crusade attacks"
     ),
     "product": _vocab(
-        "software device vehicle car aircraft computer brand system console smartphone "
+        "software device vehicle car aircraft computer brand console smartphone "
         "spacecraft telescope rocket engine drug vaccine browser app locomotive airliner "
         "robot processor"
     ),
     "work_of_art": _vocab(
         "film novel painting book song album opera play poem symphony sculpture series "
-        "epic musical ballet fresco mural novella sitcom magazine newspaper concerto "
+        "epic musical ballet fresco mural novella sitcom magazine newspaper concerto tragedy comedy "
         "manga comic treatise"
     ),
     "law": _vocab(
         "law act treaty constitution code declaration charter amendment bill accord "
-        "convention agreement regulation"
+        "convention agreement regulation treaties"
     ),
     "language": _vocab("language languages"),
 }
@@ -158,10 +159,10 @@ class Article:
     def url(self) -> str:
         return wiki_url(self.title)
 
-    @property
+    @cached_property
     def kinds(self) -> frozenset[str]:
         """The entity labels this article can be the referent of."""
-        return article_kinds(self.description, self.topic)
+        return article_kinds(self.description, self.topic, self.title)
 
 
 @dataclass(frozen=True)
@@ -179,7 +180,7 @@ class Ranked:
 
     candidate: Candidate
     fit: float
-    similarity: float
+    similarity: float | None  # None: the context could not change the decision, not computed
     confidence: float
 
 
@@ -241,12 +242,30 @@ def singulars(key: str) -> list[str]:
     return forms
 
 
-def article_kinds(description: str, topic: str = "") -> frozenset[str]:
-    words = set(re.findall(r"[a-z]+", description.lower()))
-    kinds = {label for label, vocab in KIND_WORDS.items() if words & vocab}
+def article_kinds(description: str, topic: str = "", title: str = "") -> frozenset[str]:
+    """Labels an article can carry, from the words of its title and description.
+
+    A word counts when it is a kind word or, for kind words of 5+ letters, starts with one
+    ("oceanic", "smartphones"); the title helps where descriptions are terse ("French
+    Revolution": "1789–1799 sociopolitical change in France").
+    """
+    text = f"{title} {description}".lower()
+    kinds = {label for label, pattern in _kind_patterns().items() if pattern.search(text)}
     if topic == "People" or (not kinds and _YEARS.search(description)):
         kinds.add("person")
     return frozenset(kinds)
+
+
+@lru_cache(maxsize=1)
+def _kind_patterns() -> dict[str, re.Pattern[str]]:
+    patterns = {}
+    for label, vocab in KIND_WORDS.items():
+        whole = "|".join(sorted(w for w in vocab if len(w) < 5))
+        prefix = "|".join(sorted(w for w in vocab if len(w) >= 5))
+        alternatives = [rf"\b(?:{whole})\b"] if whole else []
+        alternatives += [rf"\b(?:{prefix})"] if prefix else []
+        patterns[label] = re.compile("|".join(alternatives))
+    return patterns
 
 
 def label_fit(label: str, kinds: frozenset[str]) -> float:
@@ -260,17 +279,17 @@ def label_fit(label: str, kinds: frozenset[str]) -> float:
     return FIT_OTHER
 
 
-def surname_of(name: str) -> str | None:
-    """The surname a text may use for this person later ("da Vinci", "King"), if any."""
+def surnames_of(name: str) -> list[str]:
+    """How a text may refer to this person later: "Beethoven" and "van Beethoven"."""
     words = name.split()
     while words and words[-1].lower().rstrip(",") in _NAME_SUFFIXES:
         words.pop()
     if len(words) < 2 or _ROMAN.match(words[-1]) or "of" in words:
-        return None
-    surname = [words[-1]]
+        return []
+    forms = [words[-1]]
     if len(words) >= 3 and words[-2].lower() in _PARTICLES:
-        surname.insert(0, words[-2])
-    return " ".join(surname)
+        forms.append(f"{words[-2]} {words[-1]}")
+    return forms
 
 
 def abbreviates(acronym: str, name: str) -> bool:
@@ -309,10 +328,8 @@ def article_aliases(article: Article) -> list[tuple[str, float, str]]:
             long_form = found.get("name") or found.get("head") or ""
             if found["acr"] and abbreviates(found["acr"], long_form):
                 names.append((found["acr"], PRIOR_ALIAS, "acronym in the article"))
-    if "person" in article.kinds and base == title:
-        surname = surname_of(title)
-        if surname:
-            names.append((surname, PRIOR_SURNAME, "surname"))
+    if base == title and " " in title and "person" in article.kinds:
+        names.extend((surname, PRIOR_SURNAME, "surname") for surname in surnames_of(title))
     return names
 
 
@@ -371,29 +388,46 @@ def rank(
 
     Each candidate's score is prior x label fit x context agreement (sentence vs article);
     competing candidates then share the confidence through a softmax, so an ambiguous name
-    whose context does not decide stays below the threshold.
+    whose context does not decide stays below the threshold. When even the least favourable
+    context could not change the decision (one exact title of the right kind, say), the
+    embedding is skipped and the agreement counted as 1: that keeps most sentences fast.
     """
     if not candidates:
         return []
-    sims = similarity(context, [c.article for c in candidates])
     fits = [label_fit(label, c.article.kinds) for c in candidates]
-    scores = [
-        c.prior * fit * context_agreement(sim)
-        for c, fit, sim in zip(candidates, fits, sims, strict=True)
-    ]
-    top = max(scores)
-    weights = [math.exp((s - top) / SOFTMAX_TEMPERATURE) for s in scores]
-    total = sum(weights)
+    bases = [c.prior * fit for c, fit in zip(candidates, fits, strict=True)]
+    if context_cannot_matter(bases):
+        sims: list[float | None] = [None] * len(candidates)
+        scores = bases
+    else:
+        sims = list(similarity(context, [c.article for c in candidates]))
+        scores = [b * context_agreement(s) for b, s in zip(bases, sims, strict=True)]
+    shares = softmax_shares(scores)
     ranked = [
-        Ranked(candidate=c, fit=fit, similarity=sim, confidence=score * w / total)
-        for c, fit, sim, score, w in zip(candidates, fits, sims, scores, weights, strict=True)
+        Ranked(candidate=c, fit=fit, similarity=sim, confidence=score * share)
+        for c, fit, sim, score, share in zip(candidates, fits, sims, scores, shares, strict=True)
     ]
     return sorted(ranked, key=lambda r: -r.confidence)
 
 
+def softmax_shares(scores: Sequence[float]) -> list[float]:
+    top = max(scores)
+    weights = [math.exp((s - top) / SOFTMAX_TEMPERATURE) for s in scores]
+    return [w / sum(weights) for w in weights]
+
+
+def context_cannot_matter(bases: Sequence[float]) -> bool:
+    """Whether the best candidate is linked whatever the context says about anyone."""
+    best = max(range(len(bases)), key=bases.__getitem__)
+    worst = [bases[best] * AGREEMENT_MIN] + [b for i, b in enumerate(bases) if i != best]
+    return max(worst[1:], default=0.0) < worst[0] and (
+        worst[0] * softmax_shares(worst)[0] >= LINK_THRESHOLD
+    )
+
+
 def context_agreement(similarity: float) -> float:
-    """A factor in [0.6, 1]: an article unrelated to the sentence loses up to 40 %."""
-    return min(1.0, max(0.6, 0.7 + similarity))
+    """A factor in [AGREEMENT_MIN, 1]: an article unrelated to the sentence loses up to 40 %."""
+    return min(1.0, max(AGREEMENT_MIN, 0.7 + similarity))
 
 
 def article_text(article: Article) -> str:

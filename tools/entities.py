@@ -35,7 +35,7 @@ from knowledge.wiki_offline import (
     normalize,
     offline_index,
     rank,
-    surname_of,
+    surnames_of,
     wiki_url,
 )
 from tools.artifacts import Artifact, artifact, custom, markdown, table
@@ -356,11 +356,14 @@ def name_pattern(surface: str) -> str:
 
 
 def embedding_similarity(settings: Settings) -> Similarity:
-    """Cosine similarity of MiniLM embeddings (knowledge.embeddings), articles cached."""
+    """Cosine similarity of MiniLM embeddings (knowledge.embeddings), cached per context and
+    per candidate set (a name always yields the same candidates)."""
 
     def similarity(context: str, articles: Sequence[Article]) -> list[float]:
-        context_vector = _context_vector(context, settings)
-        return [float(_article_vector(a, settings) @ context_vector) for a in articles]
+        if not articles:
+            return []
+        vectors = _article_vectors(tuple(articles), settings)
+        return [float(v) for v in vectors @ _context_vector(context, settings)]
 
     return similarity
 
@@ -372,11 +375,11 @@ def _context_vector(context: str, settings: Settings) -> np.ndarray:
     return embed([context], settings)[0]
 
 
-@lru_cache(maxsize=8192)
-def _article_vector(article: Article, settings: Settings) -> np.ndarray:
+@lru_cache(maxsize=4096)
+def _article_vectors(articles: tuple[Article, ...], settings: Settings) -> np.ndarray:
     from knowledge.embeddings import embed
 
-    return embed([article_text(article)], settings)[0]
+    return embed([article_text(a) for a in articles], settings)
 
 
 def context_of(text: str, entity: Entity) -> str:
@@ -511,8 +514,7 @@ def link_entities(
             link = link_offline(entity, context, similarity)
         links[key] = link
         if entity.label == "person":
-            surname = surname_of(entity.text)
-            if surname:
+            for surname in surnames_of(entity.text):
                 surnames.setdefault(normalize(surname), link)
     return tuple(links.values()), tuple(notes)
 
