@@ -13,6 +13,7 @@ command_timeout_ms. The password travels in a file, never on the command line (v
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -22,12 +23,18 @@ def _stop_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str]) -> None:
     cfg = json.loads(argv[1])
     password = Path(cfg["password_file"]).read_text(encoding="utf-8").strip()
 
     import arcadedb_embedded as arcadedb
+    import jpype
+    from arcadedb_embedded.jvm import start_jvm
 
+    start_jvm()
+    # The per-command deadline is read from the global configuration, not the server's.
+    config = jpype.JClass("com.arcadedb.GlobalConfiguration")
+    config.COMMAND_TIMEOUT.setValue(cfg["command_timeout_ms"])
     server = arcadedb.create_server(
         cfg["root"],
         root_password=password,
@@ -36,7 +43,6 @@ def main(argv: list[str]) -> int:
             "http_port": cfg["http_port"],
             "server_plugins": "Bolt:com.arcadedb.bolt.BoltProtocolPlugin",
             "bolt_port": cfg["bolt_port"],
-            "command_timeout": cfg["command_timeout_ms"],
         },
     )
     server.start()
@@ -50,8 +56,10 @@ def main(argv: list[str]) -> int:
         sys.stdin.read()
     finally:
         server.stop()
-    return 0
+        # A query still running (one that ignored its deadline) keeps a non-daemon JVM
+        # thread alive after stop(): leave without waiting for it.
+        os._exit(0)
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    main(sys.argv)

@@ -8,6 +8,7 @@ bench/graph_text2cypher.py.
 from __future__ import annotations
 
 import itertools
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,6 +61,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         data_dir=tmp_path_factory.mktemp("graph-data"),
         graph_bolt_port=free_port(),
         graph_http_port=free_port(),
+        cypher_timeout_s=3.0,
     )
 
 
@@ -195,6 +197,16 @@ def test_refused_writes_leave_the_graph_unchanged(store: GraphStore, query: str)
 def test_row_limit_cuts_and_says_so(store: GraphStore) -> None:
     result = run_guarded(store, "MATCH (r:Researcher)-[:PUBLISHED]->(a) RETURN r.name, a.title")
     assert len(result.rows) == store.settings.cypher_row_limit and result.truncated
+
+
+def test_a_runaway_query_hits_the_timeout(store: GraphStore) -> None:
+    from neo4j.exceptions import Neo4jError
+
+    query = "UNWIND range(1, 20000000) AS x UNWIND range(1, 20) AS y WITH x * y AS z RETURN sum(z)"
+    started = time.monotonic()
+    with pytest.raises(Neo4jError, match="timeout"):
+        run_guarded(store, query)
+    assert time.monotonic() - started < 15
 
 
 def test_vector_search_finds_misinformation_articles(store: GraphStore) -> None:
