@@ -1,0 +1,316 @@
+"""Execution accuracy of the text-to-Cypher tool with the real LLM.
+
+Each question's answer is computed in Python from `knowledge/articles.csv`, never from the
+database, so a wrong query cannot agree with itself. The tool runs as in the chat
+(`answer_question`: live schema, few-shot prompt, guard, one repair round) against a fresh
+embedded ArcadeDB in a temporary folder holding exactly that CSV; the LLM is the configured
+provider (`make_chat_model(settings)`; the local llama.cpp server by default).
+
+A result is right when its rows hold the answer: a number or value in the first row, a set
+equal to one column's values (or to a list cell), a ranked winner in the first row, every
+(key, count) pair of a breakdown, or, for similarity questions, at least two of the first
+three titles in the relevant subtopic.
+
+    python -m bench.graph_text2cypher [--only ID ...] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import re
+import socket
+import statistics
+import tempfile
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.report import markdown_table, spread
+from knowledge.graph_load import DATASET, ArticleRow, parse_articles
+
+Check = Callable[[list[str], list[list[Any]]], bool]
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    category: str
+    text: str
+    kind: str  # number | value | set | top | pairs | similar
+    expected: Any
+
+
+def _norm(value: Any) -> Any:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return round(float(value), 2)
+    if isinstance(value, str):
+        text = value.strip().casefold()
+        return round(float(text), 2) if re.fullmatch(r"-?\d+(\.\d+)?", text) else text
+    return value
+
+
+def _flat(row: list[Any]) -> list[Any]:
+    out: list[Any] = []
+    for cell in row:
+        out.extend(_flat(cell) if isinstance(cell, list) else [_norm(cell)])
+    return out
+
+
+def is_correct(q: Question, columns: list[str], rows: list[list[Any]]) -> bool:
+    """Does the result hold the expected answer (see the module docstring)?"""
+    if not rows:
+        return q.kind == "set" and not q.expected
+    if q.kind in ("number", "value", "top"):
+        wanted = q.expected if isinstance(q.expected, tuple) else (q.expected,)
+        first = _flat(rows[0])
+        return all(_norm(w) in first for w in wanted)
+    if q.kind == "set":
+        wanted = {_norm(x) for x in q.expected}
+        columns_as_sets = [{_norm(r[i]) for r in rows} for i in range(len(columns))]
+        if len(rows) == 1:
+            columns_as_sets += [set(_flat([c])) for c in rows[0] if isinstance(c, list)]
+        return wanted in columns_as_sets
+    if q.kind == "pairs":
+        flat_rows = [_flat(r) for r in rows]
+        return all(
+            any(_norm(k) in r and _norm(v) in r for r in flat_rows) for k, v in q.expected.items()
+        )
+    if q.kind == "similar":
+        titles = [next((c for c in _flat(r) if isinstance(c, str)), "") for r in rows[:3]]
+        return sum(t in {_norm(x) for x in q.expected} for t in titles) >= 2
+    raise ValueError(f"unknown kind {q.kind}")
+
+
+def _unique_max(counter: dict[Any, int]) -> Any:
+    """The key with the highest count; fails loudly if tied (the question would be ambiguous)."""
+    ranked = sorted(counter.items(), key=lambda kv: -kv[1])
+    assert len(ranked) < 2 or ranked[0][1] > ranked[1][1], f"tie in {ranked[:3]}"
+    return ranked[0][0]
+
+
+def questions(rows: list[ArticleRow]) -> list[Question]:
+    """The question set with answers computed from the CSV rows."""
+    by_author: dict[str, list[ArticleRow]] = defaultdict(list)
+    coauthors: dict[str, set[str]] = defaultdict(set)
+    shared: Counter[tuple[str, str]] = Counter()
+    for r in rows:
+        for a in r.authors:
+            by_author[a].append(r)
+            coauthors[a] |= set(r.authors) - {a}
+        shared.update(itertools.combinations(sorted(r.authors), 2))
+    titles = {r.title: r for r in rows}
+
+    def titles_where(pred: Callable[[ArticleRow], bool]) -> set[str]:
+        return {r.title for r in rows if pred(r)}
+
+    def authors_in(pred: Callable[[ArticleRow], bool]) -> set[str]:
+        return {a for r in rows if pred(r) for a in r.authors}
+
+    per_topic = Counter(r.topic for r in rows)
+    per_year = Counter(r.year for r in rows)
+    jonas_peers = coauthors["Jonas Becker"]
+    # fmt: off
+    return [
+        # counts
+        Question("c1", "count", "How many articles did Amara Okafor publish?", "number",
+                 len(by_author["Amara Okafor"])),
+        Question("c2", "count", "How many articles are in the topic Computer Vision?", "number",
+                 per_topic["Computer Vision"]),
+        Question("c3", "count", "How many researchers are there in the graph?", "number",
+                 len(by_author)),
+        Question("c4", "count", "How many articles were published in 2023?", "number",
+                 per_year[2023]),
+        Question("c5", "count", "How many articles belong to the subtopic Privacy?", "number",
+                 sum(r.subtopic == "Privacy" for r in rows)),
+        Question("c6", "count", "How many different co-authors does Chen Wei have?", "number",
+                 len(coauthors["Chen Wei"])),
+        # lookups
+        Question("l1", "lookup", "Who wrote 'Speculative Decoding on Laptops'?", "set",
+                 set(titles["Speculative Decoding on Laptops"].authors)),
+        Question("l2", "lookup", "When was 'Faster Sampling for Diffusion Models' published?",
+                 "value", titles["Faster Sampling for Diffusion Models"].date),
+        Question("l3", "lookup", "Which topic does the subtopic Robotics belong to?", "value",
+                 next(r.topic for r in rows if r.subtopic == "Robotics")),
+        Question("l4", "lookup", "Which articles did Greta Lindqvist write?", "set",
+                 {r.title for r in by_author["Greta Lindqvist"]}),
+        Question("l5", "lookup", "What is the topic of the article 'Hybrid Keyword and Vector "
+                 "Search'?", "value", titles["Hybrid Keyword and Vector Search"].topic),
+        Question("l6", "lookup", "Which subtopics belong to the topic AI Safety and Ethics?",
+                 "set", {r.subtopic for r in rows if r.topic == "AI Safety and Ethics"}),
+        # co-authorship
+        Question("a1", "coauthor", "Who has co-authored an article with Tomoko Sato?", "set",
+                 coauthors["Tomoko Sato"]),
+        Question("a2", "coauthor", "Which researchers wrote more than one article together "
+                 "with Amara Okafor?", "set",
+                 {b if a == "Amara Okafor" else a for (a, b), n in shared.items()
+                  if n > 1 and "Amara Okafor" in (a, b)}),
+        Question("a3", "coauthor", "Which two researchers have written the most articles "
+                 "together?", "top", _unique_max(shared)),
+        Question("a4", "coauthor", "Which researcher has the most distinct co-authors?", "top",
+                 _unique_max({a: len(c) for a, c in coauthors.items()})),
+        Question("a5", "coauthor", "Which articles have exactly three authors?", "set",
+                 titles_where(lambda r: len(r.authors) == 3)),
+        Question("a6", "coauthor", "Which articles did Olga Ivanova and Umar Siddiqui write "
+                 "together?", "set",
+                 titles_where(lambda r: {"Olga Ivanova", "Umar Siddiqui"} <= set(r.authors))),
+        # multi-hop
+        Question("m1", "multi-hop", "In which topics has Amara Okafor published?", "set",
+                 {r.topic for r in by_author["Amara Okafor"]}),
+        Question("m2", "multi-hop", "Which researchers published in both Computer Vision and "
+                 "AI Safety and Ethics?", "set",
+                 authors_in(lambda r: r.topic == "Computer Vision")
+                 & authors_in(lambda r: r.topic == "AI Safety and Ethics")),
+        Question("m3", "multi-hop", "Which co-authors of Jonas Becker have published in the "
+                 "subtopic Pretraining?", "set",
+                 jonas_peers & authors_in(lambda r: r.subtopic == "Pretraining")),
+        Question("m4", "multi-hop", "Which researchers wrote articles in the subtopic "
+                 "Misinformation?", "set", authors_in(lambda r: r.subtopic == "Misinformation")),
+        # dates
+        Question("d1", "date", "What is the oldest article in the graph?", "top",
+                 min(rows, key=lambda r: r.date).title),
+        Question("d2", "date", "What is the most recent article by Sofia Andersson?", "top",
+                 max(by_author["Sofia Andersson"], key=lambda r: r.date).title),
+        Question("d3", "date", "Which articles were published in 2019?", "set",
+                 titles_where(lambda r: r.year == 2019)),
+        Question("d4", "date", "Which articles by Maya Goldberg were published after "
+                 "2023-01-01?", "set",
+                 {r.title for r in by_author["Maya Goldberg"] if r.date > "2023-01-01"}),
+        Question("d5", "date", "In which year were the most articles published?", "top",
+                 _unique_max(per_year)),
+        # aggregations
+        Question("g1", "aggregate", "Which researcher has published the most articles?", "top",
+                 _unique_max({a: len(v) for a, v in by_author.items()})),
+        Question("g2", "aggregate", "Which topic has the most articles?", "top",
+                 _unique_max(per_topic)),
+        Question("g3", "aggregate", "How many articles does each topic have?", "pairs",
+                 dict(per_topic)),
+        Question("g4", "aggregate", "What is the average number of authors per article?",
+                 "number", statistics.mean(len(r.authors) for r in rows)),
+        Question("g5", "aggregate", "How many articles did each researcher publish in 2024? "
+                 "List the counts per researcher.", "pairs",
+                 dict(Counter(a for r in rows if r.year == 2024 for a in r.authors))),
+        # similarity (vector index)
+        Question("s1", "similarity", "Which articles are about protecting users from "
+                 "misinformation?", "similar", titles_where(lambda r: r.subtopic ==
+                                                             "Misinformation")),
+        Question("s2", "similarity", "Find articles about making language models faster or "
+                 "smaller.", "similar", titles_where(lambda r: r.subtopic ==
+                                                     "Efficient Inference")),
+        Question("s3", "similarity", "Which articles are about robots learning physical "
+                 "skills?", "similar", titles_where(lambda r: r.subtopic == "Robotics")),
+        Question("s4", "similarity", "Which articles deal with keeping personal data private?",
+                 "similar", titles_where(lambda r: r.subtopic == "Privacy")),
+    ]
+    # fmt: on
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run(only: list[str] | None = None) -> dict[str, Any]:
+    from agent.providers import make_chat_model
+    from agent.settings import Settings
+    from knowledge.graph_load import load_csv
+    from knowledge.graph_store import GraphStore
+    from tools.graph import answer_question
+
+    settings = Settings.from_env()
+    qs = [q for q in questions(parse_articles(DATASET)) if not only or q.id in only]
+    llm = make_chat_model(settings)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="graph-bench-") as tmp:
+        graph_settings = settings.with_(
+            data_dir=Path(tmp),
+            neo4j_uri="",
+            graph_bolt_port=free_port(),
+            graph_http_port=free_port(),
+        )
+        with GraphStore.open(graph_settings) as store:
+            load_csv(store, DATASET)
+            for q in qs:
+                answer = answer_question(store, llm, q.text)
+                ok = not answer.error and is_correct(q, answer.columns, answer.rows)
+                results.append(
+                    {
+                        "id": q.id,
+                        "category": q.category,
+                        "question": q.text,
+                        "ok": ok,
+                        "failed_first": bool(answer.attempts and answer.attempts[0]["error"]),
+                        "failed_final": bool(answer.error or answer.refused),
+                        "seconds": answer.seconds,
+                        "cypher": answer.cypher,
+                        "rows": answer.rows[:5],
+                    }
+                )
+                mark = "ok " if ok else "BAD"
+                print(f"{q.id} {mark} {answer.seconds:5.1f}s {answer.cypher!r}", flush=True)
+    return {"results": results, "summary": summarize(results)}
+
+
+def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
+    n = len(results) or 1
+    by_category: dict[str, list[bool]] = defaultdict(list)
+    for r in results:
+        by_category[r["category"]].append(r["ok"])
+    return {
+        "questions": len(results),
+        "accuracy": sum(r["ok"] for r in results) / n,
+        "failed_before_repair": sum(r["failed_first"] for r in results) / n,
+        "failed_after_repair": sum(r["failed_final"] for r in results) / n,
+        "latency_s": spread([r["seconds"] for r in results]),
+        "by_category": {c: sum(v) / len(v) for c, v in sorted(by_category.items())},
+    }
+
+
+def report(data: dict[str, Any]) -> str:
+    rows = [
+        [
+            r["id"],
+            r["category"],
+            "yes" if r["ok"] else "NO",
+            "yes" if r["failed_first"] else "",
+            f"{r['seconds']:.1f}",
+            r["cypher"].replace("\n", " ")[:90],
+        ]
+        for r in data["results"]
+    ]
+    s = data["summary"]
+    per_cat = [[c, f"{v:.0%}"] for c, v in s["by_category"].items()]
+    overall = [
+        ["questions", s["questions"]],
+        ["execution accuracy (goal >= 90%)", f"{s['accuracy']:.0%}"],
+        ["queries failing before repair", f"{s['failed_before_repair']:.0%}"],
+        ["queries failing after repair", f"{s['failed_after_repair']:.0%}"],
+        ["median latency per question (s)", f"{s['latency_s']['median']:.1f}"],
+        ["p90 latency per question (s)", f"{s['latency_s']['p90']:.1f}"],
+    ]
+    return "\n\n".join(
+        [
+            markdown_table(["id", "category", "right", "repaired", "s", "cypher"], rows),
+            markdown_table(["category", "accuracy"], per_cat),
+            markdown_table(["measure", "value"], overall),
+        ]
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", help="question ids to run")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    data = run(args.only)
+    print(json.dumps(data, indent=2, default=str) if args.json else report(data))
+
+
+if __name__ == "__main__":
+    main()
