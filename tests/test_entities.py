@@ -264,6 +264,16 @@ def test_unlinkable_entities_say_why(settings):
     assert "[Zorblax" not in result.linked_text
 
 
+def test_lowercase_spans_are_not_linked(settings):
+    answer = '{"entities": [{"text": "songs", "label": "work_of_art"}, {"text": "北京", "label": "gpe"}]}'
+    result = run(
+        "He wrote songs in 北京.", settings, mode="llm", chat_model=lambda: scripted(answer)
+    )
+    links = links_by_text(result)
+    assert links["songs"].reason == "lowercase: not a proper name"
+    assert links["北京"].reason != "lowercase: not a proper name"  # uncased script
+
+
 def test_repeated_entity_is_decided_once_and_linked_everywhere(settings):
     result = run("Paris is large. I love Paris. Paris!", settings)
     assert [link.text for link in result.links].count("Paris") == 1

@@ -20,7 +20,7 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -30,6 +30,7 @@ from knowledge.wiki_offline import (
     LINK_THRESHOLD,
     Article,
     Candidate,
+    Ranked,
     Similarity,
     article_text,
     normalize,
@@ -178,7 +179,7 @@ class EntityResult:
     entities: tuple[Entity, ...]
     links: tuple[Link, ...]
     linked_text: str
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -396,16 +397,17 @@ def link_offline(entity: Entity, context: str, similarity: Similarity) -> Link:
     return _decide(entity, rank(entity.label, context, candidates, similarity), "offline")
 
 
-def _decide(entity: Entity, ranked: Sequence[Any], source: str) -> Link:
+def _decide(entity: Entity, ranked: Sequence[Ranked], source: str) -> Link:
+    """Link to the best candidate, or explain the refusal with the best guess."""
     best = ranked[0]
     article = best.candidate.article
     if best.confidence < LINK_THRESHOLD:
-        runner_up = f" (best guess {article.title}, {best.confidence:.2f})"
+        guess = f"best guess {article.title}, {best.confidence:.2f}"
         return Link(
             entity.text,
             entity.label,
             confidence=round(best.confidence, 3),
-            reason=f"confidence below {LINK_THRESHOLD}{runner_up}",
+            reason=f"confidence below {LINK_THRESHOLD} ({guess})",
             source=source,
         )
     return Link(
@@ -496,6 +498,9 @@ def link_entities(
                 reason=f"{entity.label} entities are not linked to Wikipedia",
             )
             continue
+        if is_lowercase_word(entity.text):
+            links[key] = Link(entity.text, entity.label, reason="lowercase: not a proper name")
+            continue
         earlier = surnames.get(normalize(entity.text))
         if earlier is not None:
             links[key] = _as_surname(entity, earlier)
@@ -517,6 +522,13 @@ def link_entities(
             for surname in surnames_of(entity.text):
                 surnames.setdefault(normalize(surname), link)
     return tuple(links.values()), tuple(notes)
+
+
+def is_lowercase_word(text: str) -> bool:
+    """ "songs" or "the river": in a cased script a name has a capital; such spans (which the
+    LLM sometimes proposes) would only match common-noun articles."""
+    cased = [c for c in text if c.lower() != c.upper()]
+    return bool(cased) and not any(c.isupper() for c in cased)
 
 
 def _as_surname(entity: Entity, earlier: Link) -> Link:
