@@ -30,6 +30,9 @@ MARKDOWN_TYPES = (".md", ".markdown")
 HTML_TYPES = (".html", ".htm")
 SUPPORTED_TYPES = (*MARKDOWN_TYPES, ".txt", *HTML_TYPES, ".pdf")
 
+# Bump when loading or splitting changes, so indexes built by older code are rebuilt.
+CHUNKING_VERSION = 2
+
 _HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _HTML_BLOCKS = ("p", "div", "li", "tr", "br", "pre", "blockquote", "section", "article", "table")
@@ -51,9 +54,9 @@ class LoadedDocument:
 
 
 def fingerprint(data: bytes, chunk_size: int, chunk_overlap: int) -> str:
-    """Content hash of a file under the chunking settings: a file is re-embedded when
-    either its bytes or the way it is cut change, and never otherwise."""
-    h = hashlib.sha256(json.dumps([chunk_size, chunk_overlap]).encode())
+    """Content hash of a file under the chunking settings and code version: a file is
+    re-embedded when either its bytes or the way it is cut change, and never otherwise."""
+    h = hashlib.sha256(json.dumps([CHUNKING_VERSION, chunk_size, chunk_overlap]).encode())
     h.update(data)
     return h.hexdigest()
 
