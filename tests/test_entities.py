@@ -29,6 +29,7 @@ from tools.entities import (
     link_markdown,
     llm_entities,
     locate,
+    looks_english,
     make_tools,
     parse_llm_answer,
     spacy_entities,
@@ -421,6 +422,18 @@ def test_non_english_text_does_not_crash(settings):
         chat_model=lambda: scripted('{"entities": [{"text": "北京", "label": "gpe"}]}'),
     )
     assert [e.text for e in chinese.entities] == ["北京"]
+
+
+@pytest.mark.parametrize(
+    ("text", "english"),
+    [
+        ("Angela Merkel war Bundeskanzlerin von Deutschland und lebte in Berlin.", False),
+        ("Microsoft and Google compete in cloud computing.", True),
+        ("Marie Curie moved to Paris in 1891.", True),
+    ],
+)
+def test_language_guess(text, english):
+    assert looks_english(text) is english
 
 
 def test_unknown_mode_is_refused(settings):

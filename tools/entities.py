@@ -96,9 +96,18 @@ ONLINE_RESULTS = 3
 
 _SPACELESS = re.compile(r"[\u0e00-\u0e7f\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 
-# A few very common English words: a text with none of them is probably not English.
+# Very common English words: in English prose they are well over a tenth of the words.
 ENGLISH_HINTS = frozenset(
-    {"the", "of", "and", "to", "in", "is", "was", "for", "on", "that", "with", "as", "by", "it"}
+    {"the", "a", "an", "of", "and", "or", "but", "to", "in", "on", "at", "by", "for", "with"}
+    | {"from", "is", "are", "was", "were", "be", "has", "have", "had", "it", "he", "she"}
+    | {"they", "his", "her", "their", "this", "that", "not", "as"}
+)
+ENGLISH_MIN_SHARE = 0.08
+# ...and the same kind of words of French, Spanish, Italian, German, Portuguese, Dutch.
+FOREIGN_HINTS = frozenset(
+    {"le", "la", "les", "des", "du", "et", "est", "une", "el", "los", "las", "y", "es"}
+    | {"il", "di", "che", "per", "der", "die", "das", "und", "ist", "von", "mit", "ein"}
+    | {"eine", "não", "os", "um", "uma", "het", "een", "van", "en", "de"}
 )
 
 LLM_INSTRUCTIONS = """You find named entities in a text and label them.
@@ -202,8 +211,13 @@ def check_text(text: str, settings: Settings) -> str:
 
 
 def looks_english(text: str) -> bool:
-    words = re.findall(r"[a-z]+", text.lower())
-    return len(words) < 6 or any(w in ENGLISH_HINTS for w in words)
+    """A cheap guess, enough to warn that both recognizers only know English."""
+    words = re.findall(r"\w+", text.lower())
+    if len(words) < 6:
+        return True
+    english = sum(w in ENGLISH_HINTS for w in words)
+    foreign = sum(w in FOREIGN_HINTS for w in words)
+    return english / len(words) >= ENGLISH_MIN_SHARE and english >= foreign
 
 
 # --- recognizers ------------------------------------------------------------------------------
