@@ -1,11 +1,12 @@
-"""The read-only guard, Cypher extraction and write-request detection: pure and fast."""
+"""The read-only guard, Cypher extraction, write-request and similarity routing: pure, fast."""
 
 from __future__ import annotations
 
 import pytest
 
+from knowledge.graph_store import ReadResult
 from tools.errors import ToolInputError
-from tools.graph import WRITE_REQUEST, check_read_only, extract_cypher
+from tools.graph import WRITE_REQUEST, check_read_only, extract_cypher, similarity_theme
 
 ALLOWED = [
     "MATCH (r:Researcher {name: 'Amara Okafor'})-[:PUBLISHED]->(a:Article) RETURN count(a)",
@@ -100,3 +101,33 @@ def test_write_requests_are_spotted(question: str) -> None:
 )
 def test_questions_are_not_write_requests(question: str) -> None:
     assert not WRITE_REQUEST.search(question)
+
+
+class NamesOnlyStore:
+    """Answers the two name lookups similarity_theme makes; nothing else."""
+
+    def read(self, cypher: str) -> ReadResult:
+        if "Researcher" in cypher and "Topic" not in cypher:
+            return ReadResult(["name"], [["Amara Okafor"], ["Chen Wei"]], False)
+        return ReadResult(["name"], [["Language Models"], ["Misinformation"]], False)
+
+
+@pytest.mark.parametrize(
+    ("question", "theme"),
+    [
+        ("Which articles are about protecting users from misinformation?",
+         "protecting users from misinformation"),
+        ("Find articles about making language models faster or smaller.",
+         "making language models faster or smaller"),
+        ("Which papers deal with keeping personal data private?",
+         "keeping personal data private"),
+        ("Which articles are about Misinformation?", ""),  # a subtopic: list all of it
+        ("Which articles by Chen Wei are about retrieval?", ""),  # a person: text-to-Cypher
+        ("How many articles are about robots?", ""),
+        ("Which articles on robots appeared in 2023?", ""),
+        ("Who wrote 'Speculative Decoding on Laptops'?", ""),
+        ("Which researcher has published the most articles?", ""),
+    ],
+)  # fmt: skip
+def test_similarity_questions_go_to_the_vector_index(question: str, theme: str) -> None:
+    assert similarity_theme(NamesOnlyStore(), question) == theme

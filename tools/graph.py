@@ -62,7 +62,17 @@ WRITE_REQUEST = re.compile(
     r"|replace|clear)\b",
     re.IGNORECASE,
 )
+SIMILARITY_REQUEST = re.compile(
+    r"\b(?:articles?|papers?|publications?|work|research)\b[^?]*?\b"
+    r"(?:about|on|deal(?:s|ing)?\s+with|related\s+to|similar\s+to|concerning"
+    r"|discuss(?:es|ing)?|cover(?:s|ing)?|address(?:es|ing)?)\s+(?P<theme>[^?]{3,})",
+    re.IGNORECASE,
+)
 EMBEDDING_PARAM = "embedding"
+VECTOR_QUERY = (
+    "CALL db.index.vector.queryNodes('{index}', 5, $embedding) YIELD node, score\n"
+    "RETURN node.title AS title, node.date AS date, score ORDER BY score DESC"
+)
 PICTURE_EDGES = 40
 MAX_LISTED_NODES = 20
 
@@ -295,6 +305,7 @@ def extract_cypher(reply: str) -> str:
 @dataclass
 class GraphAnswer:
     question: str
+    method: str = "text-to-Cypher"  # or "vector search"
     cypher: str = ""
     columns: list[str] = field(default_factory=list)
     rows: list[list[Any]] = field(default_factory=list)
@@ -319,17 +330,40 @@ def _content(reply: Any) -> str:
     return str(content)
 
 
-def run_guarded(
-    store: GraphStore, cypher: str, question: str = "", settings: Settings | None = None
-) -> ReadResult:
-    """Guard, then run with READ routing. `$embedding` is the question's embedding."""
+def run_guarded(store: GraphStore, cypher: str, embed_text: str = "") -> ReadResult:
+    """Guard, then run with READ routing. `$embedding` is the embedding of embed_text."""
     query = check_read_only(cypher)
     params: dict[str, Any] = {}
     if re.search(rf"\${EMBEDDING_PARAM}\b", query):
         from knowledge.embeddings import embed
 
-        params[EMBEDDING_PARAM] = [float(x) for x in embed([question], settings)[0]]
+        vector = embed([embed_text or query], store.settings)[0]
+        params[EMBEDDING_PARAM] = [float(x) for x in vector]
     return store.read(query, params)
+
+
+def similarity_theme(store: GraphStore, question: str) -> str:
+    """The theme of a "which articles are about X?" question, or "" for any other question.
+
+    Such questions go straight to the vector index: a 1.5B model rarely picks it by itself,
+    and the query is always the same. Counts, dates, quoted titles, researcher names and a
+    theme that is exactly a topic or subtopic name (all its articles, not the 5 nearest)
+    stay with text-to-Cypher.
+    """
+    if re.search(r"\bhow many\b|\bcount\b|['\"]|\d{4}", question, re.IGNORECASE):
+        return ""
+    match = SIMILARITY_REQUEST.search(question)
+    if not match:
+        return ""
+    theme = match.group("theme").strip(" .?!")
+    folded = question.casefold()
+    people = store.read("MATCH (r:Researcher) RETURN r.name").rows
+    if any(str(name).casefold() in folded for (name,) in people):
+        return ""
+    groups = store.read("MATCH (n) WHERE n:Topic OR n:Subtopic RETURN n.name").rows
+    if theme.casefold() in {str(name).casefold() for (name,) in groups}:
+        return ""
+    return theme
 
 
 def answer_question(store: GraphStore, llm: BaseChatModel, question: str) -> GraphAnswer:
@@ -354,12 +388,23 @@ def answer_question(store: GraphStore, llm: BaseChatModel, question: str) -> Gra
         result.seconds = time.perf_counter() - started
         return result
 
+    theme = similarity_theme(store, question)
+    if theme:
+        result.method = "vector search"
+        result.cypher = VECTOR_QUERY.format(index=store.vector_index_name())
+        rows = run_guarded(store, result.cypher, theme)
+        result.attempts.append({"cypher": result.cypher, "error": ""})
+        result.columns, result.rows, result.truncated = rows.columns, rows.rows, rows.truncated
+        result.answer = f"Articles nearest in meaning to {theme!r}:\n" + _answer_text(result)
+        result.seconds = time.perf_counter() - started
+        return result
+
     messages = [SystemMessage(build_prompt(store)), HumanMessage(f"Question: {question}")]
     for attempt in range(2):
         reply = _content(llm.invoke(messages))
         result.cypher = extract_cypher(reply)
         try:
-            rows = run_guarded(store, result.cypher, question, store.settings)
+            rows = run_guarded(store, result.cypher, question)
         except ToolInputError as exc:
             result.attempts.append({"cypher": result.cypher, "error": str(exc)})
             result.refused = f"{exc} The graph is unchanged."
@@ -586,7 +631,7 @@ def _cmd_cypher(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         check_read_only(args.query)  # before starting a server for nothing
-        result = run_guarded(open_graph(settings), args.query, args.query, settings)
+        result = run_guarded(open_graph(settings), args.query)
     except (ToolInputError, GraphStoreError) as exc:
         print(f"genai101 cypher: {exc}", file=sys.stderr)
         return 1
