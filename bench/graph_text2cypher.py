@@ -72,7 +72,9 @@ def is_correct(q: Question, columns: list[str], rows: list[list[Any]]) -> bool:
         return all(_norm(w) in first for w in wanted)
     if q.kind == "set":
         wanted = {_norm(x) for x in q.expected}
-        columns_as_sets = [{_norm(r[i]) for r in rows} for i in range(len(columns))]
+        columns_as_sets = [
+            {_norm(r[i]) for r in rows if not isinstance(r[i], list)} for i in range(len(columns))
+        ]
         if len(rows) == 1:
             columns_as_sets += [set(_flat([c])) for c in rows[0] if isinstance(c, list)]
         return wanted in columns_as_sets

@@ -81,6 +81,11 @@ MAX_LISTED_NODES = 20
 # The read-only guard
 
 
+class WriteRefused(ToolInputError):
+    """The query could change or administer the database (a malformed one is a plain
+    ToolInputError: the model may repair that, but never a write)."""
+
+
 def _strip_literals(cypher: str) -> tuple[str, str]:
     """Two views of the query without comments and string contents.
 
@@ -147,7 +152,7 @@ def _skip_string(cypher: str, start: int) -> int:
 
 
 def check_read_only(cypher: str) -> str:
-    """The query if it can only read; ToolInputError saying why otherwise.
+    """The query if it can only read; WriteRefused (or ToolInputError) saying why otherwise.
 
     Refuses write and admin clauses, LOAD CSV, CALL of any procedure outside a read-only
     allow-list (CALL { } subqueries are checked like the rest of the text), apoc.*, and
@@ -158,16 +163,16 @@ def check_read_only(cypher: str) -> str:
     code, plain = _strip_literals(cypher)
     body = code.rstrip().rstrip(";")
     if ";" in body:
-        raise ToolInputError("Only one statement is allowed: the query contains a ';'.")
+        raise WriteRefused("Only one statement is allowed: the query contains a ';'.")
     for match in re.finditer(r"(?<![.$\w])([A-Za-z_]\w*)", body):
         word = match.group(1).upper()
         if word in FORBIDDEN_WORDS:
-            raise ToolInputError(
+            raise WriteRefused(
                 f"Refused: {word} would change or administer the database, and this tool only "
                 "reads the knowledge graph."
             )
     if re.search(r"\bapoc\s*\.", plain, re.IGNORECASE):
-        raise ToolInputError("Refused: APOC procedures and functions are not allowed here.")
+        raise WriteRefused("Refused: APOC procedures and functions are not allowed here.")
     for match in re.finditer(r"\bCALL\b\s*", body, re.IGNORECASE):
         rest = body[match.end() :]
         if rest[:1] in ("{", "("):
@@ -175,7 +180,7 @@ def check_read_only(cypher: str) -> str:
         name = re.match(r"[A-Za-z_]\w*(?:\s*\.\s*[A-Za-z_]\w*)*", rest)
         proc = re.sub(r"\s+", "", name.group(0)).lower() if name else rest[:20]
         if proc not in ALLOWED_PROCEDURES:
-            raise ToolInputError(
+            raise WriteRefused(
                 f"Refused: CALL {proc} is not on the list of read-only procedures "
                 f"({', '.join(sorted(ALLOWED_PROCEDURES))})."
             )
@@ -405,12 +410,12 @@ def answer_question(store: GraphStore, llm: BaseChatModel, question: str) -> Gra
         result.cypher = extract_cypher(reply)
         try:
             rows = run_guarded(store, result.cypher, question)
-        except ToolInputError as exc:
+        except WriteRefused as exc:
             result.attempts.append({"cypher": result.cypher, "error": str(exc)})
             result.refused = f"{exc} The graph is unchanged."
             break
-        except Neo4jError as exc:
-            error = exc.message or str(exc)
+        except (ToolInputError, Neo4jError) as exc:  # malformed: worth one repair
+            error = getattr(exc, "message", None) or str(exc)
             result.attempts.append({"cypher": result.cypher, "error": error})
             if attempt == 1:
                 result.error = error
@@ -557,6 +562,14 @@ def graph_figure(edges: list[tuple[str, str, str, str, str]]) -> dict[str, Any]:
 
 def build_artifact(store: GraphStore, answer: GraphAnswer) -> dict[str, Any]:
     parts = [artifacts.markdown(answer.answer)]
+    if answer.method == "vector search":
+        parts.append(
+            artifacts.markdown(
+                "Found by vector search: the theme was embedded with all-MiniLM-L6-v2 and "
+                "compared with each article's embedding (title, topic and abstract) through "
+                "the graph's vector index. The score is the cosine similarity."
+            )
+        )
     for failed in answer.attempts[:-1]:
         parts.append(
             artifacts.markdown(

@@ -1,0 +1,34 @@
+"""The benchmark's answer checker and question set: pure, so a wrong checker cannot hide."""
+
+from __future__ import annotations
+
+from bench.graph_text2cypher import Question, is_correct, questions
+from knowledge.graph_load import DATASET, parse_articles
+
+
+def test_the_question_set_is_large_and_unambiguous() -> None:
+    qs = questions(parse_articles(DATASET))  # a tied "most ..." answer fails inside
+    assert len(qs) >= 30 and len({q.id for q in qs}) == len(qs)
+    assert {q.category for q in qs} >= {
+        "count", "lookup", "coauthor", "multi-hop", "date", "aggregate", "similarity"
+    }  # fmt: skip
+
+
+def test_checker() -> None:
+    number = Question("n", "count", "?", "number", 8)
+    assert is_correct(number, ["n"], [[8]])
+    assert not is_correct(number, ["n"], [[7]])
+    names = Question("s", "lookup", "?", "set", {"Ann Lee", "Bo Chen"})
+    assert is_correct(names, ["name", "year"], [["ann lee", 2020], ["Bo Chen", 2021]])
+    assert is_correct(names, ["names"], [[["Bo Chen", "Ann Lee"]]])  # collect() in one row
+    assert not is_correct(names, ["name"], [["Ann Lee"]])
+    assert not is_correct(names, ["name"], [["Ann Lee"], ["Bo Chen"], ["Cy Dee"]])
+    top = Question("t", "coauthor", "?", "top", ("Ann Lee", "Bo Chen"))
+    assert is_correct(top, ["a", "b", "n"], [["Ann Lee", "Bo Chen", 3], ["Cy", "Di", 2]])
+    assert not is_correct(top, ["a", "b", "n"], [["Cy", "Di", 4], ["Ann Lee", "Bo Chen", 3]])
+    pairs = Question("p", "aggregate", "?", "pairs", {"A": 2, "B": 1})
+    assert is_correct(pairs, ["t", "n"], [["B", 1], ["A", 2]])
+    assert not is_correct(pairs, ["t", "n"], [["A", 1], ["B", 2]])
+    similar = Question("v", "similarity", "?", "similar", {"x", "y", "z"})
+    assert is_correct(similar, ["title", "score"], [["x", 0.9], ["q", 0.8], ["z", 0.7]])
+    assert not is_correct(similar, ["title", "score"], [["x", 0.9], ["q", 0.8], ["r", 0.7]])
