@@ -1,0 +1,40 @@
+"""`genai101 bench`: registered through `add_commands`, like the tools' own commands (the
+CLI must scan the `bench` package for it)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from agent.settings import Settings
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    from bench.harness import AGENT_PARTS, RESULTS
+
+    cmd = subparsers.add_parser(
+        "bench", help="measure routing, grounding, latency, concurrency and every tool"
+    )
+    cmd.add_argument(
+        "--only",
+        nargs="+",
+        metavar="NAME",
+        help=f"parts to run: {', '.join(AGENT_PARTS)}, or a tool (rag, entities, attention, "
+        "paraphrase, graph); default: all",
+    )
+    cmd.add_argument("--limit", type=int, help="at most N cases per part (a quick run)")
+    cmd.add_argument("--json-out", type=Path, default=RESULTS, help=f"default: {RESULTS}")
+    cmd.set_defaults(func=_cmd_bench)
+
+
+def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    from bench.harness import PartError, run
+
+    try:
+        results = run(settings, args.only, args.limit, args.json_out)
+    except PartError as exc:
+        print(f"genai101 bench: {exc}")
+        return 2
+    from bench.report import goals
+
+    return 1 if any(g.met is False for g in goals(results)) else 0

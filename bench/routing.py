@@ -1,0 +1,170 @@
+"""Routing accuracy: does the agent pick the right tool (or none) for a chat turn?
+
+The set is `bench/data/routing.jsonl`: one turn a line, `{"id", "prompt", "expected",
+"history"?, "note"?}` where `expected` is a tool name or "none", and `history` holds earlier
+turns `{"user", "assistant", "tool"?: {"name", "args", "output"}}` for follow-ups that only
+make sense with them.
+
+Method: the real compiled agent graph (`Assistant.graph()`: same system prompt, history
+trimming and bound tools as a chat), invoked with `interrupt_before=["tools"]`, so it stops
+after the first model call and no tool runs. The routed tool is the first tool call of that
+call, "none" for a plain answer, "error" when the model call failed. The reply is capped at
+`ROUTING_MAX_TOKENS`: decoding is greedy, so the capped reply starts exactly like the full
+one, and a plain answer cut short is still a plain answer; this saves up to a minute a turn
+on two busy cores. A tool call cut by the cap would show as "cut" (none seen so far).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bench.report import markdown_table, spread
+
+if TYPE_CHECKING:
+    from langchain_core.messages import AnyMessage
+
+    from agent.runner import Assistant
+    from agent.settings import Settings
+
+ROUTING_SET = Path(__file__).resolve().parent / "data" / "routing.jsonl"
+NONE = "none"
+ERROR = "error"
+CUT = "cut"
+ROUTING_MAX_TOKENS = 200
+METHOD = (
+    "first model call of the real agent graph (interrupt before the tool node), reply capped "
+    f"at {ROUTING_MAX_TOKENS} tokens; history turns replayed as messages"
+)
+
+
+def load_cases(path: Path = ROUTING_SET) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def history_messages(history: Sequence[dict[str, Any]]) -> list[AnyMessage]:
+    """Earlier turns as the checkpointer would hold them: the user's message, the model's
+    tool call and the tool's answer when a tool ran, then the final answer."""
+    from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+
+    messages: list[AnyMessage] = []
+    for i, turn in enumerate(history):
+        messages.append(HumanMessage(turn["user"]))
+        tool = turn.get("tool")
+        if tool:
+            call_id = f"call_{i}"
+            call = {"name": tool["name"], "args": tool["args"], "id": call_id}
+            messages.append(AIMessage("", tool_calls=[call]))
+            messages.append(ToolMessage(tool["output"], tool_call_id=call_id, name=tool["name"]))
+        messages.append(AIMessage(turn["assistant"]))
+    return messages
+
+
+def routing_settings(settings: Settings) -> Settings:
+    return settings.with_(llm_max_tokens=ROUTING_MAX_TOKENS)
+
+
+def routed_tool(message: Any) -> str:
+    """The first tool the model asked for, "none" for a plain answer, "error" on failure,
+    "cut" for a tool-call block the token cap stopped before it could be parsed."""
+    metadata = getattr(message, "response_metadata", {}) or {}
+    if metadata.get("error"):
+        return ERROR
+    calls = getattr(message, "tool_calls", None) or []
+    if calls:
+        return calls[0]["name"]
+    text = message.content if isinstance(message.content, str) else ""
+    if metadata.get("finish_reason") == "length" and text.lstrip().startswith("```json"):
+        return CUT
+    return NONE
+
+
+def confusion(pairs: Iterable[tuple[str, str]]) -> dict[str, dict[str, int]]:
+    """expected -> called -> count, for every (expected, called) pair."""
+    table: dict[str, Counter[str]] = {}
+    for expected, called in pairs:
+        table.setdefault(expected, Counter())[called] += 1
+    return {expected: dict(counts) for expected, counts in table.items()}
+
+
+def confusion_table(matrix: dict[str, dict[str, int]]) -> str:
+    """Rows: expected; columns: what was called (every label seen on either side)."""
+    labels = sorted({*matrix, *(c for row in matrix.values() for c in row)})
+    rows = []
+    for expected in sorted(matrix):
+        counts = matrix[expected]
+        total = sum(counts.values())
+        right = counts.get(expected, 0)
+        rows.append([expected, *(counts.get(c, 0) or "." for c in labels), f"{right}/{total}"])
+    return markdown_table(["expected \\ called", *labels, "right"], rows)
+
+
+def summarize(cases: Sequence[dict[str, Any]], called: Sequence[str], seconds: Sequence[float]):
+    """The routing result as saved: accuracy, confusion, every miss with its prompt."""
+    pairs = [(c["expected"], got) for c, got in zip(cases, called, strict=True)]
+    correct = sum(1 for expected, got in pairs if expected == got)
+    misses = [
+        {
+            "id": c["id"],
+            "prompt": c["prompt"],
+            "history_turns": len(c.get("history", [])),
+            "expected": c["expected"],
+            "called": got,
+        }
+        for c, got in zip(cases, called, strict=True)
+        if c["expected"] != got
+    ]
+    return {
+        "method": METHOD,
+        "cases": len(pairs),
+        "correct": correct,
+        "accuracy": correct / len(pairs) if pairs else None,
+        "confusion": confusion(pairs),
+        "misses": misses,
+        "seconds": spread(seconds),
+    }
+
+
+async def measure_routing(
+    assistant: Assistant, cases: Sequence[dict[str, Any]], progress: bool = True
+) -> dict[str, Any]:
+    """Route every case through the assistant's graph, one fresh thread each."""
+    from langchain_core.messages import HumanMessage
+    from tqdm import tqdm
+
+    graph = assistant.graph()
+    called, seconds = [], []
+    for case in tqdm(cases, desc="routing", unit="turn", disable=not progress):
+        config = assistant.config(f"bench-routing-{uuid.uuid4()}", "bench", assistant.settings)
+        messages = [*history_messages(case.get("history", [])), HumanMessage(case["prompt"])]
+        await assistant.prepare(assistant.settings)
+        started = time.perf_counter()
+        state = await graph.ainvoke({"messages": messages}, config, interrupt_before=["tools"])
+        seconds.append(time.perf_counter() - started)
+        called.append(routed_tool(state["messages"][-1]))
+    return summarize(cases, called, seconds)
+
+
+def report(result: dict[str, Any]) -> str:
+    lines = [
+        f"Routing: {result['correct']}/{result['cases']} right "
+        f"({100 * result['accuracy']:.1f}%), routing call median "
+        f"{result['seconds']['median']:.1f} s, p90 {result['seconds']['p90']:.1f} s",
+        f"method: {result['method']}",
+        "",
+        confusion_table(result["confusion"]),
+    ]
+    if result["misses"]:
+        lines += ["", "misses:"]
+        lines += [
+            f"- {m['id']}: {m['prompt']!r}"
+            + (f" (after {m['history_turns']} turn(s))" if m["history_turns"] else "")
+            + f" -> expected {m['expected']}, called {m['called']}"
+            for m in result["misses"]
+        ]
+    return "\n".join(lines)

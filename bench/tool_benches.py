@@ -1,0 +1,127 @@
+"""The per-tool benchmark scripts of bench/, run as subprocesses.
+
+Each tool helper's script is a `main()` that prints its own tables; running it as a
+subprocess keeps its heavy imports and thread settings out of the harness and needs no
+change to the script. The harness keeps the printed output, the Markdown tables in it and
+any goal the script reports as missed. Scripts that land later are found by their
+`if __name__ == "__main__":` line and run without arguments under their own name.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agent.settings import Settings
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+TIMEOUT_S = 3600
+
+
+@dataclass(frozen=True)
+class Script:
+    """A benchmark script, the part it belongs to, and its arguments for `--limit N`."""
+
+    file: str
+    part: str
+    limited: Callable[[int], list[str]] = lambda n: []
+    note: str = ""
+
+
+KNOWN = (
+    Script("rag_retrieval.py", "rag"),
+    Script("rag_ingest.py", "rag", lambda n: ["--repeats", "1"]),
+    Script("faiss_latency.py", "rag", lambda n: ["--queries", str(10 * n), "--sizes", "10000"]),
+    Script("entities_bench.py", "entities", lambda n: ["--llm-sentences", str(n)]),
+    Script("attention_bench.py", "attention", lambda n: ["--repeats", str(max(1, n))]),
+    Script(
+        "paraphrase_bench.py",
+        "paraphrase",
+        lambda n: ["--runs", str(10 * n)],
+        note="rewrites knowledge/paraphrase/bench.json",
+    ),
+    Script("graph_text2cypher.py", "graph"),
+)
+
+GOAL_LINE = re.compile(r"(-?\d+(?:\.\d+)?)\s*\(goal\s*(>=|<=)\s*(-?\d+(?:\.\d+)?)\)")
+
+
+def scripts() -> list[Script]:
+    """The known scripts that exist, then any other runnable script of bench/."""
+    known = {s.file for s in KNOWN}
+    found = [s for s in KNOWN if (BENCH_DIR / s.file).exists()]
+    for path in sorted(BENCH_DIR.glob("*.py")):
+        if path.name not in known and 'if __name__ == "__main__"' in path.read_text():
+            found.append(Script(path.name, path.stem))
+    return found
+
+
+def missed_goals(output: str) -> list[str]:
+    """Goals a script reports as missed: lines marked MISSED / NOT MET, and "X (goal >= Y)"
+    lines whose X is on the wrong side."""
+    missed = [
+        line.strip()
+        for line in output.splitlines()
+        if "MISSED" in line or "NOT MET" in line.upper()
+    ]
+    for line in output.splitlines():
+        for value, op, bound in GOAL_LINE.findall(line):
+            ok = float(value) >= float(bound) if op == ">=" else float(value) <= float(bound)
+            if not ok:
+                missed.append(line.strip())
+    return missed
+
+
+def tables(output: str) -> list[str]:
+    """The Markdown tables a script printed, each as one block of text."""
+    blocks, current = [], []
+    for line in output.splitlines():
+        if line.lstrip().startswith("|"):
+            current.append(line)
+        elif current:
+            blocks.append("\n".join(current))
+            current = []
+    if current:
+        blocks.append("\n".join(current))
+    return blocks
+
+
+def run_script(script: Script, settings: Settings, limit: int | None) -> dict[str, Any]:
+    """Run one script with the harness's LLM port, so it shares the harness's server."""
+    cmd = [sys.executable, str(BENCH_DIR / script.file)]
+    if limit is not None:
+        cmd += script.limited(limit)
+    env = {
+        **os.environ,
+        "GENAI101_LLM_PORT": str(settings.llm_port),
+        "GENAI101_DATA_DIR": str(Path(settings.data_dir).resolve()),
+        "PYTHONPATH": str(REPO),
+    }
+    started = time.perf_counter()
+    try:
+        proc = subprocess.run(
+            cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=TIMEOUT_S
+        )
+        output, returncode, stderr = proc.stdout, proc.returncode, proc.stderr
+    except subprocess.TimeoutExpired as exc:
+        output, returncode, stderr = str(exc.stdout or ""), None, f"timed out after {TIMEOUT_S} s"
+    return {
+        "script": f"bench/{script.file}",
+        "args": cmd[2:],
+        "part": script.part,
+        "note": script.note,
+        "returncode": returncode,
+        "seconds": time.perf_counter() - started,
+        "output": output,
+        "stderr_tail": stderr[-2000:] if returncode != 0 else "",
+        "tables": tables(output),
+        "missed": missed_goals(output),
+    }
