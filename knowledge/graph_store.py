@@ -18,6 +18,7 @@ from __future__ import annotations
 import atexit
 import base64
 import json
+import os
 import secrets
 import socket
 import subprocess
@@ -111,8 +112,9 @@ def _port_open(port: int) -> bool:
 def _password(path: Path) -> str:
     """The embedded server's root password: generated once, kept owner-readable only."""
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(24), encoding="utf-8")
-        path.chmod(0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(secrets.token_urlsafe(24))
     return path.read_text(encoding="utf-8").strip()
 
 
@@ -172,7 +174,7 @@ class EmbeddedArcadeDB:
 
     def wait_ready(self, driver: Driver) -> None:
         """Poll until the database answers, or fail with the end of the server log."""
-        from neo4j.exceptions import Neo4jError, ServiceUnavailable
+        from neo4j.exceptions import AuthError, Neo4jError, ServiceUnavailable
 
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
@@ -182,11 +184,22 @@ class EmbeddedArcadeDB:
                 with driver.session(database=DATABASE) as session:
                     session.run("RETURN 1").consume()
                 return
+            except AuthError as exc:
+                self.stop()
+                raise GraphStoreError(
+                    f"The embedded graph database refused the password in {self.password_file} "
+                    f"({exc.message}). If that file was deleted, delete {self.root} too (the "
+                    "graph is rebuilt from the CSV on the next start)."
+                ) from exc
             except (ServiceUnavailable, Neo4jError, OSError):
                 time.sleep(0.3)
         tail = self.log_file.read_text(encoding="utf-8", errors="replace")[-1500:]
         self.stop()
         raise GraphStoreError(f"The embedded graph database did not start. Server log:\n{tail}")
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
 
     def stop(self) -> None:
         """Close the child's stdin (it stops cleanly), then terminate, then kill."""
@@ -374,10 +387,12 @@ def shared_store(settings: Settings) -> GraphStore:
     """The process-wide store for these settings, opened on first use, closed at exit.
 
     The app may call it at startup to start the embedded server early, and
-    `shared_store(settings).close()` at shutdown; a later call opens a fresh one.
+    `shared_store(settings).close()` at shutdown; a later call opens a fresh one, as it does
+    when the embedded server died.
     """
     store = _cached_store(settings)
-    if store.closed:
+    if store.closed or (store.server is not None and not store.server.alive):
+        store.close()  # closed by the app, or the child died: start afresh
         _cached_store.cache_clear()
         store = _cached_store(settings)
     return store

@@ -24,7 +24,7 @@ from tests.conftest import free_port
 from tests.fakes import ScriptedChatModel
 from tools import ToolContext
 from tools.errors import ToolInputError
-from tools.graph import answer_question, make_tools, run_guarded, schema_text
+from tools.graph import answer_question, make_tools, read_schema, run_guarded
 
 pytestmark = pytest.mark.slow
 
@@ -126,7 +126,15 @@ def test_replace_wipes_first(store: GraphStore, tmp_path: Path) -> None:
 
 
 def test_schema_text_comes_from_the_live_graph(store: GraphStore) -> None:
-    text = schema_text(store)
+    schema = read_schema(store)
+    assert ("Topic", "IN_TOPIC", "Article") not in schema.patterns
+    assert schema.patterns == {
+        ("Researcher", "PUBLISHED", "Article"),
+        ("Article", "IN_TOPIC", "Topic"),
+        ("Article", "IN_SUBTOPIC", "Subtopic"),
+        ("Subtopic", "PART_OF", "Topic"),
+    }
+    text = schema.text
     for pattern in (
         "(:Researcher)-[:PUBLISHED]->(:Article)",
         "(:Article)-[:IN_TOPIC]->(:Topic)",
@@ -219,6 +227,16 @@ def test_vector_search_finds_misinformation_articles(store: GraphStore) -> None:
     misinformation = {r.title for r in ROWS if r.subtopic == "Misinformation"}
     assert len(titles) == 5
     assert set(titles[:3]) <= misinformation
+
+
+def test_similarity_questions_use_the_vector_index(store: GraphStore) -> None:
+    llm = ScriptedChatModel(script=[], calls=[])  # would fail the test if asked
+    question = "Which articles are about protecting users from misinformation?"
+    answer = answer_question(store, llm, question)
+    assert answer.method == "vector search" and "db.index.vector.queryNodes" in answer.cypher
+    misinformation = {r.title for r in ROWS if r.subtopic == "Misinformation"}
+    assert {row[0] for row in answer.rows[:3]} <= misinformation
+    assert "protecting users from misinformation" in answer.answer
 
 
 def test_text_to_cypher_repairs_a_bad_query(store: GraphStore) -> None:

@@ -11,6 +11,7 @@ from tools.graph import (
     WriteRefused,
     check_read_only,
     extract_cypher,
+    fix_directions,
     similarity_theme,
 )
 
@@ -140,3 +141,29 @@ class NamesOnlyStore:
 )  # fmt: skip
 def test_similarity_questions_go_to_the_vector_index(question: str, theme: str) -> None:
     assert similarity_theme(NamesOnlyStore(), question) == theme
+
+
+SCHEMA = frozenset(
+    {
+        ("Researcher", "PUBLISHED", "Article"),
+        ("Article", "IN_TOPIC", "Topic"),
+        ("Subtopic", "PART_OF", "Topic"),
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("query", "fixed"),
+    [
+        ("MATCH (t:Topic {name: 'X'})-[:IN_TOPIC]->(a:Article) RETURN count(a)",
+         "MATCH (t:Topic {name: 'X'})<-[:IN_TOPIC]-(a:Article) RETURN count(a)"),
+        ("MATCH (a:Article)-[:PUBLISHED]->(r:Researcher), (t:Topic)-[x:IN_TOPIC]->(a) RETURN a",
+         "MATCH (a:Article)<-[:PUBLISHED]-(r:Researcher), (t:Topic)<-[x:IN_TOPIC]-(a) RETURN a"),
+        ("MATCH (a:Article)<-[:PUBLISHED]-(r:Researcher) RETURN a", None),  # already right
+        ("MATCH (a:Article)-[:PUBLISHED]-(r) RETURN a", None),  # undirected: left alone
+        ("MATCH (r:Researcher)<-[:PUBLISHED]-(a)-[:IN_TOPIC]->(t) RETURN a", None),  # a unknown
+        ("MATCH (s:Subtopic)-[:IN_TOPIC]->(t:Topic) RETURN s", None),  # no reverse to flip to
+    ],
+)  # fmt: skip
+def test_fix_directions(query: str, fixed: str | None) -> None:
+    assert fix_directions(query, SCHEMA) == (fixed or query)

@@ -191,7 +191,13 @@ def check_read_only(cypher: str) -> str:
 # Schema text and prompt
 
 
-def schema_text(store: GraphStore) -> str:
+@dataclass(frozen=True)
+class GraphSchema:
+    text: str  # for the prompt
+    patterns: frozenset[tuple[str, str, str]]  # (start label, type, end label)
+
+
+def read_schema(store: GraphStore) -> GraphSchema:
     """Labels, relationship patterns and properties with sample values, read from the live DB.
 
     Built from db.labels(), db.relationshipTypes() and sampled nodes: no APOC, so it works on
@@ -216,15 +222,51 @@ def schema_text(store: GraphStore) -> str:
             # Few topics and subtopics: list them all, so the model copies exact names.
             names = sorted(str(n.get("name")) for n in nodes if n.get("name"))
             lines.append(f"  all {label} names: " + ", ".join(json.dumps(x) for x in names))
-    lines.append("Relationships:")
+    lines.append("Relationships (mind the arrow direction):")
+    patterns: set[tuple[str, str, str]] = set()
     types = store.read("CALL db.relationshipTypes() YIELD relationshipType RETURN relationshipType")
     for (rel_type,) in sorted(types.rows):
         pairs = store.read(
             f"MATCH (a)-[:`{rel_type}`]->(b) RETURN DISTINCT labels(a)[0] AS a, labels(b)[0] AS b "
             "LIMIT 3"
         ).rows
+        patterns.update((a, rel_type, b) for a, b in pairs)
         lines.extend(f"(:{a})-[:{rel_type}]->(:{b})" for a, b in pairs)
-    return "\n".join(lines)
+    return GraphSchema("\n".join(lines), frozenset(patterns))
+
+
+NODE_INNER = re.compile(r"^\s*(\w*)\s*(?::\s*`?(\w+)`?)?")
+REL = re.compile(r"(<?)-\[\s*\w*\s*:\s*`?(\w+)`?\s*(?:\{[^\]]*\})?\s*\]-(>?)")
+
+
+def fix_directions(cypher: str, patterns: frozenset[tuple[str, str, str]]) -> str:
+    """Flip relationship arrows that contradict the schema, e.g. (:Topic)-[:IN_TOPIC]->(:Article).
+
+    Small models often get the direction wrong, and a wrong arrow silently returns nothing.
+    Only arrows whose two end labels are known (written on the node or on its variable
+    elsewhere in the query) and whose reverse is in the schema are flipped.
+    """
+    labels = dict(re.findall(r"\(\s*(\w+)\s*:\s*`?(\w+)`?", cypher))
+
+    def end_label(inner: str) -> str:
+        var, label = NODE_INNER.match(inner).groups()  # type: ignore[union-attr]
+        return label or labels.get(var, "")
+
+    out = cypher
+    for rel in reversed(list(REL.finditer(cypher))):
+        before = re.search(r"\(([^()]*)\)\s*$", cypher[: rel.start()])
+        after = re.match(r"\s*\(([^()]*)\)", cypher[rel.end() :])
+        left_arrow, rel_type, right_arrow = rel.groups()
+        if not before or not after or bool(left_arrow) == bool(right_arrow):
+            continue
+        a, b = end_label(before.group(1)), end_label(after.group(1))
+        start, end = (a, b) if right_arrow else (b, a)
+        if (start, rel_type, end) in patterns or (end, rel_type, start) not in patterns:
+            continue
+        text = rel.group(0)
+        flipped = "<" + text[:-1] if right_arrow else text[1:] + ">"
+        out = out[: rel.start()] + flipped + out[rel.end() :]
+    return out
 
 
 def _sample(value: Any) -> str:
@@ -249,6 +291,14 @@ Question: Who has the most distinct co-authors?
 ```cypher
 MATCH (r:Researcher)-[:PUBLISHED]->(:Article)<-[:PUBLISHED]-(c:Researcher)
 RETURN r.name AS researcher, count(DISTINCT c) AS coauthors ORDER BY coauthors DESC LIMIT 1
+```
+Question: How many articles came out in 2021?
+```cypher
+MATCH (a:Article) WHERE a.year = 2021 RETURN count(a) AS articles
+```
+Question: How many articles are in the subtopic Robotics?
+```cypher
+MATCH (a:Article)-[:IN_SUBTOPIC]->(s:Subtopic {name: 'Robotics'}) RETURN count(a) AS articles
 ```
 Question: Which Computer Vision articles appeared in 2023?
 ```cypher
@@ -280,14 +330,18 @@ Rules:
 Examples:
 {examples}"""
 
+RETRY_EMPTY = """That query found nothing. Check each name against the schema's values, drop any
+filter the question did not ask for, and follow the arrow directions of the schema. Reply with
+the query only, in a ```cypher block."""
+
 REPAIR = """The database rejected that query:
 {error}
 Write a corrected query for the same question. Reply with the query only, in a ```cypher block."""
 
 
-def build_prompt(store: GraphStore) -> str:
+def build_prompt(store: GraphStore, schema: GraphSchema) -> str:
     examples = EXAMPLES.replace("{index}", store.vector_index_name())
-    return PROMPT.format(schema=schema_text(store), examples=examples)
+    return PROMPT.format(schema=schema.text, examples=examples)
 
 
 def extract_cypher(reply: str) -> str:
@@ -318,7 +372,8 @@ class GraphAnswer:
     answer: str = ""
     refused: str = ""  # the reason, when the request or the query would write
     error: str = ""  # the database error that remained after the repair round
-    attempts: list[dict[str, str]] = field(default_factory=list)  # every query tried
+    attempts: list[dict[str, str]] = field(default_factory=list)  # every query run
+    notes: list[str] = field(default_factory=list)  # corrections a learner should see
     edges: list[tuple[str, str, str, str, str]] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -404,10 +459,16 @@ def answer_question(store: GraphStore, llm: BaseChatModel, question: str) -> Gra
         result.seconds = time.perf_counter() - started
         return result
 
-    messages = [SystemMessage(build_prompt(store)), HumanMessage(f"Question: {question}")]
+    schema = read_schema(store)
+    messages = [SystemMessage(build_prompt(store, schema)), HumanMessage(f"Question: {question}")]
     for attempt in range(2):
         reply = _content(llm.invoke(messages))
-        result.cypher = extract_cypher(reply)
+        generated = extract_cypher(reply)
+        result.cypher = fix_directions(generated, schema.patterns)
+        if result.cypher != generated:
+            result.notes.append(
+                f"Relationship direction corrected from the schema; the model wrote:\n{generated}"
+            )
         try:
             rows = run_guarded(store, result.cypher, question)
         except WriteRefused as exc:
@@ -425,10 +486,19 @@ def answer_question(store: GraphStore, llm: BaseChatModel, question: str) -> Gra
         result.attempts.append({"cypher": result.cypher, "error": ""})
         result.columns, result.rows, result.truncated = rows.columns, rows.rows, rows.truncated
         result.edges = rows.edges
-        break
+        if attempt == 1 or not _looks_empty(rows.rows):
+            break
+        # Nothing found is often a wrong name or a hallucinated filter: one more look.
+        result.notes.append(f"The first query found nothing:\n{result.cypher}")
+        messages += [AIMessage(reply), HumanMessage(RETRY_EMPTY)]
     result.answer = _answer_text(result)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _looks_empty(rows: list[list[Any]]) -> bool:
+    """No rows, or a single count of zero (what `count()` returns when nothing matched)."""
+    return not rows or (len(rows) == 1 and len(rows[0]) == 1 and rows[0][0] in (0, None))
 
 
 def _cell(value: Any) -> str:
@@ -571,12 +641,16 @@ def build_artifact(store: GraphStore, answer: GraphAnswer) -> dict[str, Any]:
             )
         )
     for failed in answer.attempts[:-1]:
-        parts.append(
-            artifacts.markdown(
-                f"The first query failed and went back to the model with the error:\n"
-                f"```cypher\n{failed['cypher']}\n```\n`{failed['error']}`"
+        if failed["error"]:
+            parts.append(
+                artifacts.markdown(
+                    "The first query failed and went back to the model with the error:\n"
+                    f"```cypher\n{failed['cypher']}\n```\n`{failed['error']}`"
+                )
             )
-        )
+    for note in answer.notes:
+        head, _, query = note.partition("\n")
+        parts.append(artifacts.markdown(f"{head}\n```cypher\n{query}\n```"))
     if answer.cypher:
         parts.append(artifacts.code(answer.cypher, "cypher", "Cypher"))
     if answer.columns:
