@@ -258,11 +258,13 @@ def test_script_output_parsing():
     output = (
         "intro\n| a | b |\n|---|---|\n| 1 | 2 |\n\nratio pipeline / bare: 0.850 (goal >= 0.9)\n"
         "ratio other: 0.95 (goal >= 0.9)\n  [met] fine\n  [MISSED] ONNX int8 size <= 0.3x\n"
+        "| execution accuracy (goal >= 90%) | 78% |\n| latency (goal <= 2) | 1.5 |\n"
     )
-    assert tool_benches.tables(output) == ["| a | b |\n|---|---|\n| 1 | 2 |"]
+    assert tool_benches.tables(output)[0] == "| a | b |\n|---|---|\n| 1 | 2 |"
     assert tool_benches.missed_goals(output) == [
         "[MISSED] ONNX int8 size <= 0.3x",
         "ratio pipeline / bare: 0.850 (goal >= 0.9)",
+        "| execution accuracy (goal >= 90%) | 78% |",
     ]
 
 
