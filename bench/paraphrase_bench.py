@@ -25,7 +25,13 @@ from pathlib import Path
 from types import ModuleType
 
 from agent.settings import Settings
-from knowledge.paraphrase_data import PARAPHRASE_DIR, accuracy_f1, fp32_model_dir, load_pairs
+from knowledge.paraphrase_data import (
+    PARAPHRASE_DIR,
+    Pair,
+    accuracy_f1,
+    fp32_model_dir,
+    load_pairs,
+)
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 BENCH_JSON = PARAPHRASE_DIR / "bench.json"
@@ -64,7 +70,24 @@ def cosine_baseline(threads: int) -> dict:
         "name": "zero-shot cosine (MiniLM embeddings)",
         "threshold": round(threshold, 4),
         "train_accuracy": round(float(max(accs)), 4),
+        "predictions": preds,
     } | {k: round(v, 4) for k, v in accuracy_f1([p.label for p in test], preds).items()}
+
+
+def per_kind(pairs: list[Pair], columns: dict[str, list[int]]) -> list[tuple[str, int, dict]]:
+    """Accuracy by how a pair was made: which kinds of hard pair each model gets wrong."""
+    kinds = sorted({(p.label, p.kind) for p in pairs}, key=lambda k: (-k[0], k[1]))
+    rows = []
+    for label, kind in kinds:
+        idx = [i for i, p in enumerate(pairs) if (p.label, p.kind) == (label, kind)]
+        rows.append(
+            (
+                f"{kind} ({'same' if label else 'different'})",
+                len(idx),
+                {n: sum(preds[i] == label for i in idx) / len(idx) for n, preds in columns.items()},
+            )
+        )
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,19 +131,35 @@ def main(argv: list[str] | None = None) -> int:
         f"{baseline['accuracy'] * 100:>6.1f} {baseline['f1'] * 100:>6.1f}"
         f"   (threshold {baseline['threshold']} tuned on train)"
     )
-    onnx = next(r for r in rows if r["variant"] == "int8 (ONNX Runtime)")
+    onnx = next(r for r in rows if r["variant"] == quant.SHIPPED)
     goals = {
         "fine-tuned beats baseline": ref["accuracy"] > baseline["accuracy"],
         "ONNX int8 size <= 0.3x": onnx["size_ratio"] <= 0.3,
         "ONNX int8 latency <= 0.6x": onnx["latency_ratio"] <= 0.6,
         "ONNX int8 accuracy drop <= 1 point": onnx["accuracy_drop_points"] <= 1.0,
     }
+    test = load_pairs("test")
+    int8 = quant.OnnxRunner(Path(results["onnx_int8"]), quant.load_fp32(fp32_dir)[1], args.threads)
+    columns = {"baseline": baseline.pop("predictions"), "ONNX int8": quant.predictions(int8, test)}
+    print(
+        f"\naccuracy by kind of pair (test)\n{'kind':<24} {'pairs':>5} "
+        + " ".join(f"{name:>10}" for name in columns)
+    )
+    by_kind = per_kind(test, columns)
+    for kind, n, accs in by_kind:
+        print(f"{kind:<24} {n:>5} " + " ".join(f"{accs[c] * 100:>9.1f}%" for c in columns))
     print()
     for goal, met in goals.items():
         print(f"  [{'met' if met else 'MISSED'}] {goal}")
     BENCH_JSON.write_text(
         json.dumps(
-            {"rows": rows, "baseline": baseline, "goals": goals, "setup": results["setup"]},
+            {
+                "rows": rows,
+                "baseline": baseline,
+                "by_kind": [{"kind": k, "pairs": n} | a for k, n, a in by_kind],
+                "goals": goals,
+                "setup": results["setup"],
+            },
             indent=2,
         )
     )

@@ -7,13 +7,14 @@ quantizes activations on the fly, so no calibration data is needed. Two toolchai
 - PyTorch `torch.ao.quantization.quantize_dynamic` (as in the lesson; deprecated in recent
   torch, still working): Linear layers only, the embedding table stays fp32.
 - ONNX Runtime: export with `torch.onnx.export`, then `onnxruntime.quantization.
-  quantize_dynamic` (QInt8 weights): every MatMul, a smaller file and a faster runtime.
+  quantize_dynamic` (QInt8 weights): every MatMul, a smaller file and a faster runtime;
+  once with one scale per tensor (as the lesson) and once per channel (the shipped model).
 
 Analysis (the lesson's): the weight distribution of one attention projection in fp32 and
 int8 with its scale and zero point (`quantization_weights.png`); size, batch-1 latency
-(median and spread) and test accuracy/F1 for fp32, torch int8, ONNX fp32 and ONNX int8
-(`quantization.json`, `quantization_tradeoff.png`). The ONNX int8 model, its tokenizer and
-a model card are written to `knowledge/paraphrase/model-int8/`: the model the app ships.
+(median and spread) and test accuracy/F1 for fp32, torch int8, ONNX fp32 and both ONNX int8
+(`quantization.json`, `quantization_tradeoff.png`). The per-channel ONNX int8 model, its
+tokenizer and a model card go to `knowledge/paraphrase/model-int8/`: the model the app ships.
 
     python scripts/quantize_paraphrase.py     # reads data/models/paraphrase/fp32
 """
@@ -50,6 +51,7 @@ RESULTS_JSON = PARAPHRASE_DIR / "quantization.json"
 WEIGHTS_PNG = PARAPHRASE_DIR / "quantization_weights.png"
 TRADEOFF_PNG = PARAPHRASE_DIR / "quantization_tradeoff.png"
 MAX_LENGTH = 128
+SHIPPED = "int8 (ONNX Runtime, per channel)"  # the variant the app ships
 
 
 def load_fp32(folder: Path):
@@ -106,11 +108,16 @@ def export_onnx(model, tokenizer, out: Path) -> Path:
     return out
 
 
-def quantize_onnx(fp32_onnx: Path, out: Path) -> Path:
-    """ONNX Runtime dynamic quantization: int8 weights (symmetric), uint8 activations."""
+def quantize_onnx(fp32_onnx: Path, out: Path, per_channel: bool = True) -> Path:
+    """ONNX Runtime dynamic quantization: int8 weights (symmetric), uint8 activations.
+
+    `per_channel` gives every output row of a weight matrix its own scale: one outlier row no
+    longer coarsens the grid of all the others. Here it costs 0.1 MB and keeps the accuracy of
+    fp32, where one scale per tensor (as in the lesson) lost between 2 and 3 points.
+    """
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(fp32_onnx), str(out), weight_type=QuantType.QInt8)
+    quantize_dynamic(str(fp32_onnx), str(out), weight_type=QuantType.QInt8, per_channel=per_channel)
     return out
 
 
@@ -118,9 +125,12 @@ def weight_analysis(model, qmodel, png: Path) -> dict[str, Any]:
     """Histogram of one attention projection in fp32 and as int8 codes; scale and zero point.
 
     Per-tensor symmetric int8: scale = max|w| / 127.5 (torch's observer), zero point 0; each
-    weight becomes round(w / scale), and dequantizing gives back w up to scale / 2.
+    weight becomes round(w / scale), and dequantizing gives back w up to scale / 2. Per
+    channel, each output row gets the scale of its own largest weight: smaller steps for most
+    rows, hence a smaller rounding error (third panel).
     """
     import matplotlib
+    import torch
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -129,6 +139,11 @@ def weight_analysis(model, qmodel, png: Path) -> dict[str, Any]:
     q = qmodel.get_submodule(ATTENTION_WEIGHT).weight()
     codes = q.int_repr().flatten().numpy()
     error = (q.dequantize() - w).abs()
+    row_scales = w.abs().amax(dim=1) / 127.5
+    per_row = torch.quantize_per_channel(
+        w, row_scales.double(), torch.zeros(len(row_scales), dtype=torch.long), 0, torch.qint8
+    )
+    row_error = (per_row.dequantize() - w).abs()
     info = {
         "layer": ATTENTION_WEIGHT,
         "shape": list(w.shape),
@@ -140,14 +155,22 @@ def weight_analysis(model, qmodel, png: Path) -> dict[str, Any]:
         "int8_max": int(codes.max()),
         "max_abs_error": float(error.max()),
         "mean_abs_error": float(error.mean()),
+        "per_channel_scale_min": float(row_scales.min()),
+        "per_channel_scale_max": float(row_scales.max()),
+        "per_channel_mean_abs_error": float(row_error.mean()),
     }
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig, (a, b, c) = plt.subplots(1, 3, figsize=(14, 3.8))
     a.hist(w.flatten().numpy(), bins=120, color="#4C72B0")
     a.set_title(f"fp32 weights ({info['shape'][0]}x{info['shape'][1]})")
     a.set_xlabel("value")
     b.hist(codes, bins=range(-128, 129), color="#DD8452")
     b.set_title(f"int8 codes: scale {info['scale']:.5f}, zero point {info['zero_point']}")
     b.set_xlabel("integer")
+    c.hist(row_scales.numpy(), bins=40, color="#55A868")
+    c.axvline(info["scale"], color="#DD8452", linestyle="--", label="per-tensor scale")
+    c.set_title("per-channel scales (one per output row)")
+    c.set_xlabel("scale")
+    c.legend(fontsize=8)
     fig.suptitle(f"{ATTENTION_WEIGHT}.weight: fp32 vs dynamic int8 (per tensor, symmetric)")
     fig.tight_layout()
     fig.savefig(png, dpi=110)
@@ -208,11 +231,15 @@ class OnnxRunner(TorchRunner):
         return self.session.run(["logits"], inputs)[0]
 
 
-def accuracy(runner, pairs: list[Pair], batch: int = 32) -> dict[str, float]:
+def predictions(runner, pairs: list[Pair], batch: int = 32) -> list[int]:
     preds: list[int] = []
     for i in range(0, len(pairs), batch):
         preds += runner.logits(runner.inputs(pairs[i : i + batch])).argmax(-1).tolist()
-    return accuracy_f1([p.label for p in pairs], preds)
+    return preds
+
+
+def accuracy(runner, pairs: list[Pair]) -> dict[str, float]:
+    return accuracy_f1([p.label for p in pairs], predictions(runner, pairs))
 
 
 def latency_ms(runners: dict[str, Any], pairs: list[Pair], warmup: int = 10) -> dict[str, dict]:
@@ -246,6 +273,7 @@ def benchmark(fp32_dir: Path, work: Path, threads: int, runs: int = 100) -> dict
     model, tokenizer = load_fp32(fp32_dir)
     qmodel = quantize_torch(model)
     fp32_onnx = export_onnx(model, tokenizer, work / "model-fp32.onnx")
+    tensor_onnx = quantize_onnx(fp32_onnx, work / "model-int8-per-tensor.onnx", per_channel=False)
     int8_onnx = quantize_onnx(fp32_onnx, work / "model-int8.onnx")
     test = load_pairs("test")
     timing_pairs = test[:runs]
@@ -256,7 +284,11 @@ def benchmark(fp32_dir: Path, work: Path, threads: int, runs: int = 100) -> dict
             torch_size_mb(qmodel, work / "q.pt"),
         ),
         "fp32 (ONNX Runtime)": (OnnxRunner(fp32_onnx, tokenizer, threads), file_mb(fp32_onnx)),
-        "int8 (ONNX Runtime)": (OnnxRunner(int8_onnx, tokenizer, threads), file_mb(int8_onnx)),
+        "int8 (ONNX Runtime, per tensor)": (
+            OnnxRunner(tensor_onnx, tokenizer, threads),
+            file_mb(tensor_onnx),
+        ),
+        SHIPPED: (OnnxRunner(int8_onnx, tokenizer, threads), file_mb(int8_onnx)),
     }
     print(f"timing {len(timing_pairs)} pairs x {len(variants)} variants", file=sys.stderr)
     latency = latency_ms({name: runner for name, (runner, _) in variants.items()}, timing_pairs)
@@ -289,21 +321,22 @@ def tradeoff_plot(rows: list[dict[str, Any]], png: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for row in rows:
-        ax.scatter(
-            row["latency_ms_median"], row["accuracy"] * 100, s=row["size_mb"] * 25, alpha=0.5
+    handles = []
+    for i, row in enumerate(rows):
+        color = f"C{i}"
+        xy = (row["latency_ms_median"], row["accuracy"] * 100)
+        ax.scatter(*xy, s=row["size_mb"] * 25, alpha=0.5, color=color)
+        ax.annotate(f"{row['size_mb']:.0f} MB", xy, ha="center", va="center", fontsize=8)
+        # Names in a legend with small markers: labels on the bubbles would overlap.
+        handles.append(
+            Line2D([], [], marker="o", linestyle="", color=color, alpha=0.5, label=row["variant"])
         )
-        ax.annotate(
-            f"{row['variant']}\n{row['size_mb']:.0f} MB",
-            (row["latency_ms_median"], row["accuracy"] * 100),
-            ha="center",
-            va="center",
-            fontsize=8,
-        )
+    ax.legend(handles=handles, loc="lower right", fontsize=8)
     accs = [r["accuracy"] * 100 for r in rows]
-    ax.set_ylim(min(accs) - 3, max(accs) + 3)
+    ax.set_ylim(min(accs) - 4, max(accs) + 4)
     lats = [r["latency_ms_median"] for r in rows]
     ax.set_xlim(0, max(lats) * 1.3)
     ax.set_xlabel("latency, batch 1, median (ms)")
@@ -354,7 +387,8 @@ this folder (`[CLS] s1 [SEP] s2 [SEP]`, at most {setup["max_length"]} tokens); o
    CPU thread: {training["train_minutes"]} minutes. The epoch with the best dev accuracy is
    kept.
 3. Quantization: `scripts/quantize_paraphrase.py`: `torch.onnx.export` (opset 17) and
-   `onnxruntime.quantization.quantize_dynamic` (QInt8 weights, per tensor).
+   `onnxruntime.quantization.quantize_dynamic` (QInt8 weights, one scale per output
+   channel; activations quantized to uint8 at run time).
 
 | epoch | train loss | dev accuracy | dev F1 |
 |---|---|---|---|

@@ -1,0 +1,355 @@
+"""The paraphrase lesson as a tool: "do these two sentences mean the same?"
+
+A BERT pair classifier (all-MiniLM-L6-v2 fine-tuned on the project's hard pairs) answers.
+By default the int8 ONNX model shipped in `knowledge/paraphrase/model-int8/` (works on a
+fresh machine, no torch needed); on request the fp32 model that
+`scripts/finetune_paraphrase.py` saves under the data folder, so the learner can compare the
+two, and the stored quantization benchmark shows what int8 costs and saves.
+
+Both models get the same token ids, built here the way BERT reads a pair:
+`[CLS] sentence 1 [SEP] sentence 2 [SEP]`, segment 0 then 1, cut to `MAX_LENGTH` tokens by
+trimming the longer sentence first (the "longest first" rule of Hugging Face tokenizers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from knowledge.paraphrase_data import PARAPHRASE_DIR, SHIPPED_MODEL_DIR, fp32_model_dir
+from tools import artifacts
+from tools.errors import ToolInputError
+
+if TYPE_CHECKING:
+    from langchain_core.tools import BaseTool
+
+    from agent.settings import Settings
+    from tools import ToolContext
+
+MAX_LENGTH = 128
+ModelChoice = Literal["int8", "fp32"]
+MODEL_NAMES = {"int8": "int8 (ONNX Runtime)", "fp32": "fp32 (PyTorch)"}
+BENCHMARK_JSON = PARAPHRASE_DIR / "quantization.json"
+BASELINE_JSON = PARAPHRASE_DIR / "bench.json"
+BENCHMARK_PNGS = {
+    "latency vs accuracy": PARAPHRASE_DIR / "quantization_tradeoff.png",
+    "weights fp32 vs int8": PARAPHRASE_DIR / "quantization_weights.png",
+}
+
+
+@dataclass(frozen=True)
+class Encoded:
+    input_ids: list[int]
+    token_type_ids: list[int]
+    tokens_before: int  # length of the full pair before cutting
+
+    @property
+    def truncated(self) -> bool:
+        return self.tokens_before > len(self.input_ids)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    label: str  # "paraphrase" | "not paraphrase"
+    probability: float  # P(paraphrase)
+    model: str  # which model answered
+    latency_ms: float  # the model's forward pass, tokenization excluded
+    tokens: int
+    truncated: bool
+    notes: tuple[str, ...] = ()
+
+
+@lru_cache(maxsize=2)
+def _tokenizer(folder: Path):
+    """The fast tokenizer from `tokenizer.json` alone: no transformers import on the int8 path."""
+    from tokenizers import Tokenizer
+
+    return Tokenizer.from_file(str(folder / "tokenizer.json"))
+
+
+def encode_pair(folder: Path, sentence1: str, sentence2: str, max_length: int) -> Encoded:
+    tok = _tokenizer(folder)
+    a = tok.encode(sentence1, add_special_tokens=False).ids
+    b = tok.encode(sentence2, add_special_tokens=False).ids
+    before = len(a) + len(b) + 3
+    budget = max_length - 3
+    while len(a) + len(b) > budget:  # longest first: trim the longer sentence's tail
+        if len(a) >= len(b):
+            a = a[:-1]
+        else:
+            b = b[:-1]
+    cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    ids = [cls, *a, sep, *b, sep]
+    return Encoded(ids, [0] * (len(a) + 2) + [1] * (len(b) + 1), before)
+
+
+@lru_cache(maxsize=2)
+def _onnx_session(path: Path, threads: int):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+@lru_cache(maxsize=1)
+def _torch_model(folder: Path):
+    from transformers import AutoModelForSequenceClassification
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # a loading bar would garble the CLI's output
+    return AutoModelForSequenceClassification.from_pretrained(folder).eval()
+
+
+def _logits_int8(settings: Settings, enc: Encoded) -> tuple[list[float], float]:
+    import numpy as np
+
+    session = _onnx_session(SHIPPED_MODEL_DIR / "model.onnx", settings.torch_threads)
+    feed = {
+        "input_ids": np.array([enc.input_ids], dtype=np.int64),
+        "attention_mask": np.ones((1, len(enc.input_ids)), dtype=np.int64),
+        "token_type_ids": np.array([enc.token_type_ids], dtype=np.int64),
+    }
+    start = time.perf_counter()
+    logits = session.run(["logits"], feed)[0][0]
+    return logits.tolist(), (time.perf_counter() - start) * 1000
+
+
+def _logits_fp32(settings: Settings, folder: Path, enc: Encoded) -> tuple[list[float], float]:
+    import torch
+
+    torch.set_num_threads(settings.torch_threads)
+    model = _torch_model(folder)
+    ids = torch.tensor([enc.input_ids])
+    with torch.inference_mode():
+        start = time.perf_counter()
+        logits = model(
+            input_ids=ids,
+            attention_mask=torch.ones_like(ids),
+            token_type_ids=torch.tensor([enc.token_type_ids]),
+        ).logits[0]
+        elapsed = (time.perf_counter() - start) * 1000
+    return logits.tolist(), elapsed
+
+
+def check_paraphrase(
+    settings: Settings, sentence1: str, sentence2: str, model: str | None = None
+) -> Verdict:
+    """Classify a sentence pair; `model` is int8 or fp32 (default: the setting, int8).
+
+    fp32 exists only where the fine-tuning script has run; without it the shipped int8 model
+    answers and a note says how to make fp32, so the lesson never stops on a missing file.
+    """
+    s1, s2 = sentence1.strip(), sentence2.strip()
+    missing = [name for name, s in (("first", s1), ("second", s2)) if not s]
+    if missing:
+        raise ToolInputError(
+            f"The {' and '.join(missing)} sentence is empty: give two sentences to compare."
+        )
+    choice = model or settings.paraphrase_model
+    if choice not in MODEL_NAMES:
+        raise ToolInputError(f"Unknown model {choice!r}: choose 'int8' (default) or 'fp32'.")
+    if not (SHIPPED_MODEL_DIR / "model.onnx").exists():
+        raise ToolInputError(
+            f"The paraphrase model is missing from {SHIPPED_MODEL_DIR}: reinstall the project or "
+            "run scripts/finetune_paraphrase.py then scripts/quantize_paraphrase.py."
+        )
+    notes: list[str] = []
+    enc = encode_pair(SHIPPED_MODEL_DIR, s1, s2, MAX_LENGTH)
+    if enc.truncated:
+        notes.append(
+            f"The pair has {enc.tokens_before} tokens; the model reads at most {MAX_LENGTH}, "
+            "so the end of the longer sentence was cut before classifying."
+        )
+    fp32_dir = fp32_model_dir(settings)
+    if choice == "fp32" and not (fp32_dir / "config.json").exists():
+        notes.append(
+            "The fp32 model is not on this machine (only int8 ships with the app). Make it with "
+            "`python scripts/finetune_paraphrase.py` (about 10 minutes on one CPU thread); "
+            "the int8 model answered instead."
+        )
+        choice = "int8"
+    if choice == "fp32":
+        logits, ms = _logits_fp32(settings, fp32_dir, enc)
+    else:
+        logits, ms = _logits_int8(settings, enc)
+    p = _softmax(logits)[1]
+    return Verdict(
+        label="paraphrase" if p >= 0.5 else "not paraphrase",
+        probability=p,
+        model=MODEL_NAMES[choice],
+        latency_ms=ms,
+        tokens=len(enc.input_ids),
+        truncated=enc.truncated,
+        notes=tuple(notes),
+    )
+
+
+def _softmax(logits: list[float]) -> list[float]:
+    top = max(logits)
+    exps = [math.exp(x - top) for x in logits]
+    return [e / sum(exps) for e in exps]
+
+
+def load_benchmark() -> dict[str, Any] | None:
+    """The stored quantization benchmark (and the baseline comparison when it was run)."""
+    if not BENCHMARK_JSON.exists():
+        return None
+    results = json.loads(BENCHMARK_JSON.read_text())
+    if BASELINE_JSON.exists():
+        results["baseline"] = json.loads(BASELINE_JSON.read_text()).get("baseline")
+    return results
+
+
+def benchmark_parts() -> list[dict[str, Any]]:
+    results = load_benchmark()
+    if results is None:
+        return [artifacts.markdown("No benchmark stored: run scripts/quantize_paraphrase.py.")]
+    rows = [
+        [
+            r["variant"],
+            r["size_mb"],
+            r["latency_ms_median"],
+            f"{r['latency_ms_p10']}-{r['latency_ms_p90']}",
+            round(r["accuracy"] * 100, 1),
+            round(r["f1"] * 100, 1),
+        ]
+        for r in results["rows"]
+    ]
+    if results.get("baseline"):
+        b = results["baseline"]
+        rows.append([b["name"], "", "", "", round(b["accuracy"] * 100, 1), round(b["f1"] * 100, 1)])
+    w = results["weights"]
+    setup = results["setup"]
+    parts = [
+        artifacts.table(
+            ["model", "size MB", "latency ms (median)", "p10-p90", "accuracy %", "F1 %"],
+            rows,
+            name="quantization benchmark",
+        ),
+        artifacts.markdown(
+            f"Test split ({setup['test_pairs']} hard pairs); latency: batch 1, "
+            f"{setup['threads']} CPU thread, {setup['latency_runs']} pairs. Weights of "
+            f"`{w['layer']}`: fp32 range [{w['fp32_min']:.3f}, {w['fp32_max']:.3f}] stored as "
+            f"int8 with scale {w['scale']:.5f} and zero point {w['zero_point']} "
+            f"(w ≈ scale × q); the largest rounding error is {w['max_abs_error']:.4f}. "
+            f"The shipped model uses one scale per output channel "
+            f"({w['per_channel_scale_min']:.5f} to {w['per_channel_scale_max']:.5f}): mean "
+            f"rounding error {w['per_channel_mean_abs_error']:.5f} instead of "
+            f"{w['mean_abs_error']:.5f} with one scale for the whole tensor."
+        ),
+    ]
+    parts += [
+        artifacts.image(str(png), name) for name, png in BENCHMARK_PNGS.items() if png.exists()
+    ]
+    return parts
+
+
+def paraphrase_lesson(
+    settings: Settings,
+    sentence1: str,
+    sentence2: str,
+    model: str | None = None,
+    show_benchmark: bool = False,
+) -> tuple[str, artifacts.Artifact]:
+    """The tool's answer: a line for the chat model and the artifact for the UI."""
+    v = check_paraphrase(settings, sentence1, sentence2, model)
+    verdict = "the same meaning" if v.label == "paraphrase" else "different meanings"
+    text = (
+        f"{v.model} model: {verdict} (P(paraphrase) = {v.probability:.2f}, "
+        f"{v.tokens} tokens, {v.latency_ms:.1f} ms)."
+    )
+    text = " ".join([text, *v.notes])
+    parts = [
+        artifacts.markdown(
+            f"**{v.label}** — P(paraphrase) = **{v.probability:.1%}**  \n"
+            f"model: {v.model} · {v.tokens} tokens · {v.latency_ms:.1f} ms"
+            + "".join(f"\n\n> {note}" for note in v.notes)
+        ),
+        artifacts.table(
+            ["label", "probability"],
+            [
+                ["paraphrase", round(v.probability, 4)],
+                ["not paraphrase", round(1 - v.probability, 4)],
+            ],
+            name="probabilities",
+        ),
+    ]
+    if show_benchmark:
+        parts += benchmark_parts()
+        text += " The quantization benchmark (size, latency, accuracy of fp32 vs int8) is shown."
+    return text, artifacts.artifact(
+        "check_paraphrase", parts, summary=f"{v.label} ({v.probability:.0%})"
+    )
+
+
+def make_tools(ctx: ToolContext) -> list[BaseTool]:
+    from langchain_core.tools import StructuredTool
+
+    def check_paraphrase_tool(
+        sentence1: str,
+        sentence2: str,
+        model: ModelChoice = "int8",
+        show_benchmark: bool = False,
+    ) -> tuple[str, artifacts.Artifact]:
+        """Decide whether two sentences mean the same (paraphrase detection) with a small BERT
+        classifier fine-tuned for it, and give the probability. model='int8' (default, the
+        quantized model) or 'fp32' (full precision, to compare). show_benchmark=True also shows
+        the stored fine-tuning and quantization results: size, speed and accuracy of fp32 vs
+        int8."""
+        return paraphrase_lesson(ctx.settings, sentence1, sentence2, model, show_benchmark)
+
+    return [
+        StructuredTool.from_function(
+            check_paraphrase_tool,
+            name="check_paraphrase",
+            response_format="content_and_artifact",
+        )
+    ]
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    cmd = subparsers.add_parser(
+        "paraphrase", help="do two sentences mean the same? (fine-tuned BERT, int8 or fp32)"
+    )
+    cmd.add_argument("sentence1")
+    cmd.add_argument("sentence2")
+    cmd.add_argument("--model", choices=tuple(MODEL_NAMES), default=None, help="default: int8")
+    cmd.add_argument("--benchmark", action="store_true", help="also print the stored benchmark")
+    cmd.add_argument("--json", action="store_true")
+    cmd.set_defaults(func=_cmd_paraphrase)
+
+
+def _cmd_paraphrase(args: argparse.Namespace, settings: Settings) -> int:
+    import sys
+
+    try:
+        v = check_paraphrase(settings, args.sentence1, args.sentence2, args.model)
+    except ToolInputError as exc:
+        print(f"genai101 paraphrase: {exc}", file=sys.stderr)
+        return 2
+    bench = load_benchmark() if args.benchmark else None
+    if args.json:
+        print(json.dumps(asdict(v) | ({"benchmark": bench} if bench else {}), indent=2))
+        return 0
+    print(
+        f"{v.label}  P(paraphrase)={v.probability:.3f}  [{v.model}, {v.tokens} tokens, "
+        f"{v.latency_ms:.1f} ms]"
+    )
+    for note in v.notes:
+        print(f"note: {note}")
+    if bench:
+        print(f"\n{'model':<34} {'MB':>6} {'ms':>7} {'acc %':>6} {'F1 %':>6}")
+        for r in bench["rows"]:
+            print(
+                f"{r['variant']:<34} {r['size_mb']:>6.1f} {r['latency_ms_median']:>7.2f} "
+                f"{r['accuracy'] * 100:>6.1f} {r['f1'] * 100:>6.1f}"
+            )
+    return 0
