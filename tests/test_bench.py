@@ -308,3 +308,44 @@ def test_machine_description():
     assert info["cpu_count"] >= 1 and info["python"].startswith("3.")
     assert info["packages"]["langgraph"]
     assert info["date"].endswith("+00:00")
+
+
+class GraphOnly:
+    """The part of `Assistant` a benchmark turn uses, around a graph with a scripted model."""
+
+    def __init__(self, graph, settings: Settings) -> None:
+        self._graph, self.settings = graph, settings
+
+    def graph(self):
+        return self._graph
+
+    def config(self, thread_id: str, user_id: str, settings: Settings) -> dict:
+        return {"configurable": {"thread_id": thread_id, "user_id": user_id}}
+
+    async def prepare(self, settings: Settings) -> None:
+        return None
+
+
+async def test_run_turn_times_model_calls_made_inside_a_tool():
+    from langchain_core.tools import StructuredTool
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from agent.graph import build_graph
+    from tests.fakes import ScriptedChatModel, tool_call
+
+    inner = ScriptedChatModel(script=["MATCH (a) RETURN count(a)"])
+
+    def write_cypher(question: str) -> str:
+        """Ask the model for Cypher, as the graph tool does."""
+        return inner.invoke(question).content
+
+    tool = StructuredTool.from_function(write_cypher)
+    outer = ScriptedChatModel(script=[tool_call("write_cypher", {"question": "how many?"}), "42."])
+    settings = Settings.from_env({"provider": "openai-compatible", "base_url": "http://x"})
+    graph = build_graph(outer, [tool], settings, InMemorySaver())
+
+    turn = await turns.run_turn(GraphOnly(graph, settings), "How many articles?")
+    assert (turn["tool"], turn["answer"], turn["error"]) == ("write_cypher", "42.", False)
+    assert turn["llm_calls"] == 3  # route, the tool's own call, answer
+    assert 0 < turn["llm_in_tools"] <= turn["tool_seconds"] <= turn["seconds"]
+    assert turn["tool_results"][0]["content"] == "MATCH (a) RETURN count(a)"
