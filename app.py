@@ -35,6 +35,7 @@ class Runtime:
 
     assistant: Assistant | None = None
     exit_stack: Any = None
+    warm_up: asyncio.Task | None = None
 
 
 @server.get(FILES_ROUTE + "/{key:path}")
@@ -91,6 +92,7 @@ async def startup() -> None:
     checkpointer = await Runtime.exit_stack.enter_async_context(open_checkpointer(SETTINGS))
     Runtime.assistant = Assistant(SETTINGS, checkpointer)
     await asyncio.to_thread(Runtime.assistant.graph)  # load the tools before the first user
+    Runtime.warm_up = asyncio.create_task(Runtime.assistant.warm_up())
 
 
 @cl.on_app_shutdown

@@ -95,8 +95,11 @@ def build_graph(
     tools: Sequence[BaseTool],
     settings: Settings,
     checkpointer: BaseCheckpointSaver | None = None,
+    stop: list[str] | None = None,
 ):
     with_tools = model.bind_tools(list(tools)) if tools else model
+    if stop:
+        with_tools = with_tools.bind(stop=stop)
 
     async def call_model(state: State) -> dict:
         history = trim_history(state["messages"], settings.history_tokens)
@@ -131,10 +134,11 @@ def current_turn(messages: Sequence[AnyMessage]) -> list[AnyMessage]:
 def make_graph():
     """Entry point for LangGraph's own tooling (`langgraph.json`): the default settings and
     tools, with the platform's checkpointer."""
-    from agent.providers import make_chat_model
+    from agent.providers import make_chat_model, tool_call_stop
     from agent.settings import Settings
     from tools import ToolContext, load_tools
 
     settings = Settings.from_env()
     model = make_chat_model(settings)
-    return build_graph(model, load_tools(ToolContext(settings, lambda: model)), settings)
+    tools = load_tools(ToolContext(settings, lambda: model))
+    return build_graph(model, tools, settings, stop=tool_call_stop(settings))

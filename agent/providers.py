@@ -17,6 +17,13 @@ if TYPE_CHECKING:
 DEFAULT_MODELS = {"openai": "gpt-4o-mini", "groq": "llama-3.1-8b-instant"}
 
 
+def tool_call_stop(settings: Settings) -> list[str]:
+    """Stop sequences for the tool-routing call. The local 1.5B model, once it has written
+    its ```json tool-call block, tends to repeat it until max_tokens (over a minute on two
+    cores); stopping at the block's end keeps one call, which llama.cpp still parses."""
+    return ["}\n```"] if settings.provider == "local" else []
+
+
 def provider_problem(settings: Settings) -> str | None:
     """Why this provider cannot work, in words for the user; None when it can."""
     if settings.provider == "openai" and not settings.openai_api_key:

@@ -13,7 +13,7 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.errors import GraphRecursionError
 
 from agent.graph import build_graph, current_turn, recursion_limit
-from agent.providers import local_server, make_chat_model
+from agent.providers import local_server, make_chat_model, tool_call_stop
 from agent.settings import Settings
 from tools import ToolContext, load_tools
 from tools.errors import ToolInputError
@@ -63,13 +63,26 @@ class Assistant:
         if settings not in self._graphs:
             model = make_chat_model(settings)
             tools = load_tools(ToolContext(settings, lambda: model))
-            self._graphs[settings] = build_graph(model, tools, settings, self.checkpointer)
+            self._graphs[settings] = build_graph(
+                model, tools, settings, self.checkpointer, stop=tool_call_stop(settings)
+            )
         return self._graphs[settings]
 
     async def prepare(self, settings: Settings) -> None:
         """Before a turn: bring the local LLM back if it died, so one crash costs one turn."""
         if settings.provider == "local":
             await asyncio.to_thread(local_server(settings).ensure_running)
+
+    async def warm_up(self, settings: Settings | None = None) -> None:
+        """One throwaway turn on a scratch thread, so llama.cpp caches the system prompt and
+        tool schemas (~1,000 tokens) before the first learner waits for them."""
+        settings = settings or self.settings
+        graph = self.graph(settings)
+        config = self.config("warm-up", "system", settings)
+        try:
+            await graph.ainvoke({"messages": [HumanMessage("Hi")]}, config)
+        finally:
+            await self.checkpointer.adelete_thread("warm-up")
 
     @staticmethod
     def config(thread_id: str, user_id: str, settings: Settings) -> dict[str, Any]:
