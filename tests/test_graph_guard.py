@@ -8,10 +8,12 @@ from knowledge.graph_store import ReadResult
 from tools.errors import ToolInputError
 from tools.graph import (
     WRITE_REQUEST,
+    GraphSchema,
     WriteRefused,
     check_read_only,
     extract_cypher,
     fix_directions,
+    schema_problems,
     similarity_theme,
 )
 
@@ -167,3 +169,30 @@ SCHEMA = frozenset(
 )  # fmt: skip
 def test_fix_directions(query: str, fixed: str | None) -> None:
     assert fix_directions(query, SCHEMA) == (fixed or query)
+
+
+PROPS = {
+    "Researcher": frozenset({"name"}),
+    "Article": frozenset({"title", "date", "year", "abstract", "embedding"}),
+    "Topic": frozenset({"name"}),
+    "Subtopic": frozenset({"name"}),
+}
+
+
+@pytest.mark.parametrize(
+    ("query", "problems"),
+    [
+        ("MATCH (a:Article)<-[:AUTHORED]-(r:Researcher) RETURN a.title", ["relationship :AUTHORED"]),
+        ("MATCH (r:Researcher)-[:PUBLISHED]->(a:Article) RETURN a.topic", ["property a.topic"]),
+        ("MATCH (a:Article {titel: 'x'}) RETURN a", ["property a.titel"]),
+        ("MATCH (x:Paper) RETURN x", ["label :Paper"]),
+        ("MATCH (a:Article)<-[:PUBLISHED|WROTE]-(r) RETURN r.name", ["relationship :WROTE"]),
+        ("MATCH (a:Article) WHERE a.title = 'b.c' RETURN toLower(a.title), a.year", []),
+        ("CALL db.index.vector.queryNodes('Article[embedding]', 5, $embedding) "
+         "YIELD node RETURN node.title", []),
+    ],
+)  # fmt: skip
+def test_schema_problems(query: str, problems: list[str]) -> None:
+    schema = GraphSchema("", SCHEMA, PROPS)
+    found = schema_problems(query, schema)
+    assert [p.split(" (")[0] for p in found] == problems

@@ -195,6 +195,11 @@ def check_read_only(cypher: str) -> str:
 class GraphSchema:
     text: str  # for the prompt
     patterns: frozenset[tuple[str, str, str]]  # (start label, type, end label)
+    properties: dict[str, frozenset[str]]  # label -> property keys
+
+    @property
+    def rel_types(self) -> set[str]:
+        return {t for _, t, _ in self.patterns}
 
 
 def read_schema(store: GraphStore) -> GraphSchema:
@@ -204,6 +209,7 @@ def read_schema(store: GraphStore) -> GraphSchema:
     ArcadeDB and on any Neo4j.
     """
     lines = ["Nodes (with sample property values):"]
+    keys: dict[str, frozenset[str]] = {}
     labels = [r[0] for r in store.read("CALL db.labels() YIELD label RETURN label").rows]
     for label in sorted(labels):
         nodes = [row[0] for row in store.read(f"MATCH (n:`{label}`) RETURN n LIMIT 21").rows]
@@ -216,6 +222,7 @@ def read_schema(store: GraphStore) -> GraphSchema:
                     props.setdefault(key, value)
         if label == "Article" and props:
             props["embedding"] = "<384 floats: use the vector index>"
+        keys[label] = frozenset(k for node in nodes for k in node if k != "labels") | set(props)
         shown = ", ".join(f"{k}: {_sample(v)}" for k, v in sorted(props.items()))
         lines.append(f"(:{label} {{{shown}}})")
         if len(nodes) <= MAX_LISTED_NODES and "name" in props:
@@ -232,7 +239,38 @@ def read_schema(store: GraphStore) -> GraphSchema:
         ).rows
         patterns.update((a, rel_type, b) for a, b in pairs)
         lines.extend(f"(:{a})-[:{rel_type}]->(:{b})" for a, b in pairs)
-    return GraphSchema("\n".join(lines), frozenset(patterns))
+    return GraphSchema("\n".join(lines), frozenset(patterns), keys)
+
+
+def schema_problems(cypher: str, schema: GraphSchema) -> list[str]:
+    """Labels, relationship types and properties the query uses but the graph lacks.
+
+    The database does not complain about them (an unknown label simply matches nothing), so
+    they are checked here and sent back to the model like a syntax error.
+    """
+    try:
+        code, _ = _strip_literals(cypher)
+    except ToolInputError:
+        return []  # the guard reports it
+    labels = dict(re.findall(r"\(\s*(\w+)\s*:\s*(\w+)", code))
+    problems = []
+    for label in sorted(set(re.findall(r"\(\s*\w*\s*:\s*(\w+)", code)) - set(schema.properties)):
+        problems.append(f"label :{label} (labels are {', '.join(sorted(schema.properties))})")
+    used_types = set(re.findall(r"\[\s*\w*\s*:\s*(\w+)", code))
+    used_types |= set(re.findall(r"\|\s*:?\s*(\w+)", " ".join(re.findall(r"\[[^\]]*\]", code))))
+    for rel_type in sorted(used_types - schema.rel_types):
+        problems.append(
+            f"relationship :{rel_type} (types are {', '.join(sorted(schema.rel_types))})"
+        )
+    used_props = set(re.findall(r"(?<![\w.])(\w+)\.(\w+)\b(?!\s*\()", code))
+    for var, label, body in re.findall(r"\(\s*(\w*)\s*:\s*(\w+)\s*\{([^}]*)\}", code):
+        used_props |= {(var or f":{label}", key) for key in re.findall(r"(\w+)\s*:", body)}
+        labels.setdefault(f":{label}", label)
+    for var, prop in sorted(used_props):
+        known = schema.properties.get(labels.get(var, ""))
+        if known is not None and prop not in known:
+            problems.append(f"property {var}.{prop} ({labels[var]} has {', '.join(sorted(known))})")
+    return problems
 
 
 NODE_INNER = re.compile(r"^\s*(\w*)\s*(?::\s*`?(\w+)`?)?")
@@ -305,6 +343,11 @@ Question: Which Computer Vision articles appeared in 2023?
 MATCH (a:Article)-[:IN_TOPIC]->(t:Topic {name: 'Computer Vision'}) WHERE a.year = 2023
 RETURN a.title AS title, a.date AS date ORDER BY date
 ```
+Question: Which subtopic has the most articles?
+```cypher
+MATCH (a:Article)-[:IN_SUBTOPIC]->(s:Subtopic)
+RETURN s.name AS subtopic, count(a) AS articles ORDER BY articles DESC LIMIT 1
+```
 Question: Which subtopics belong to the topic Language Models?
 ```cypher
 MATCH (s:Subtopic)-[:PART_OF]->(t:Topic {name: 'Language Models'}) RETURN s.name AS subtopic
@@ -324,7 +367,8 @@ Rules:
 - a.date is a 'YYYY-MM-DD' string, a.year an integer.
 - For questions about what articles are about, or similar to a theme, use the vector index with
   the parameter $embedding (no other parameters exist).
-- Return names, titles and numbers with clear aliases, not whole nodes.
+- Return article titles and the names of researchers, topics and subtopics (not whole
+  nodes), with clear aliases.
 - Reply with the query only, in a ```cypher block.
 
 Examples:
@@ -470,6 +514,9 @@ def answer_question(store: GraphStore, llm: BaseChatModel, question: str) -> Gra
                 f"Relationship direction corrected from the schema; the model wrote:\n{generated}"
             )
         try:
+            problems = schema_problems(result.cypher, schema)
+            if problems:
+                raise ToolInputError("Not in this graph: " + "; ".join(problems) + ".")
             rows = run_guarded(store, result.cypher, question)
         except WriteRefused as exc:
             result.attempts.append({"cypher": result.cypher, "error": str(exc)})
