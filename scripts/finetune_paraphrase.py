@@ -6,7 +6,7 @@ each batch only to its longest pair (`DataCollatorWithPadding`), AdamW with line
 and decay, accuracy and F1 on dev after every epoch, the best epoch kept.
 
 CPU defaults: one torch thread (the local LLM shares the two cores), 4 epochs of the
-project's 3,000 training pairs (about 10 minutes here). W&B logging with `--wandb` only.
+project's 3,000 training pairs (10 to 15 minutes here). W&B logging with `--wandb` only.
 
     python scripts/finetune_paraphrase.py                # project data -> data/models/paraphrase/fp32
     python scripts/finetune_paraphrase.py --source mrpc  # GLUE MRPC (needs the network once)

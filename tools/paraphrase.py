@@ -172,7 +172,7 @@ def check_paraphrase(
     if choice == "fp32" and not (fp32_dir / "config.json").exists():
         notes.append(
             "The fp32 model is not on this machine (only int8 ships with the app). Make it with "
-            "`python scripts/finetune_paraphrase.py` (about 10 minutes on one CPU thread); "
+            "`python scripts/finetune_paraphrase.py` (10 to 15 minutes on one CPU thread); "
             "the int8 model answered instead."
         )
         choice = "int8"
@@ -296,14 +296,14 @@ def make_tools(ctx: ToolContext) -> list[BaseTool]:
     def check_paraphrase_tool(
         sentence1: str,
         sentence2: str,
-        model: ModelChoice = "int8",
+        model: ModelChoice | None = None,
         show_benchmark: bool = False,
     ) -> tuple[str, artifacts.Artifact]:
         """Decide whether two sentences mean the same (paraphrase detection) with a small BERT
-        classifier fine-tuned for it, and give the probability. model='int8' (default, the
-        quantized model) or 'fp32' (full precision, to compare). show_benchmark=True also shows
-        the stored fine-tuning and quantization results: size, speed and accuracy of fp32 vs
-        int8."""
+        classifier fine-tuned for it, and give the probability. model='int8' (the quantized
+        model, the default) or 'fp32' (full precision, to compare); leave it empty unless the
+        user asks for one. show_benchmark=True also shows the stored fine-tuning and
+        quantization results: size, speed and accuracy of fp32 vs int8."""
         return paraphrase_lesson(ctx.settings, sentence1, sentence2, model, show_benchmark)
 
     return [
