@@ -189,7 +189,7 @@ def train(
             if best is None or row["dev_accuracy"] > best[0]:
                 best = (row["dev_accuracy"], copy.deepcopy(model.state_dict()))
         history.append(row)
-        log({k: v for k, v in row.items()})
+        log(dict(row))
         print(json.dumps(row), file=sys.stderr)
         if max_steps is not None and step >= max_steps:
             break
