@@ -205,12 +205,29 @@ def test_format_passages_numbers_labels_and_asks_for_citations() -> None:
         ("See [1, 3] and [2].", [1, 2, 3]),
         ("Both [1][4].", [1, 4]),
         ("A range [2-4].", [2, 3, 4]),
+        ("Spelled out [Passage 2] and [source 3].", [2, 3]),
+        ("A huge range [3-100000] stops at the last passage.", [3, 4]),
         ("Unknown [9] and a list [x] and [] are ignored.", []),
         ("No citations at all.", []),
     ],
 )
 def test_cited_passages_parses_citation_forms(answer: str, numbers: list[int]) -> None:
-    assert [p["n"] for p in cited_passages(answer, PASSAGES)] == numbers
+    cited = cited_passages(answer, PASSAGES)
+    assert [p["n"] for p in cited] == numbers
+    assert all(p["cited"] == "explicit" for p in cited)
+
+
+def test_an_uncited_answer_that_copies_a_passage_gets_it_as_quoted() -> None:
+    passages = [
+        {"n": 1, "text": "Overlap means consecutive chunks share up to 100 characters of text."},
+        {"n": 2, "text": "FAISS compares the query with every stored vector in a flat index."},
+    ]
+    answer = (
+        "Chunk overlap means consecutive chunks share up to 100 characters, so nothing is lost."
+    )
+    assert [(p["n"], p["cited"]) for p in cited_passages(answer, passages)] == [(1, "quoted")]
+    assert cited_passages("Overlap is about chunks and characters.", passages) == []
+    assert [p["n"] for p in cited_passages(answer + " See [2].", passages)] == [2]
 
 
 HISTORY = [

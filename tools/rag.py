@@ -50,7 +50,10 @@ ANSWER_NOTE = (
     "If they do not answer the question, say so."
 )
 
-_CITATION = re.compile(r"\[(\d+(?:\s*[,\-–]\s*\d+)*)\]")
+_CITATION = re.compile(r"\[(?:(?:passage|source)\s*)?(\d+(?:\s*[,\-–]\s*\d+)*)\]", re.I)
+# Word 4-grams an uncited answer must share with a passage to count as quoting it (about
+# seven words copied in a row); unrelated passages share none or one.
+QUOTE_MIN_SHARED = 4
 
 
 def retrieve(settings: Settings, query: str, collections: list[str], k: int) -> list[dict]:
@@ -99,14 +102,32 @@ def format_passages(passages: list[dict]) -> str:
 
 
 def cited_passages(answer_text: str, passages: list[dict]) -> list[dict]:
-    """The passages an answer cites, in passage order: `[1]`, `[1, 3]`, `[2-4]` and `[1][2]`
-    all count; numbers that match no passage are ignored. For the UI's source list."""
+    """The passages an answer used, in passage order, for the UI's source list.
+
+    Each comes back with `"cited": "explicit"` when the answer cites its number (`[1]`,
+    `[1, 3]`, `[2-4]`, `[1][2]`, `[passage 2]`). Only if the answer cites nothing, passages
+    it copies phrases from come back as `"quoted"`: small local models often repeat a
+    passage word for word without citing it, and the learner should still see the source.
+    """
+    last = max((p["n"] for p in passages), default=0)
     cited: set[int] = set()
     for group in _CITATION.findall(answer_text or ""):
         for part in re.split(r"\s*,\s*", group):
             bounds = [int(b) for b in re.split(r"\s*[-–]\s*", part)]
-            cited.update(range(bounds[0], bounds[-1] + 1))
-    return [p for p in passages if p["n"] in cited]
+            cited.update(range(bounds[0], min(bounds[-1], last) + 1))
+    if cited:
+        return [{**p, "cited": "explicit"} for p in passages if p["n"] in cited]
+    answer = _word_4grams(answer_text or "")
+    return [
+        {**p, "cited": "quoted"}
+        for p in passages
+        if len(answer & _word_4grams(p["text"])) >= QUOTE_MIN_SHARED
+    ]
+
+
+def _word_4grams(text: str) -> set[tuple[str, ...]]:
+    words = re.findall(r"\w+", text.lower())
+    return {tuple(words[i : i + 4]) for i in range(len(words) - 3)}
 
 
 def prior_turns(messages: list[BaseMessage] | None) -> list[BaseMessage]:

@@ -1,0 +1,39 @@
+"""Document RAG in the real app, browser and local LLM: upload a small document, ask about
+it, and see the answer cite the uploaded passage, shown with its source and section."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.test_ui_browser import login, send, wait_for_text
+
+pytestmark = pytest.mark.slow
+
+NOTES = """# Project Heron
+
+## Codename
+
+The field-test codename of Project Heron is BLUEBIRD-7, chosen by the robotics team.
+"""
+
+
+def test_upload_ask_and_see_the_cited_passage(app_server, browser_page, tmp_path: Path):
+    page = browser_page
+    server = app_server(GENAI101_USERS="ada:lovelace")
+    login(page, server.url)
+    notes = tmp_path / "heron-notes.md"
+    notes.write_text(NOTES)
+
+    page.set_input_files("input[type=file]", str(notes))
+    page.wait_for_selector("text=heron-notes.md", timeout=30_000)
+    send(page, "Search my documents: what is the field-test codename of Project Heron?")
+
+    wait_for_text(page, r"heron-notes\.md\W+1 chunk")
+    # The passage (not just the score table) is shown once the answer cites or quotes it.
+    body = wait_for_text(page, r"\[1\] heron-notes\.md › Codename", timeout_s=300)
+    assert re.search(r"BLUEBIRD-7", body)
+    answers = page.locator(".message-content").all_inner_texts()
+    assert any("BLUEBIRD" in a and re.search(r"\[\d", a) for a in answers), answers
