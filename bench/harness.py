@@ -65,10 +65,14 @@ def bench_settings(settings: Settings) -> Settings:
 async def run_agent_parts(
     settings: Settings, parts: Sequence[str], limit: int | None, progress: bool
 ) -> dict[str, Any]:
+    from tqdm import tqdm
+
     from agent.runner import Assistant, open_checkpointer
     from bench import concurrency, routing, turns
 
     results: dict[str, Any] = {}
+    if not parts:
+        return results
     cases = routing.load_cases()
     local = bench_settings(settings)
     async with open_checkpointer(local) as checkpointer:
@@ -80,7 +84,7 @@ async def run_agent_parts(
             print("\n" + routing.report(results["routing"]), flush=True)
         if {"latency", "grounding"} & set(parts):
             # First use of each tool loads its model and builds its index: not a turn's cost.
-            for text in concurrency.PROMPTS:
+            for text in tqdm(concurrency.PROMPTS, desc="warm-up", disable=not progress):
                 await turns.run_turn(assistant, text)
         if "latency" in parts:
             per_tool = limit or LATENCY_PER_TOOL
