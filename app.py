@@ -20,6 +20,7 @@ from langgraph.errors import GraphRecursionError
 from agent.providers import local_server, provider_problem
 from agent.runner import RECURSION_MESSAGE, Assistant, open_checkpointer, validate_message
 from agent.settings import PROVIDERS, Settings, SettingsError
+from tools import warm_up_tools
 from tools.errors import ToolInputError
 from ui import render
 from ui.data_layer import FILES_ROUTE, LocalStorageClient, SQLiteDataLayer
@@ -92,7 +93,18 @@ async def startup() -> None:
     checkpointer = await Runtime.exit_stack.enter_async_context(open_checkpointer(SETTINGS))
     Runtime.assistant = Assistant(SETTINGS, checkpointer)
     await asyncio.to_thread(Runtime.assistant.graph)  # load the tools before the first user
-    Runtime.warm_up = asyncio.create_task(Runtime.assistant.warm_up())
+    Runtime.warm_up = asyncio.create_task(_warm_up(Runtime.assistant))
+
+
+async def _warm_up(assistant: Assistant) -> None:
+    """In the background: the LLM's prompt cache and the tools' indexes and servers. A
+    failure here is logged; the first turn that needs the part reports it to the user."""
+    results = await asyncio.gather(
+        assistant.warm_up(), asyncio.to_thread(warm_up_tools, SETTINGS), return_exceptions=True
+    )
+    for result in results:
+        if isinstance(result, BaseException):
+            log.warning("warm-up failed: %s", result)
 
 
 @cl.on_app_shutdown

@@ -40,6 +40,15 @@ def tool_modules() -> list[ModuleType]:
     return mods
 
 
+def warm_up_tools(settings: Settings) -> None:
+    """Let each tool module prepare what its first call would otherwise wait for (the corpus
+    index, the graph server): a module may define `warm_up(settings)`. The app runs this in
+    the background at startup."""
+    for mod in tool_modules():
+        if hasattr(mod, "warm_up"):
+            mod.warm_up(settings)
+
+
 def load_tools(ctx: ToolContext) -> list[BaseTool]:
     tools = [t for mod in tool_modules() for t in mod.make_tools(ctx)]
     for t in tools:

@@ -245,6 +245,13 @@ def ingest_upload(settings: Settings, user_id: str, path: str | Path, filename: 
     }
 
 
+def warm_up(settings: Settings) -> None:
+    """Build the corpus index now rather than during the first question (~20 s)."""
+    from knowledge.ingest import sync_corpus
+
+    sync_corpus(settings)
+
+
 def make_tools(ctx: ToolContext) -> list[BaseTool]:
     def run(
         query: str,

@@ -1,25 +1,20 @@
 """Artifacts (see `tools/artifacts.py`) to Chainlit elements: the only place that knows both.
 
-A tool's artifact becomes markdown text plus elements; parts marked with a citation number
-(`"cite": n`) are shown only when the final answer cites [n], so the learner sees the
-passages the answer actually used.
+A tool's artifact becomes markdown text plus elements; parts marked with a passage number
+(`"cite": n`) are shown only when the final answer used passage n (cited it, or, when it
+cites nothing, copied from it), so the learner sees the passages the answer rested on.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import chainlit as cl
 
+from tools.rag import cited_passages
+
 MAX_INLINE_ROWS = 25
-_CITE = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
-
-
-def cited_numbers(answer: str) -> set[int]:
-    """[1], [2, 3] and [1][4] in an answer, as numbers."""
-    return {int(n) for group in _CITE.findall(answer or "") for n in group.split(",")}
 
 
 def markdown_table(columns: list[str], rows: list[list[Any]]) -> str:
@@ -34,7 +29,7 @@ def markdown_table(columns: list[str], rows: list[list[Any]]) -> str:
 
 
 def render(artifact: dict[str, Any], answer: str = "") -> tuple[str, list[cl.Element]]:
-    cited = cited_numbers(answer)
+    cited = {p["n"] for p in cited_passages(answer, artifact.get("passages", []))}
     texts: list[str] = []
     elements: list[cl.Element] = []
     for i, part in enumerate(artifact.get("parts", [])):
