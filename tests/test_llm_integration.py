@@ -36,7 +36,7 @@ async def test_one_tool_call_through_the_agent(settings):
     )
     async with open_checkpointer(settings) as cp:
         result = await Assistant(settings, cp).ainvoke(text, "tool")
-    assert [c["name"] for c in result["tool_calls"]][:1] == ["check_paraphrase"]
+    assert [c["name"] for c in result["tool_calls"]][:1] == ["check_paraphrase"], result
     tool = result["tool_results"][0]
     assert tool["artifact"]["parts"], "the tool returned an artifact for the UI"
     assert "paraphrase" in tool["content"].lower()
