@@ -1,6 +1,6 @@
 """The `genai101` command line.
 
-`run` and `chat` live here; every module of `tools/` and `knowledge/` that defines
+`run` and `chat` live here; every module of `tools/`, `knowledge/` and `bench/` that defines
 `add_commands(subparsers)` adds its own subcommands, so a tool brings its CLI with it.
 A handler is `func(args, settings) -> int`; it prints JSON when `args.json` is set.
 """
@@ -19,7 +19,7 @@ from agent.settings import Settings, SettingsError
 
 def _command_modules() -> list:
     mods = []
-    for pkg_name in ("knowledge", "tools"):
+    for pkg_name in ("knowledge", "tools", "bench"):
         pkg = importlib.import_module(pkg_name)
         for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
             if info.name.startswith("_") or info.name == "__main__":
