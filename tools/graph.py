@@ -343,6 +343,12 @@ Question: Which Computer Vision articles appeared in 2023?
 MATCH (a:Article)-[:IN_TOPIC]->(t:Topic {name: 'Computer Vision'}) WHERE a.year = 2023
 RETURN a.title AS title, a.date AS date ORDER BY date
 ```
+Question: Which researchers published in both Robotics and Game Playing?
+```cypher
+MATCH (r:Researcher)-[:PUBLISHED]->(:Article)-[:IN_SUBTOPIC]->(:Subtopic {name: 'Robotics'})
+MATCH (r)-[:PUBLISHED]->(:Article)-[:IN_SUBTOPIC]->(:Subtopic {name: 'Game Playing'})
+RETURN DISTINCT r.name AS researcher
+```
 Question: Which subtopic has the most articles?
 ```cypher
 MATCH (a:Article)-[:IN_SUBTOPIC]->(s:Subtopic)
@@ -365,6 +371,8 @@ PROMPT = """You write one read-only Cypher query that answers the question about
 Rules:
 - Use only these labels, relationships and properties. Copy names exactly from the question.
 - a.date is a 'YYYY-MM-DD' string, a.year an integer.
+- Articles have no author or topic properties: authors are (:Researcher)-[:PUBLISHED]->(a),
+  topics (a)-[:IN_TOPIC]->(:Topic), subtopics (a)-[:IN_SUBTOPIC]->(:Subtopic).
 - For questions about what articles are about, or similar to a theme, use the vector index with
   the parameter $embedding (no other parameters exist).
 - Return article titles and the names of researchers, topics and subtopics (not whole
