@@ -13,23 +13,10 @@ from pathlib import Path
 import pytest
 
 from agent.settings import Settings
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 from tools.attention import extract_attention, render_html, view_props
 
 pytestmark = pytest.mark.slow
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-]
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +29,7 @@ def page_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
 
 
 @pytest.fixture
-def browser_page() -> Iterator:
+def page_and_errors() -> Iterator:
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian chromium is not installed")
     from playwright.sync_api import sync_playwright
@@ -65,9 +52,11 @@ def line_opacities(page) -> list[str]:
     )
 
 
-def test_switch_layer_and_head_hover_and_heatmap(browser_page, page_file, tmp_path: Path) -> None:
+def test_switch_layer_and_head_hover_and_heatmap(
+    page_and_errors, page_file, tmp_path: Path
+) -> None:
     path, props = page_file
-    page, errors = browser_page
+    page, errors = page_and_errors
     page.goto(path.as_uri())
     lines = page.get_by_test_id("attention-lines")
     label = page.get_by_test_id("head-label")
