@@ -208,13 +208,22 @@ async def on_message(message: cl.Message) -> None:
 
 
 async def run_turn(text: str, settings: Settings, user_id: str, thread_id: str) -> None:
+    """Stream one turn: the model's words as they come, each tool call as a step, then each
+    tool's artifact. Text the model writes before calling a tool stays its own message, so
+    the final answer always follows the steps it used."""
     assistant = Runtime.assistant
     await assistant.prepare(settings)
     graph = await asyncio.to_thread(assistant.graph, settings)
     config = assistant.config(thread_id, user_id, settings)
-    answer = cl.Message(content="")
+    answer: cl.Message | None = None
     steps: dict[str, cl.Step] = {}
     artifacts: list[dict[str, Any]] = []
+
+    async def write(token: str) -> None:
+        nonlocal answer
+        answer = answer or cl.Message(content="")
+        await answer.stream_token(token)
+
     async with assistant.turn_lock(thread_id):
         try:
             async for mode, chunk in graph.astream(
@@ -224,11 +233,14 @@ async def run_turn(text: str, settings: Settings, user_id: str, thread_id: str) 
                     msg, meta = chunk
                     node = meta.get("langgraph_node")
                     if isinstance(msg, AIMessageChunk) and node == "model" and msg.content:
-                        await answer.stream_token(msg.content)
+                        await write(msg.content)
                     continue
                 for node, update in chunk.items():
                     for m in (update or {}).get("messages", []):
                         if node == "model" and getattr(m, "tool_calls", None):
+                            if answer is not None:
+                                await answer.send()
+                                answer = None
                             for call in m.tool_calls:
                                 steps[call["id"]] = await _open_step(call)
                         elif isinstance(m, ToolMessage):
@@ -236,16 +248,18 @@ async def run_turn(text: str, settings: Settings, user_id: str, thread_id: str) 
                             if isinstance(m.artifact, dict):
                                 artifacts.append(m.artifact)
         except GraphRecursionError:
-            await answer.stream_token(RECURSION_MESSAGE.format(n=config["recursion_limit"]))
+            await write(RECURSION_MESSAGE.format(n=config["recursion_limit"]))
         except Exception:
             log.exception("turn failed")
-            await answer.stream_token(
+            await write(
                 "⚠️ Something went wrong while answering; your conversation is kept. "
                 "Please try again."
             )
-    await answer.send()
+    final = answer.content if answer else ""
+    if answer is not None:
+        await answer.send()
     for artifact in artifacts:
-        content, elements = render.render(artifact, answer.content)
+        content, elements = render.render(artifact, final)
         if content or elements:
             await cl.Message(
                 content=content, elements=elements, author=artifact.get("tool", "tool")

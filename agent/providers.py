@@ -79,4 +79,12 @@ def make_chat_model(settings: Settings) -> BaseChatModel:
         )
     server = local_server(settings)
     server.ensure_running()
-    return ChatOpenAI(model=MODEL_ALIAS, api_key="local", base_url=server.base_url, **common)
+    return ChatOpenAI(
+        model=MODEL_ALIAS,
+        api_key="local",
+        base_url=server.base_url,
+        # Greedy decoding makes the 1.5B model loop on a phrase; llama.cpp's repetition
+        # penalty breaks the loop without making answers random.
+        extra_body={"repeat_penalty": 1.1},
+        **common,
+    )
