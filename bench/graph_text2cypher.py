@@ -58,6 +58,8 @@ def _norm(value: Any) -> Any:
 def _flat(row: list[Any]) -> list[Any]:
     out: list[Any] = []
     for cell in row:
+        if isinstance(cell, dict):  # a whole node: its properties hold the answer
+            cell = list(cell.values())
         out.extend(_flat(cell) if isinstance(cell, list) else [_norm(cell)])
     return out
 

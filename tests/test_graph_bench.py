@@ -32,3 +32,9 @@ def test_checker() -> None:
     similar = Question("v", "similarity", "?", "similar", {"x", "y", "z"})
     assert is_correct(similar, ["title", "score"], [["x", 0.9], ["q", 0.8], ["z", 0.7]])
     assert not is_correct(similar, ["title", "score"], [["x", 0.9], ["q", 0.8], ["r", 0.7]])
+
+
+def test_a_whole_node_holds_its_title() -> None:
+    oldest = Question("d", "date", "?", "top", "Style Transfer")
+    node = {"labels": ["Article"], "title": "Style Transfer", "year": 2019}
+    assert is_correct(oldest, ["a"], [[node]])

@@ -247,7 +247,7 @@ def test_text_to_cypher_repairs_a_bad_query(store: GraphStore) -> None:
     assert answer.rows == [[8]] and answer.answer == "n: 8."
     assert [bool(a["error"]) for a in answer.attempts] == [True, False]
     repair_prompt = llm.calls[1]["messages"][-1].content
-    assert "rejected" in repair_prompt and answer.attempts[0]["error"][:20] in repair_prompt
+    assert "wrong" in repair_prompt and answer.attempts[0]["error"][:20] in repair_prompt
     assert "(:Researcher)-[:PUBLISHED]->(:Article)" in llm.calls[0]["messages"][0].content
 
 

@@ -269,7 +269,14 @@ def schema_problems(cypher: str, schema: GraphSchema) -> list[str]:
     for var, prop in sorted(used_props):
         known = schema.properties.get(labels.get(var, ""))
         if known is not None and prop not in known:
-            problems.append(f"property {var}.{prop} ({labels[var]} has {', '.join(sorted(known))})")
+            label = labels[var]
+            links = sorted(
+                f"(:{a})-[:{t}]->(:{b})" for a, t, b in schema.patterns if label in (a, b)
+            )
+            problems.append(
+                f"property {var}.{prop} ({label} has only {', '.join(sorted(known))}; "
+                f"related nodes are matched through {', '.join(links)})"
+            )
     return problems
 
 
@@ -386,9 +393,10 @@ RETRY_EMPTY = """That query found nothing. Check each name against the schema's 
 filter the question did not ask for, and follow the arrow directions of the schema. Reply with
 the query only, in a ```cypher block."""
 
-REPAIR = """The database rejected that query:
+REPAIR = """That query is wrong:
 {error}
-Write a corrected query for the same question. Reply with the query only, in a ```cypher block."""
+Write a corrected query for the question: {question}
+Reply with the query only, in a ```cypher block."""
 
 
 def build_prompt(store: GraphStore, schema: GraphSchema) -> str:
@@ -536,7 +544,10 @@ def answer_question(store: GraphStore, llm: BaseChatModel, question: str) -> Gra
             if attempt == 1:
                 result.error = error
                 break
-            messages += [AIMessage(reply), HumanMessage(REPAIR.format(error=error[:600]))]
+            messages += [
+                AIMessage(reply),
+                HumanMessage(REPAIR.format(error=error[:600], question=question)),
+            ]
             continue
         result.attempts.append({"cypher": result.cypher, "error": ""})
         result.columns, result.rows, result.truncated = rows.columns, rows.rows, rows.truncated
