@@ -4,6 +4,8 @@ A turn runs through the assistant's compiled graph with a callback handler that 
 when each chat-model call and each tool starts and ends. Tools that call the LLM themselves
 (text-to-Cypher, query rewriting) inherit the callbacks through LangChain's run context, so
 "LLM time" is every model call of the turn and "LLM in tool" the part spent inside tools.
+The model may ask for several tools at once and LangGraph runs them in parallel, so times
+are unions of intervals (wall time with something running), never sums.
 """
 
 from __future__ import annotations
@@ -70,14 +72,35 @@ class TurnTimer(BaseCallbackHandler):
         self._close(run_id, "tool")
 
     def llm_seconds(self) -> float:
-        return sum(end - start for start, end in self.llm)
+        """Wall time with at least one model call running (parallel tool calls overlap)."""
+        return covered(self.llm)
+
+    def tool_seconds(self) -> float:
+        return covered([(start, end) for _, start, end in self.tools])
 
     def llm_in_tools(self) -> float:
+        """Wall time with a model call running while a tool runs (text-to-Cypher, rewrites)."""
+        tools = merged([(start, end) for _, start, end in self.tools])
         return sum(
             max(0.0, min(end, t_end) - max(start, t_start))
-            for start, end in self.llm
-            for _, t_start, t_end in self.tools
+            for start, end in merged(self.llm)
+            for t_start, t_end in tools
         )
+
+
+def merged(spans: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Overlapping (start, end) spans joined, in time order."""
+    out: list[tuple[float, float]] = []
+    for start, end in sorted(spans):
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
+
+
+def covered(spans: Sequence[tuple[float, float]]) -> float:
+    return sum(end - start for start, end in merged(spans))
 
 
 async def run_turn(assistant: Assistant, text: str) -> dict[str, Any]:
@@ -106,7 +129,8 @@ async def run_turn(assistant: Assistant, text: str) -> dict[str, Any]:
         "seconds": seconds,
         "llm_seconds": timer.llm_seconds(),
         "llm_calls": len(timer.llm),
-        "tool_seconds": sum(end - start for _, start, end in timer.tools),
+        "tool_calls": len(timer.tools),
+        "tool_seconds": timer.tool_seconds(),
         "llm_in_tools": timer.llm_in_tools(),
         "error": result["error"],
         "answer": result["answer"],
@@ -147,6 +171,7 @@ def latency_summary(turns: Sequence[dict[str, Any]]) -> dict[str, Any]:
                 sum(t["llm_in_tools"] for t in group) / tool_total if tool_total else None
             ),
             "llm_calls_mean": sum(t["llm_calls"] for t in group) / len(group),
+            "tool_calls_mean": sum(t["tool_calls"] for t in group) / len(group),
         }
     return out
 
@@ -163,11 +188,13 @@ def latency_table(summary: dict[str, Any]) -> str:
             _share(row["llm_share"]),
             _share(row["llm_share_in_tool"]),
             f"{row['llm_calls_mean']:.1f}",
+            f"{row['tool_calls_mean']:.1f}",
         ]
         for name, row in summary.items()
     ]
     headers = ["routed to", "turns", "turn med s", "turn p90 s", "tool med s", "tool p90 s"]
-    return markdown_table([*headers, "LLM share", "LLM share in tool", "LLM calls"], rows)
+    headers += ["LLM share", "LLM share in tool", "LLM calls", "tool calls"]
+    return markdown_table(headers, rows)
 
 
 def _share(value: float | None) -> str:

@@ -181,7 +181,7 @@ def test_grounding_summary_counts_only_answers_where_the_tool_ran():
 
 
 def test_latency_summary_shares():
-    base = {"llm_calls": 2, "error": False}
+    base = {"llm_calls": 2, "tool_calls": 1, "error": False}
     timed = [
         {**base, "tool": "a", "seconds": 10.0, "llm_seconds": 6.0, "tool_seconds": 4.0, "llm_in_tools": 2.0},
         {**base, "tool": "a", "seconds": 20.0, "llm_seconds": 12.0, "tool_seconds": 4.0, "llm_in_tools": 0.0},
@@ -200,7 +200,19 @@ def test_turn_timer_attributes_llm_time_inside_tools():
     timer.tools = [("query_knowledge_graph", 10.0, 20.0)]
     timer.llm = [(0.0, 5.0), (12.0, 15.0), (18.0, 25.0)]
     assert timer.llm_seconds() == 15.0
+    assert timer.tool_seconds() == 10.0
     assert timer.llm_in_tools() == 5.0
+
+
+def test_parallel_tool_calls_are_not_counted_twice():
+    timer = turns.TurnTimer()
+    # Two graph calls run at once, each waiting for its own model call on one server slot.
+    timer.tools = [("query_knowledge_graph", 10.0, 30.0), ("query_knowledge_graph", 11.0, 40.0)]
+    timer.llm = [(0.0, 10.0), (10.0, 30.0), (11.0, 40.0), (40.0, 45.0)]
+    assert timer.tool_seconds() == 30.0
+    assert timer.llm_seconds() == 45.0
+    assert timer.llm_in_tools() == 30.0
+    assert turns.merged([(5.0, 6.0), (1.0, 2.0), (1.5, 3.0)]) == [(1.0, 3.0), (5.0, 6.0)]
 
 
 def test_percentile_is_nearest_rank():
@@ -347,5 +359,6 @@ async def test_run_turn_times_model_calls_made_inside_a_tool():
     turn = await turns.run_turn(GraphOnly(graph, settings), "How many articles?")
     assert (turn["tool"], turn["answer"], turn["error"]) == ("write_cypher", "42.", False)
     assert turn["llm_calls"] == 3  # route, the tool's own call, answer
+    assert turn["tool_calls"] == 1
     assert 0 < turn["llm_in_tools"] <= turn["tool_seconds"] <= turn["seconds"]
     assert turn["tool_results"][0]["content"] == "MATCH (a) RETURN count(a)"
