@@ -79,8 +79,8 @@ async def run_agent_parts(
         assistant = Assistant(local, checkpointer)
         if "routing" in parts:
             chosen = cases[:limit] if limit else cases
-            router = Assistant(routing.routing_settings(local), checkpointer)
-            results["routing"] = await routing.measure_routing(router, chosen, progress)
+            capped = Assistant(routing.routing_settings(local), checkpointer)
+            results["routing"] = await routing.measure_routing(capped, assistant, chosen, progress)
             print("\n" + routing.report(results["routing"]), flush=True)
         if {"latency", "grounding"} & set(parts):
             # First use of each tool loads its model and builds its index: not a turn's cost.

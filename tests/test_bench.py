@@ -362,3 +362,32 @@ async def test_run_turn_times_model_calls_made_inside_a_tool():
     assert turn["tool_calls"] == 1
     assert 0 < turn["llm_in_tools"] <= turn["tool_seconds"] <= turn["seconds"]
     assert turn["tool_results"][0]["content"] == "MATCH (a) RETURN count(a)"
+
+
+async def test_routing_reruns_a_capped_call_that_failed():
+    from langchain_core.tools import StructuredTool
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from agent.graph import build_graph
+    from tests.fakes import ScriptedChatModel, tool_call
+
+    def find_entities(text: str) -> str:
+        """Never runs: routing stops before the tool node."""
+        raise AssertionError("the tool ran")
+
+    tools = [StructuredTool.from_function(find_entities)]
+    settings = Settings.from_env({"provider": "openai-compatible", "base_url": "http://x"})
+
+    def assistant(script: list) -> GraphOnly:
+        model = ScriptedChatModel(script=script)
+        return GraphOnly(build_graph(model, tools, settings, InMemorySaver()), settings)
+
+    cut = RuntimeError("Failed to parse tool call arguments as JSON")
+    capped = assistant([cut, "Hello!"])
+    full = assistant([tool_call("find_entities", {"text": "Paris"})])
+    cases = [
+        {"id": "e-1", "prompt": "Entities in: Paris", "expected": "find_entities"},
+        {"id": "c-1", "prompt": "Hi", "expected": "none"},
+    ]
+    result = await routing.measure_routing(capped, full, cases, progress=False)
+    assert (result["correct"], result["rerun_uncapped"], result["misses"]) == (2, 1, [])
