@@ -262,6 +262,13 @@ def schema_problems(cypher: str, schema: GraphSchema) -> list[str]:
         problems.append(
             f"relationship :{rel_type} (types are {', '.join(sorted(schema.rel_types))})"
         )
+    for hop in typed_hops(code):
+        known = {(hop.start, hop.type, hop.end), (hop.end, hop.type, hop.start)}
+        if hop.start and hop.end and hop.type in schema.rel_types and not known & schema.patterns:
+            links = ", ".join(sorted(f"(:{a})-[:{t}]->(:{b})" for a, t, b in schema.patterns))
+            problems.append(
+                f"pattern (:{hop.start})-[:{hop.type}]->(:{hop.end}) (the graph has {links})"
+            )
     used_props = set(re.findall(r"(?<![\w.])(\w+)\.(\w+)\b(?!\s*\()", code))
     for var, label, body in re.findall(r"\(\s*(\w*)\s*:\s*(\w+)\s*\{([^}]*)\}", code):
         used_props |= {(var or f":{label}", key) for key in re.findall(r"(\w+)\s*:", body)}
@@ -284,33 +291,54 @@ NODE_INNER = re.compile(r"^\s*(\w*)\s*(?::\s*`?(\w+)`?)?")
 REL = re.compile(r"(<?)-\[\s*\w*\s*:\s*`?(\w+)`?\s*(?:\{[^\]]*\})?\s*\]-(>?)")
 
 
-def fix_directions(cypher: str, patterns: frozenset[tuple[str, str, str]]) -> str:
-    """Flip relationship arrows that contradict the schema, e.g. (:Topic)-[:IN_TOPIC]->(:Article).
+@dataclass(frozen=True)
+class Hop:
+    """One directed, typed relationship pattern of a query with its end labels, if known."""
 
-    Small models often get the direction wrong, and a wrong arrow silently returns nothing.
-    Only arrows whose two end labels are known (written on the node or on its variable
-    elsewhere in the query) and whose reverse is in the schema are flipped.
-    """
+    span: tuple[int, int]
+    start: str  # label at the arrow's tail ("" if unknown)
+    type: str
+    end: str  # label at the arrow's head
+    points_right: bool
+
+
+def typed_hops(cypher: str) -> list[Hop]:
+    """The `(a:A)-[:T]->(b:B)` hops of a query; labels come from the node or from its
+    variable's label elsewhere in the query. Undirected hops are skipped."""
     labels = dict(re.findall(r"\(\s*(\w+)\s*:\s*`?(\w+)`?", cypher))
 
     def end_label(inner: str) -> str:
         var, label = NODE_INNER.match(inner).groups()  # type: ignore[union-attr]
         return label or labels.get(var, "")
 
-    out = cypher
-    for rel in reversed(list(REL.finditer(cypher))):
+    hops = []
+    for rel in REL.finditer(cypher):
         before = re.search(r"\(([^()]*)\)\s*$", cypher[: rel.start()])
         after = re.match(r"\s*\(([^()]*)\)", cypher[rel.end() :])
         left_arrow, rel_type, right_arrow = rel.groups()
         if not before or not after or bool(left_arrow) == bool(right_arrow):
             continue
         a, b = end_label(before.group(1)), end_label(after.group(1))
-        start, end = (a, b) if right_arrow else (b, a)
-        if (start, rel_type, end) in patterns or (end, rel_type, start) not in patterns:
+        tail, head = (a, b) if right_arrow else (b, a)
+        hops.append(Hop(rel.span(), tail, rel_type, head, bool(right_arrow)))
+    return hops
+
+
+def fix_directions(cypher: str, patterns: frozenset[tuple[str, str, str]]) -> str:
+    """Flip relationship arrows that contradict the schema, e.g. (:Topic)-[:IN_TOPIC]->(:Article).
+
+    Small models often get the direction wrong, and a wrong arrow silently returns nothing.
+    Only arrows whose two end labels are known and whose reverse is in the schema flip.
+    """
+    out = cypher
+    for hop in reversed(typed_hops(cypher)):
+        if (hop.start, hop.type, hop.end) in patterns:
             continue
-        text = rel.group(0)
-        flipped = "<" + text[:-1] if right_arrow else text[1:] + ">"
-        out = out[: rel.start()] + flipped + out[rel.end() :]
+        if (hop.end, hop.type, hop.start) not in patterns:
+            continue
+        text = out[hop.span[0] : hop.span[1]]
+        flipped = "<" + text[:-1] if hop.points_right else text[1:] + ">"
+        out = out[: hop.span[0]] + flipped + out[hop.span[1] :]
     return out
 
 
