@@ -515,7 +515,11 @@ def similarity_theme(store: GraphStore, question: str) -> str:
 
 
 def answer_question(store: GraphStore, llm: BaseChatModel, question: str) -> GraphAnswer:
-    """Question → Cypher (one repair round on a database error) → rows → answer in words."""
+    """Question → Cypher → rows → answer in words.
+
+    One more model call when the first query fails (database error, or a label, type or
+    property the graph lacks) or finds nothing; writes are refused outright.
+    """
     from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
     from neo4j.exceptions import Neo4jError
 
@@ -558,6 +562,7 @@ def answer_question(store: GraphStore, llm: BaseChatModel, question: str) -> Gra
                 f"Relationship direction corrected from the schema; the model wrote:\n{generated}"
             )
         try:
+            check_read_only(result.cypher)  # a write is refused, never "repaired"
             problems = schema_problems(result.cypher, schema)
             if problems:
                 raise ToolInputError("Not in this graph: " + "; ".join(problems) + ".")
