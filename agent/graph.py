@@ -1,8 +1,15 @@
-"""The agent: a LangGraph `StateGraph` with a model node, a `ToolNode` and a conditional edge.
+"""The agent: a LangGraph `StateGraph` with a router, a model node, a `ToolNode` and a
+conditional edge.
 
-    START -> model --(tool calls?)--> tools -> model -> ... -> END
+    START -> route -> model --(tool calls?)--> tools -> model -> ... -> END
 
-Small local models can call tools forever, so each user message gets at most
+The router asks the model one narrow question first, "which tool, or none?", answered as
+JSON constrained by a schema. A 1.5B model offered five tools at once invents calls for
+requests no tool serves (a weather question became a graph query); asked to choose, with
+"none" as a named option, it routes far better. The model node then sees only the chosen
+tool (or none) and fills in its arguments. If routing fails, the model gets every tool.
+
+Small local models can also call tools forever, so each user message gets at most
 `settings.max_tool_rounds` tool rounds; after that the model is called without tools and
 told to answer from what it has. The graph's recursion limit sits just above that, and
 hitting it anyway ends the turn with an honest message (see `agent.runner`).
@@ -10,6 +17,7 @@ hitting it anyway ends the turn with an honest message (see `agent.runner`).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -25,7 +33,7 @@ from langchain_core.messages.utils import count_tokens_approximately
 from langgraph.graph import END, START, StateGraph
 from langgraph.prebuilt import ToolNode, tools_condition
 
-from agent.prompts import FINAL_ANSWER_NOTE, SYSTEM_PROMPT
+from agent.prompts import CALL_TOOL_NOTE, FINAL_ANSWER_NOTE, ROUTER_PROMPT, SYSTEM_PROMPT
 from agent.state import State
 from tools.errors import ToolInputError
 
@@ -37,6 +45,41 @@ if TYPE_CHECKING:
     from agent.settings import Settings
 
 MODEL_ERROR_PREFIX = "⚠️ "
+ANY_TOOL = "*"  # routing failed: let the model choose among all tools
+ROUTER_HISTORY = 6  # messages of conversation the router sees, for follow-ups
+
+
+def router_prompt(tools: Sequence[BaseTool], messages: Sequence[AnyMessage]) -> list[AnyMessage]:
+    """The tools' own descriptions (what the tool authors wrote to be routed on) and the
+    latest conversation text, without tool traffic."""
+    lines = "\n".join(f"- {t.name}: {t.description}" for t in tools)
+    convo = [
+        m
+        for m in messages
+        if isinstance(m, HumanMessage)
+        or (isinstance(m, AIMessage) and m.content and not m.tool_calls)
+    ]
+    return [SystemMessage(ROUTER_PROMPT.format(tools=lines)), *convo[-ROUTER_HISTORY:]]
+
+
+def route_format(names: Sequence[str]) -> dict:
+    """A JSON schema response format: llama.cpp turns it into a grammar, so the reply can
+    only be one of the names."""
+    schema = {
+        "type": "object",
+        "properties": {"tool": {"type": "string", "enum": [*names, "none"]}},
+        "required": ["tool"],
+        "additionalProperties": False,
+    }
+    return {"type": "json_schema", "json_schema": {"name": "route", "schema": schema}}
+
+
+def parse_route(content: str, names: Sequence[str]) -> str:
+    try:
+        choice = json.loads(content).get("tool")
+    except (ValueError, AttributeError):
+        return ANY_TOOL
+    return choice if choice in (*names, "none") else ANY_TOOL
 
 
 def tool_rounds_this_turn(messages: Sequence[AnyMessage]) -> int:
@@ -44,8 +87,8 @@ def tool_rounds_this_turn(messages: Sequence[AnyMessage]) -> int:
 
 
 def recursion_limit(settings: Settings) -> int:
-    # model + tools per round, a final model call, and one step of slack.
-    return 2 * settings.max_tool_rounds + 3
+    # route, model + tools per round, a final model call, and one step of slack.
+    return 2 * settings.max_tool_rounds + 4
 
 
 def drop_unanswered_tool_calls(messages: Sequence[AnyMessage]) -> list[AnyMessage]:
@@ -97,17 +140,39 @@ def build_graph(
     checkpointer: BaseCheckpointSaver | None = None,
     stop: list[str] | None = None,
 ):
-    with_tools = model.bind_tools(list(tools)) if tools else model
-    if stop:
-        with_tools = with_tools.bind(stop=stop)
+    def with_tools(chosen: Sequence[BaseTool]):
+        bound = model.bind_tools(list(chosen))
+        return bound.bind(stop=stop) if stop else bound
+
+    names = [t.name for t in tools]
+    one_tool = {t.name: with_tools([t]) for t in tools}
+    all_tools = with_tools(tools) if tools else model
+    router = model.bind(response_format=route_format(names))
+
+    async def route(state: State) -> dict:
+        if not tools:
+            return {"route": "none"}
+        try:
+            reply = await router.ainvoke(router_prompt(tools, state["messages"]))
+        except Exception:  # the model node will meet the same fault and report it
+            return {"route": ANY_TOOL}
+        return {"route": parse_route(str(reply.content), names)}
 
     async def call_model(state: State) -> dict:
         history = trim_history(state["messages"], settings.history_tokens)
         prompt: list[AnyMessage] = [SystemMessage(SYSTEM_PROMPT), *history]
-        runnable = with_tools
-        if tool_rounds_this_turn(state["messages"]) >= settings.max_tool_rounds:
-            prompt.append(SystemMessage(FINAL_ANSWER_NOTE))
+        chosen = state.get("route", ANY_TOOL)
+        rounds = tool_rounds_this_turn(state["messages"])
+        if rounds >= settings.max_tool_rounds or chosen == "none":
             runnable = model
+            if rounds:
+                prompt.append(SystemMessage(FINAL_ANSWER_NOTE))
+        elif chosen in one_tool:
+            runnable = one_tool[chosen]
+            if not rounds:
+                prompt.append(SystemMessage(CALL_TOOL_NOTE.format(tool=chosen)))
+        else:
+            runnable = all_tools
         try:
             response = await runnable.ainvoke(prompt)
         except Exception as exc:  # the server died or timed out: keep the history usable
@@ -115,9 +180,11 @@ def build_graph(
         return {"messages": [response]}
 
     builder = StateGraph(State)
+    builder.add_node("route", route)
     builder.add_node("model", call_model)
     builder.add_node("tools", ToolNode(list(tools), handle_tool_errors=describe_tool_error))
-    builder.add_edge(START, "model")
+    builder.add_edge(START, "route")
+    builder.add_edge("route", "model")
     builder.add_conditional_edges("model", tools_condition, {"tools": "tools", END: END})
     builder.add_edge("tools", "model")
     return builder.compile(checkpointer=checkpointer, name="genai101")

@@ -11,3 +11,15 @@ a problem, explain it kindly and suggest what to try. Never invent tool results.
 
 FINAL_ANSWER_NOTE = """You have used the tools you may use for this message. Answer now from \
 the tool results above, without calling another tool."""
+
+ROUTER_PROMPT = """Choose the tool for the learner's last message, or "none".
+
+Tools:
+{tools}
+- none: greetings, thanks, explanations you can give from your own knowledge, and requests \
+no tool can do (weather, news, images, music, reminders, writing code or JSON examples).
+
+Use the conversation to understand follow-ups such as "and for the second sentence?".
+Reply with JSON only: {{"tool": "<name>"}}"""
+
+CALL_TOOL_NOTE = "Call the {tool} tool now for the learner's last message."

@@ -46,7 +46,7 @@ class Settings:
 
     # The agent.
     max_message_chars: int = 4000
-    max_tool_rounds: int = 2
+    max_tool_rounds: int = 1
     history_tokens: int = 3000
 
     # Torch shares the 2 cores with the LLM server: one thread is faster than two.

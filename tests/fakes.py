@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -34,7 +35,9 @@ class ScriptedChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        self.calls.append({"messages": list(messages), "tools": list(self.bound_tools)})
+        self.calls.append(
+            {"messages": list(messages), "tools": list(self.bound_tools), "kwargs": kwargs}
+        )
         if not self.script:
             raise AssertionError("ScriptedChatModel ran out of answers")
         item = self.script.pop(0)
@@ -44,6 +47,11 @@ class ScriptedChatModel(BaseChatModel):
             raise item
         message = item if isinstance(item, AIMessage) else AIMessage(str(item))
         return ChatResult(generations=[ChatGeneration(message=message)])
+
+
+def route(tool: str) -> str:
+    """What the agent's router model answers: the chosen tool as JSON."""
+    return json.dumps({"tool": tool})
 
 
 def tool_call(name: str, args: dict[str, Any], call_id: str = "call-1") -> AIMessage:

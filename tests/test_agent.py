@@ -9,10 +9,10 @@ from langchain_core.tools import tool
 
 from agent import graph as graph_mod
 from agent.graph import build_graph, drop_unanswered_tool_calls, trim_history
-from agent.prompts import FINAL_ANSWER_NOTE
+from agent.prompts import CALL_TOOL_NOTE, FINAL_ANSWER_NOTE
 from agent.runner import Assistant, open_checkpointer, validate_message
 from agent.settings import Settings
-from tests.fakes import ScriptedChatModel, tool_call
+from tests.fakes import ScriptedChatModel, route, tool_call
 from tools import artifacts
 from tools.errors import ToolInputError
 
@@ -44,24 +44,61 @@ async def run(model, settings, text, thread="t1"):
 
 
 async def test_routes_to_tool_and_answers_with_its_result(settings):
-    model = ScriptedChatModel(script=[tool_call("shout", {"text": "hi"}), "I shouted: HI"])
+    model = ScriptedChatModel(
+        script=[route("shout"), tool_call("shout", {"text": "hi"}), "I shouted: HI"]
+    )
     result = await run(model, settings, "shout hi")
     assert result["tool_calls"] == [{"name": "shout", "args": {"text": "hi"}}]
     assert result["tool_results"][0]["content"] == "HI"
     assert result["tool_results"][0]["artifact"]["parts"][0]["content"] == "HI"
     assert result["answer"] == "I shouted: HI"
-    # The second model call saw the tool result, with tools still bound.
-    second = model.calls[1]
+    router, first, second = model.calls
+    # The router got a schema-constrained question with every tool and "none" to choose from.
+    schema = router["kwargs"]["response_format"]["json_schema"]["schema"]
+    assert schema["properties"]["tool"]["enum"] == ["shout", "none"]
+    assert router["tools"] == []
+    # The model then saw only the chosen tool, and was told to call it.
+    assert first["tools"] == ["shout"]
+    assert first["messages"][-1].content == CALL_TOOL_NOTE.format(tool="shout")
+    # The next call saw the tool result.
     assert any(isinstance(m, ToolMessage) and m.content == "HI" for m in second["messages"])
-    assert second["tools"] == ["shout"]
 
 
-async def test_plain_chat_calls_no_tool(settings):
-    model = ScriptedChatModel(script=["Hello! I teach generative AI."])
+async def test_plain_chat_is_routed_to_no_tool(settings):
+    model = ScriptedChatModel(script=[route("none"), "Hello! I teach generative AI."])
     result = await run(model, settings, "hello")
     assert result["tool_calls"] == [] and result["tool_results"] == []
     assert result["answer"].startswith("Hello")
-    assert isinstance(model.calls[0]["messages"][0], SystemMessage)
+    answer_call = model.calls[1]
+    assert answer_call["tools"] == []  # nothing to invent a call with
+    assert isinstance(answer_call["messages"][0], SystemMessage)
+
+
+async def test_unusable_route_offers_every_tool(settings):
+    model = ScriptedChatModel(script=["I think shout?", "Plain answer."])
+    result = await run(model, settings, "hmm")
+    assert model.calls[1]["tools"] == ["shout"]  # all tools (here: the one) bound
+    assert result["answer"] == "Plain answer."
+
+
+async def test_router_sees_the_conversation_for_follow_ups(settings):
+    model = ScriptedChatModel(
+        script=[
+            route("none"),
+            "Shouting means capitals.",
+            route("shout"),
+            tool_call("shout", {"text": "b"}),
+            "B",
+        ]
+    )
+    await run(model, settings, "what does shouting mean?")
+    await run(model, settings, "now do it for b")
+    router = model.calls[2]["messages"]
+    assert [m.content for m in router[1:]] == [
+        "what does shouting mean?",
+        "Shouting means capitals.",
+        "now do it for b",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -69,7 +106,9 @@ async def test_plain_chat_calls_no_tool(settings):
     [("", "Give me some text to shout."), ("boom", "The tool failed (RuntimeError: kaboom)")],
 )
 async def test_tool_exception_becomes_readable_message(settings, arg, expected):
-    model = ScriptedChatModel(script=[tool_call("shout", {"text": arg}), "Sorry about that."])
+    model = ScriptedChatModel(
+        script=[route("shout"), tool_call("shout", {"text": arg}), "Sorry about that."]
+    )
     result = await run(model, settings, "shout")
     content = result["tool_results"][0]["content"]
     assert content.startswith(expected)
@@ -79,7 +118,7 @@ async def test_tool_exception_becomes_readable_message(settings, arg, expected):
 
 async def test_tool_rounds_are_capped_then_model_answers_without_tools(settings):
     calls = [tool_call("shout", {"text": f"x{i}"}, f"c{i}") for i in range(5)]
-    model = ScriptedChatModel(script=[*calls[:2], "Done with what I have."])
+    model = ScriptedChatModel(script=[route("shout"), *calls[:2], "Done with what I have."])
     result = await run(model, settings, "keep shouting")
     assert len(result["tool_calls"]) == 2  # max_tool_rounds
     last = model.calls[-1]
@@ -90,7 +129,8 @@ async def test_tool_rounds_are_capped_then_model_answers_without_tools(settings)
 
 async def test_recursion_limit_ends_with_honest_answer(settings, monkeypatch):
     monkeypatch.setattr("agent.runner.recursion_limit", lambda s: 2)
-    model = ScriptedChatModel(script=[tool_call("shout", {"text": "a"}, f"c{i}") for i in range(5)])
+    calls = [tool_call("shout", {"text": "a"}, f"c{i}") for i in range(5)]
+    model = ScriptedChatModel(script=[route("shout"), *calls])
     result = await run(model, settings, "loop")
     assert "could not finish this within 2 steps" in result["answer"]
     async with open_checkpointer(settings) as cp:
@@ -99,7 +139,9 @@ async def test_recursion_limit_ends_with_honest_answer(settings, monkeypatch):
 
 
 async def test_history_is_per_thread_and_survives_restart(settings):
-    model = ScriptedChatModel(script=["A1", "B1", "A2"])
+    model = ScriptedChatModel(
+        script=[route("none"), "A1", route("none"), "B1", route("none"), "A2"]
+    )
     await run(model, settings, "first in A", thread="A")
     await run(model, settings, "first in B", thread="B")
     # A new checkpointer connection = a restarted app.
@@ -112,7 +154,9 @@ async def test_history_is_per_thread_and_survives_restart(settings):
 
 
 async def test_model_failure_keeps_history_and_next_turn_works(settings):
-    model = ScriptedChatModel(script=[ConnectionError("server died"), "Back again."])
+    model = ScriptedChatModel(
+        script=[ConnectionError("died"), ConnectionError("died"), route("none"), "Back again."]
+    )
     first = await run(model, settings, "hello?")
     assert first["error"] and "could not answer" in first["answer"]
     second = await run(model, settings, "still there?")
@@ -159,3 +203,10 @@ def test_bad_messages_are_refused_clearly():
     with pytest.raises(ToolInputError, match="limit is 10"):
         validate_message("x" * 11, s)
     assert validate_message("  hi  ", s) == "hi"
+
+
+def test_route_parsing_accepts_only_known_choices():
+    assert graph_mod.parse_route('{"tool": "shout"}', ["shout"]) == "shout"
+    assert graph_mod.parse_route('{"tool": "none"}', ["shout"]) == "none"
+    assert graph_mod.parse_route('{"tool": "delete_all"}', ["shout"]) == graph_mod.ANY_TOOL
+    assert graph_mod.parse_route("shout", ["shout"]) == graph_mod.ANY_TOOL
