@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from agent.llm_server import LLMServerError, assemble_model, port_in_use
+from agent.llm_server import LLMServerError, LocalLLMServer, assemble_model, port_in_use
 from agent.providers import provider_problem
 from agent.settings import Settings
 
@@ -43,6 +43,10 @@ def run_app(settings: Settings) -> int:
         )
         return 2
     if settings.provider == "local":
+        conflict = LocalLLMServer(settings).port_conflict()
+        if conflict:
+            print(f"genai101: {conflict}", file=sys.stderr)
+            return 2
         try:
             assemble_model(settings)
         except LLMServerError as exc:

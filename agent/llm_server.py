@@ -137,18 +137,25 @@ class LocalLLMServer:
         models = _get_json(f"http://{self.host}:{self.port}/v1/models") or {}
         return any(m.get("id") == MODEL_ALIAS for m in models.get("data", []))
 
+    def port_conflict(self) -> str | None:
+        """Why the port cannot be ours, if another program holds it. One of our own servers
+        there is no conflict: a second app or a CLI call next to a running app shares it."""
+        if not port_in_use(self.host, self.port) or (self.healthy() and self._serves_our_model()):
+            return None
+        return (
+            f"Port {self.port} (the local LLM's) is already in use by another program: stop it "
+            "or set GENAI101_LLM_PORT to a free port."
+        )
+
     def start(self, timeout_s: float = 120.0) -> None:
-        """Start the child, or adopt one already serving our model on the port (a second
-        app or a CLI call next to a running app shares it instead of failing)."""
+        """Start the child, or adopt one of ours already serving on the port."""
         if self.proc is not None and self.proc.poll() is None and self.healthy():
             return
         if port_in_use(self.host, self.port):
-            if self.healthy() and self._serves_our_model():
-                return
-            raise LLMServerError(
-                f"Port {self.port} is already in use by another program: stop it or set "
-                "GENAI101_LLM_PORT to a free port."
-            )
+            conflict = self.port_conflict()
+            if conflict:
+                raise LLMServerError(conflict)
+            return
         model = assemble_model(self.settings)
         s = self.settings
         cmd = [
