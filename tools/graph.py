@@ -848,5 +848,7 @@ def _cmd_ask_graph(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
     else:
-        print(f"Cypher:\n{answer.cypher}\n\n{answer.answer}\n({answer.seconds:.1f} s)")
+        if answer.cypher:
+            print(f"Cypher:\n{answer.cypher}\n")
+        print(f"{answer.answer}\n({answer.seconds:.1f} s)")
     return 0 if not (answer.error or answer.refused) else 1
