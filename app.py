@@ -10,6 +10,7 @@ from typing import Any
 
 import chainlit as cl
 import chainlit.server
+from chainlit.data import get_data_layer
 from chainlit.input_widget import Select, Switch
 from chainlit.server import app as server
 from fastapi import HTTPException
@@ -109,8 +110,15 @@ async def _warm_up(assistant: Assistant) -> None:
 
 @cl.on_app_shutdown
 async def shutdown() -> None:
+    """Close every SQLite connection: aiosqlite's worker threads are not daemons, and one
+    left open keeps the process alive after Ctrl-C (and the LLM server with it)."""
+    if Runtime.warm_up is not None:
+        Runtime.warm_up.cancel()
     if Runtime.exit_stack is not None:
         await Runtime.exit_stack.aclose()
+    layer = get_data_layer()
+    if layer is not None:
+        await layer.close()
     local_server(SETTINGS).stop()
 
 

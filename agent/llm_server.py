@@ -238,10 +238,15 @@ def _serve(argv: list[str] | None = None) -> None:
     p.offline = True
     p.cache_ram_mib = a.cache_mib
     server = xllamacpp.Server(p)  # serves on its own threads
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # Nothing to flush: exit at once instead of waiting on llama.cpp's server threads.
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     print(f"serving {a.model} on 127.0.0.1:{a.port} ({server})", flush=True)
-    while True:
-        signal.pause()
+    # Die with the app even when it is killed without cleaning up (SIGKILL, a hung exit):
+    # an orphaned server would hold 2 GB and the port.
+    parent = os.getppid()
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(0)
 
 
 if __name__ == "__main__":
