@@ -778,6 +778,11 @@ def open_graph(settings: Settings) -> GraphStore:
     return store
 
 
+def warm_up(settings: Settings) -> None:
+    """Start (or join) the graph server and load the dataset before the first question."""
+    open_graph(settings)
+
+
 def make_tools(ctx: ToolContext) -> list[BaseTool]:
     from langchain_core.tools import tool
 

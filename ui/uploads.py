@@ -13,10 +13,13 @@ from tools.errors import ToolInputError
 
 def ingest_one(settings: Settings, user_id: str, path: Path, name: str) -> str:
     if name.lower().endswith(".csv"):
-        from tools.graph import load_csv_upload
+        from knowledge.graph_load import load_csv_upload
 
-        counts = load_csv_upload(settings, path)
-        return f"✅ **{name}**: loaded into the article graph ({_counts(counts)})."
+        result = load_csv_upload(settings, path)
+        return (
+            f"✅ **{name}**: {result['rows']} articles loaded into the article graph "
+            f"(now {_counts(result['graph'])}). Ask me about them!"
+        )
     from tools.rag import ingest_upload
 
     result = ingest_upload(settings, user_id, path, name)
