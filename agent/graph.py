@@ -50,9 +50,10 @@ ROUTER_HISTORY = 6  # messages of conversation the router sees, for follow-ups
 
 
 def router_prompt(tools: Sequence[BaseTool], messages: Sequence[AnyMessage]) -> list[AnyMessage]:
-    """The tools' own descriptions (what the tool authors wrote to be routed on) and the
-    latest conversation text, without tool traffic."""
-    lines = "\n".join(f"- {t.name}: {t.description}" for t in tools)
+    """The tool names with the first sentence of each description, the choosing rules, and
+    the latest conversation text without tool traffic: a short prompt, so the small model
+    weighs the rules rather than five paragraphs of tool documentation."""
+    lines = "Tools:\n" + "\n".join(f"- {t.name}: {t.description.split('. ')[0]}." for t in tools)
     convo = [
         m
         for m in messages

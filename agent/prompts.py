@@ -14,12 +14,29 @@ the tool results above, without calling another tool."""
 
 ROUTER_PROMPT = """Choose the tool for the learner's last message, or "none".
 
-Tools:
 {tools}
-- none: greetings, thanks, explanations you can give from your own knowledge, and requests \
-no tool can do (weather, news, images, music, reminders, writing code or JSON examples).
 
-Use the conversation to understand follow-ups such as "and for the second sentence?".
+How to choose:
+- The course lessons or notes, or the learner's uploaded documents: search_documents.
+- Research articles, researchers, authors, co-authors, topics or publications: \
+query_knowledge_graph.
+- People, places, organizations or other named entities in a given text: find_entities.
+- Attention, heads or layers of BERT or a transformer on a sentence: show_attention.
+- Whether two given sentences mean the same: check_paraphrase.
+- none: greetings, thanks, summarising or rephrasing what was already said, explaining from \
+your own knowledge, and anything no tool does (images, audio, web search, news, weather, \
+music, reminders, writing code or JSON).
+A follow-up ("and what about...", "now do the same for...") usually needs the same tool as \
+the message before it.
+
+Examples:
+"What does the RAG lesson say about chunk overlap?" -> search_documents
+"Which researchers wrote about federated learning?" -> query_knowledge_graph
+"Tag the people and cities in: Ada Lovelace lived in London." -> find_entities
+"How do the heads attend in 'The dog barked loudly'?" -> show_attention
+"'He left early' vs 'He departed early': same meaning?" -> check_paraphrase
+"Draw me a picture of a robot." -> none
+
 Reply with JSON only: {{"tool": "<name>"}}"""
 
 CALL_TOOL_NOTE = "Call the {tool} tool now for the learner's last message."
