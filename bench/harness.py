@@ -160,7 +160,9 @@ def run(
         "part_seconds": {},
         "tools": {},
     }  # fmt: skip
-    with LocalLLMServer(settings) if settings.provider == "local" else contextlib.nullcontext():
+    needs_llm = bool(parts) or any(s.needs_llm for s in chosen)
+    local = settings.provider == "local" and needs_llm
+    with LocalLLMServer(settings) if local else contextlib.nullcontext():
         started = time.perf_counter()
         results |= asyncio.run(run_agent_parts(settings, parts, limit, progress))
         if parts:

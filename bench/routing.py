@@ -5,10 +5,11 @@ The set is `bench/data/routing.jsonl`: one turn a line, `{"id", "prompt", "expec
 turns `{"user", "assistant", "tool"?: {"name", "args", "output"}}` for follow-ups that only
 make sense with them.
 
-Method: the real compiled agent graph (`Assistant.graph()`: same system prompt, history
-trimming and bound tools as a chat), invoked with `interrupt_before=["tools"]`, so it stops
-after the first model call and no tool runs. The routed tool is the first tool call of that
-call, "none" for a plain answer, "error" when the model call failed. The reply is capped at
+Method: the real compiled agent graph (`Assistant.graph()`: same router node, system prompt,
+history trimming and bound tools as a chat), invoked with `interrupt_before=["tools"]`, so
+it stops before any tool runs. The routed tool is the model node's first tool call ("none"
+for a plain answer, "error" when the model call failed): what would run, whatever the
+router node chose; the router's choice is saved beside each miss. The reply is capped at
 `ROUTING_MAX_TOKENS`: decoding is greedy, so the capped reply starts exactly like the full
 one, and a plain answer cut short is still a plain answer; this saves up to a minute a turn
 on two busy cores. A reply the cap cut inside a tool-call block (llama.cpp then fails to
@@ -106,8 +107,15 @@ def confusion_table(matrix: dict[str, dict[str, int]]) -> str:
     return markdown_table(["expected \\ called", *labels, "right"], rows)
 
 
-def summarize(cases: Sequence[dict[str, Any]], called: Sequence[str], seconds: Sequence[float]):
-    """The routing result as saved: accuracy, confusion, every miss with its prompt."""
+def summarize(
+    cases: Sequence[dict[str, Any]],
+    called: Sequence[str],
+    seconds: Sequence[float],
+    routes: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """The routing result as saved: accuracy, confusion, every miss with its prompt and
+    the router node's choice when the graph has one."""
+    routes = routes or [""] * len(cases)
     pairs = [(c["expected"], got) for c, got in zip(cases, called, strict=True)]
     correct = sum(1 for expected, got in pairs if expected == got)
     misses = [
@@ -117,8 +125,9 @@ def summarize(cases: Sequence[dict[str, Any]], called: Sequence[str], seconds: S
             "history_turns": len(c.get("history", [])),
             "expected": c["expected"],
             "called": got,
+            "router": router,
         }
-        for c, got in zip(cases, called, strict=True)
+        for c, got, router in zip(cases, called, routes, strict=True)
         if c["expected"] != got
     ]
     return {
@@ -132,8 +141,9 @@ def summarize(cases: Sequence[dict[str, Any]], called: Sequence[str], seconds: S
     }
 
 
-async def route(assistant: Assistant, case: dict[str, Any]) -> str:
-    """The tool the assistant's first model call picks for this case, in a fresh thread."""
+async def route(assistant: Assistant, case: dict[str, Any]) -> tuple[str, str]:
+    """The tool the assistant's model node calls first for this case (in a fresh thread),
+    and what the graph's router node chose before it ("" for a graph without a router)."""
     from langchain_core.messages import HumanMessage
 
     config = assistant.config(f"bench-routing-{uuid.uuid4()}", "bench", assistant.settings)
@@ -142,7 +152,7 @@ async def route(assistant: Assistant, case: dict[str, Any]) -> str:
     state = await assistant.graph().ainvoke(
         {"messages": messages}, config, interrupt_before=["tools"]
     )
-    return routed_tool(state["messages"][-1])
+    return routed_tool(state["messages"][-1]), str(state.get("route", ""))
 
 
 async def measure_routing(
@@ -153,16 +163,17 @@ async def measure_routing(
     so the cap saves time without changing an outcome."""
     from tqdm import tqdm
 
-    called, seconds, retried = [], [], 0
+    called, routes, seconds, retried = [], [], [], 0
     for case in tqdm(cases, desc="routing", unit="turn", disable=not progress):
         started = time.perf_counter()
-        tool = await route(capped, case)
+        tool, router = await route(capped, case)
         if tool in (ERROR, CUT):
-            tool = await route(full, case)
+            tool, router = await route(full, case)
             retried += 1
         seconds.append(time.perf_counter() - started)
         called.append(tool)
-    return {**summarize(cases, called, seconds), "rerun_uncapped": retried}
+        routes.append(router)
+    return {**summarize(cases, called, seconds, routes), "rerun_uncapped": retried}
 
 
 def report(result: dict[str, Any]) -> str:
@@ -180,6 +191,7 @@ def report(result: dict[str, Any]) -> str:
             f"- {m['id']}: {m['prompt']!r}"
             + (f" (after {m['history_turns']} turn(s))" if m["history_turns"] else "")
             + f" -> expected {m['expected']}, called {m['called']}"
+            + (f" (router: {m['router']})" if m.get("router") else "")
             for m in result["misses"]
         ]
     return "\n".join(lines)

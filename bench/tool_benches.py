@@ -28,19 +28,21 @@ TIMEOUT_S = 3600
 
 @dataclass(frozen=True)
 class Script:
-    """A benchmark script, the part it belongs to, and its arguments for `--limit N`."""
+    """A benchmark script, the part it belongs to, its arguments for `--limit N`, and
+    whether it calls the LLM (only then does the harness start the local server for it)."""
 
     file: str
     part: str
     limited: Callable[[int], list[str]] = lambda n: []
     note: str = ""
+    needs_llm: bool = False
 
 
 KNOWN = (
     Script("rag_retrieval.py", "rag"),
     Script("rag_ingest.py", "rag", lambda n: ["--repeats", "1"]),
     Script("faiss_latency.py", "rag", lambda n: ["--queries", str(10 * n), "--sizes", "10000"]),
-    Script("entities_bench.py", "entities", lambda n: ["--llm-sentences", str(n)]),
+    Script("entities_bench.py", "entities", lambda n: ["--llm-sentences", str(n)], needs_llm=True),
     Script("attention_bench.py", "attention", lambda n: ["--repeats", str(max(1, n))]),
     Script(
         "paraphrase_bench.py",
@@ -48,7 +50,12 @@ KNOWN = (
         lambda n: ["--runs", str(10 * n)],
         note="rewrites knowledge/paraphrase/bench.json",
     ),
-    Script("graph_text2cypher.py", "graph", lambda n: ["--only", *graph_question_ids(n)]),
+    Script(
+        "graph_text2cypher.py",
+        "graph",
+        lambda n: ["--only", *graph_question_ids(n)],
+        needs_llm=True,
+    ),
 )
 
 NUMBER = r"(-?\d+(?:\.\d+)?)%?"
@@ -71,7 +78,7 @@ def scripts() -> list[Script]:
     found = [s for s in KNOWN if (BENCH_DIR / s.file).exists()]
     for path in sorted(BENCH_DIR.glob("*.py")):
         if path.name not in known and 'if __name__ == "__main__"' in path.read_text():
-            found.append(Script(path.name, path.stem))
+            found.append(Script(path.name, path.stem, needs_llm=True))  # unknown: assume so
     return found
 
 

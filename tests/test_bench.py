@@ -94,7 +94,8 @@ def test_routing_summary_lists_every_miss():
         {"id": "x-2", "prompt": "p2", "expected": "none", "history": [{}]},
         {"id": "x-3", "prompt": "p3", "expected": "none"},
     ]
-    result = routing.summarize(cases, ["find_entities", "show_attention", "none"], [1.0, 2.0, 9.0])
+    called = ["find_entities", "show_attention", "none"]
+    result = routing.summarize(cases, called, [1.0, 2.0, 9.0], ["find_entities", "*", "none"])
     assert result["correct"] == 2 and result["accuracy"] == pytest.approx(2 / 3)
     assert result["misses"] == [
         {
@@ -103,9 +104,11 @@ def test_routing_summary_lists_every_miss():
             "history_turns": 1,
             "expected": "none",
             "called": "show_attention",
+            "router": "*",
         }
     ]
     assert result["seconds"]["median"] == 2.0
+    assert "(router: *)" in routing.report(result)
 
 
 def test_facts_are_numbers_and_names_not_sentence_starts():
@@ -343,7 +346,7 @@ async def test_run_turn_times_model_calls_made_inside_a_tool():
     from langgraph.checkpoint.memory import InMemorySaver
 
     from agent.graph import build_graph
-    from tests.fakes import ScriptedChatModel, tool_call
+    from tests.fakes import ScriptedChatModel, route, tool_call
 
     inner = ScriptedChatModel(script=["MATCH (a) RETURN count(a)"])
 
@@ -352,13 +355,15 @@ async def test_run_turn_times_model_calls_made_inside_a_tool():
         return inner.invoke(question).content
 
     tool = StructuredTool.from_function(write_cypher)
-    outer = ScriptedChatModel(script=[tool_call("write_cypher", {"question": "how many?"}), "42."])
+    outer = ScriptedChatModel(
+        script=[route("write_cypher"), tool_call("write_cypher", {"question": "how many?"}), "42."]
+    )
     settings = Settings.from_env({"provider": "openai-compatible", "base_url": "http://x"})
     graph = build_graph(outer, [tool], settings, InMemorySaver())
 
     turn = await turns.run_turn(GraphOnly(graph, settings), "How many articles?")
     assert (turn["tool"], turn["answer"], turn["error"]) == ("write_cypher", "42.", False)
-    assert turn["llm_calls"] == 3  # route, the tool's own call, answer
+    assert turn["llm_calls"] == 4  # router, tool call, the tool's own call, answer
     assert turn["tool_calls"] == 1
     assert 0 < turn["llm_in_tools"] <= turn["tool_seconds"] <= turn["seconds"]
     assert turn["tool_results"][0]["content"] == "MATCH (a) RETURN count(a)"
@@ -369,7 +374,7 @@ async def test_routing_reruns_a_capped_call_that_failed():
     from langgraph.checkpoint.memory import InMemorySaver
 
     from agent.graph import build_graph
-    from tests.fakes import ScriptedChatModel, tool_call
+    from tests.fakes import ScriptedChatModel, route, tool_call
 
     def find_entities(text: str) -> str:
         """Never runs: routing stops before the tool node."""
@@ -383,8 +388,8 @@ async def test_routing_reruns_a_capped_call_that_failed():
         return GraphOnly(build_graph(model, tools, settings, InMemorySaver()), settings)
 
     cut = RuntimeError("Failed to parse tool call arguments as JSON")
-    capped = assistant([cut, "Hello!"])
-    full = assistant([tool_call("find_entities", {"text": "Paris"})])
+    capped = assistant([route("find_entities"), cut, route("none"), "Hello!"])
+    full = assistant([route("find_entities"), tool_call("find_entities", {"text": "Paris"})])
     cases = [
         {"id": "e-1", "prompt": "Entities in: Paris", "expected": "find_entities"},
         {"id": "c-1", "prompt": "Hi", "expected": "none"},
