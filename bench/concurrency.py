@@ -135,15 +135,23 @@ class Learner:
         self.sio = socketio.AsyncClient(reconnection=False)
         self.thread_id: str | None = None
         self.done = asyncio.Event()
-        self.waiting = False
+        self.state = "idle"  # idle -> sent -> started (task_start seen) -> idle
         self.sio.on("first_interaction", self._first_interaction)
+        self.sio.on("task_start", self._task_start)
         self.sio.on("task_end", self._task_end)
 
     async def _first_interaction(self, data: dict[str, Any]) -> None:
         self.thread_id = data.get("thread_id")
 
+    async def _task_start(self, *args: Any) -> None:
+        if self.state == "sent":
+            self.state = "started"
+
     async def _task_end(self, *args: Any) -> None:
-        if self.waiting:
+        """Only the end of the task our message started: the server also sends a task_end
+        when the socket connects, which may arrive after the message was sent."""
+        if self.state == "started":
+            self.state = "idle"
             self.done.set()
 
     async def connect(self) -> None:
@@ -174,11 +182,10 @@ class Learner:
             "createdAt": dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z"),
         }
         self.done.clear()
-        self.waiting = True
+        self.state = "sent"
         started = time.perf_counter()
         await self.sio.emit("client_message", {"message": message, "fileReferences": []})
         await asyncio.wait_for(self.done.wait(), TURN_TIMEOUT_S)
-        self.waiting = False
         return time.perf_counter() - started
 
     async def close(self) -> None:

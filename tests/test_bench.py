@@ -396,3 +396,15 @@ async def test_routing_reruns_a_capped_call_that_failed():
     ]
     result = await routing.measure_routing(capped, full, cases, progress=False)
     assert (result["correct"], result["rerun_uncapped"], result["misses"]) == (2, 1, [])
+
+
+async def test_learner_waits_for_the_end_of_its_own_task():
+    from bench.concurrency import Learner
+
+    learner = Learner("http://127.0.0.1:9", "token")
+    learner.state = "sent"
+    await learner._task_end()  # the one the server sends on connect
+    assert not learner.done.is_set()
+    await learner._task_start()
+    await learner._task_end()
+    assert learner.done.is_set() and learner.state == "idle"
