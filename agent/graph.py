@@ -3,8 +3,9 @@ conditional edge.
 
     START -> route -> model --(tool calls?)--> tools -> model -> ... -> END
 
-The router asks the model one narrow question first, "which tool, or none?", answered as
-JSON constrained by a schema. A 1.5B model offered five tools at once invents calls for
+The router first compares the message with example messages of each tool (see
+`agent.semantic_router`); when none is close, it asks the model one narrow question,
+"which tool, or none?", answered as JSON constrained by a schema. A 1.5B model offered five tools at once invents calls for
 requests no tool serves (a weather question became a graph query); asked to choose, with
 "none" as a named option, it routes far better. The model node then sees only the chosen
 tool (or none) and fills in its arguments. If routing fails, the model gets every tool.
@@ -17,8 +18,9 @@ hitting it anyway ends the turn with an honest message (see `agent.runner`).
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from langchain_core.messages import (
@@ -140,6 +142,7 @@ def build_graph(
     settings: Settings,
     checkpointer: BaseCheckpointSaver | None = None,
     stop: list[str] | None = None,
+    semantic_router: Callable[[str], tuple[str, float]] | None = None,
 ):
     def with_tools(chosen: Sequence[BaseTool]):
         bound = model.bind_tools(list(chosen))
@@ -153,6 +156,10 @@ def build_graph(
     async def route(state: State) -> dict:
         if not tools:
             return {"route": "none"}
+        if semantic_router is not None:
+            choice, score = await asyncio.to_thread(semantic_router, state["messages"][-1].content)
+            if score >= settings.route_threshold and choice in (*names, "none"):
+                return {"route": choice}
         try:
             reply = await router.ainvoke(router_prompt(tools, state["messages"]))
         except Exception:  # the model node will meet the same fault and report it
@@ -203,10 +210,13 @@ def make_graph():
     """Entry point for LangGraph's own tooling (`langgraph.json`): the default settings and
     tools, with the platform's checkpointer."""
     from agent.providers import make_chat_model, tool_call_stop
+    from agent.semantic_router import semantic_route
     from agent.settings import Settings
     from tools import ToolContext, load_tools
 
     settings = Settings.from_env()
     model = make_chat_model(settings)
     tools = load_tools(ToolContext(settings, lambda: model))
-    return build_graph(model, tools, settings, stop=tool_call_stop(settings))
+    return build_graph(
+        model, tools, settings, stop=tool_call_stop(settings), semantic_router=semantic_route
+    )

@@ -14,6 +14,7 @@ from langgraph.errors import GraphRecursionError
 
 from agent.graph import build_graph, current_turn, recursion_limit
 from agent.providers import local_server, make_chat_model, tool_call_stop
+from agent.semantic_router import semantic_route
 from agent.settings import Settings
 from tools import ToolContext, load_tools
 from tools.errors import ToolInputError
@@ -64,7 +65,12 @@ class Assistant:
             model = make_chat_model(settings)
             tools = load_tools(ToolContext(settings, lambda: model))
             self._graphs[settings] = build_graph(
-                model, tools, settings, self.checkpointer, stop=tool_call_stop(settings)
+                model,
+                tools,
+                settings,
+                self.checkpointer,
+                stop=tool_call_stop(settings),
+                semantic_router=semantic_route,
             )
         return self._graphs[settings]
 

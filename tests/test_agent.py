@@ -210,3 +210,27 @@ def test_route_parsing_accepts_only_known_choices():
     assert graph_mod.parse_route('{"tool": "none"}', ["shout"]) == "none"
     assert graph_mod.parse_route('{"tool": "delete_all"}', ["shout"]) == graph_mod.ANY_TOOL
     assert graph_mod.parse_route("shout", ["shout"]) == graph_mod.ANY_TOOL
+
+
+async def test_confident_semantic_route_skips_the_llm_router(settings):
+    model = ScriptedChatModel(script=[tool_call("shout", {"text": "a"}), "A"])
+    async with open_checkpointer(settings) as cp:
+        a = Assistant(settings, cp)
+        a._graphs[settings] = build_graph(
+            model, [shout], settings, cp, semantic_router=lambda text: ("shout", 0.9)
+        )
+        result = await a.ainvoke("shout a", "t")
+    assert result["tool_calls"][0]["name"] == "shout"
+    assert "response_format" not in model.calls[0]["kwargs"]  # no router call was made
+
+
+async def test_unsure_semantic_route_asks_the_llm_router(settings):
+    model = ScriptedChatModel(script=[route("none"), "Plain."])
+    async with open_checkpointer(settings) as cp:
+        a = Assistant(settings, cp)
+        a._graphs[settings] = build_graph(
+            model, [shout], settings, cp, semantic_router=lambda text: ("shout", 0.2)
+        )
+        result = await a.ainvoke("hmm", "t")
+    assert "response_format" in model.calls[0]["kwargs"]
+    assert result["tool_calls"] == [] and result["answer"] == "Plain."
