@@ -102,6 +102,13 @@ def assemble_model(settings: Settings, progress: bool = True) -> Path:
     return target
 
 
+def free_port() -> int:
+    """A port nothing listens on now (the OS picks it), for tests and benchmarks."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def port_in_use(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.settimeout(0.5)

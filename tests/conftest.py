@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.llm_server import LocalLLMServer
+from agent.llm_server import LocalLLMServer, free_port
 from agent.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -33,12 +32,6 @@ CHROMIUM_ARGS = [
     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
 ]
 APP_FILES = ("app.py", "chainlit.md", ".chainlit", "public")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -8,10 +8,11 @@ import signal
 
 import pytest
 
+from agent.llm_server import free_port
 from agent.providers import local_server
 from agent.runner import Assistant, open_checkpointer
 from agent.settings import Settings
-from tests.conftest import REPO, free_port
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
 
