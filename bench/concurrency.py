@@ -16,7 +16,6 @@ import datetime as dt
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from agent.llm_server import free_port
 from agent.settings import Settings
 from bench.report import markdown_table, spread
 
@@ -43,12 +43,6 @@ PROMPTS = (
     "Show me the attention of BERT on: The cat sat on the mat.",
     'Do these mean the same? "The company hired Anna." and "Anna was hired by the company."',
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class ChainlitApp:

@@ -21,9 +21,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from agent.llm_server import free_port
 from agent.settings import Settings
 from bench import report
-from bench.concurrency import SHARED_DATA, free_port
+from bench.concurrency import SHARED_DATA
 from bench.tool_benches import Script, run_script, scripts
 
 AGENT_PARTS = ("routing", "latency", "grounding", "concurrency")
