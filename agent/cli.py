@@ -1,6 +1,6 @@
 """The `genai101` command line.
 
-`run` and `chat` live here; every module of `tools/`, `knowledge/` and `bench/` that defines
+`run` and `chat` live here; every module of `tools/` and `knowledge/` (and `bench/cli.py`) that defines
 `add_commands(subparsers)` adds its own subcommands, so a tool brings its CLI with it.
 A handler is `func(args, settings) -> int`; it prints JSON when `args.json` is set.
 """
@@ -19,7 +19,7 @@ from agent.settings import Settings, SettingsError
 
 def _command_modules() -> list:
     mods = []
-    for pkg_name in ("knowledge", "tools", "bench"):
+    for pkg_name in ("knowledge", "tools"):
         pkg = importlib.import_module(pkg_name)
         for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
             if info.name.startswith("_") or info.name == "__main__":
@@ -27,7 +27,8 @@ def _command_modules() -> list:
             mod = importlib.import_module(f"{pkg_name}.{info.name}")
             if hasattr(mod, "add_commands"):
                 mods.append(mod)
-    return mods
+    # bench/ holds scripts with heavy imports: only its command module is loaded.
+    return [*mods, importlib.import_module("bench.cli")]
 
 
 def build_parser() -> argparse.ArgumentParser:

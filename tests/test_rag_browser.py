@@ -27,7 +27,9 @@ def test_upload_ask_and_see_the_cited_passage(app_server, browser_page, tmp_path
     notes = tmp_path / "heron-notes.md"
     notes.write_text(NOTES)
 
-    page.set_input_files("input[type=file]", str(notes))
+    # Wait for the upload itself: a message sent before it completes goes without the file.
+    with page.expect_response(lambda r: "/project/file" in r.url, timeout=60_000):
+        page.set_input_files("input[type=file]", str(notes))
     page.wait_for_selector("text=heron-notes.md", timeout=30_000)
     send(page, "Search my documents: what is the field-test codename of Project Heron?")
 

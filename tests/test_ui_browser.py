@@ -18,10 +18,14 @@ ASSISTANT = ".step:not(.user-message) .message-content, [data-step-type='assista
 
 
 def login(page, url: str) -> None:
+    """Log in as ada, unless the browser's session is still valid (after a restart it is:
+    the auth secret is the same)."""
     page.goto(url)
-    page.fill("input:not([type=password])", "ada")
-    page.fill("input[type=password]", "lovelace")
-    page.click("button[type=submit]")
+    page.wait_for_selector("#chat-input, input[type=password]", timeout=60_000)
+    if page.locator("input[type=password]").count():
+        page.locator("input:not([type=password]):visible").first.fill("ada")
+        page.fill("input[type=password]", "lovelace")
+        page.click("button[type=submit]")
     page.wait_for_selector("#chat-input", timeout=60_000)
 
 
