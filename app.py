@@ -233,6 +233,7 @@ async def run_turn(text: str, settings: Settings, user_id: str, thread_id: str) 
         await answer.stream_token(token)
 
     async with assistant.turn_lock(thread_id):
+        await assistant.settle(graph, config)
         try:
             async for mode, chunk in graph.astream(
                 {"messages": [HumanMessage(text)]}, config, stream_mode=["messages", "updates"]

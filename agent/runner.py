@@ -19,6 +19,7 @@ from agent.settings import Settings
 from tools import ToolContext, load_tools
 from tools.errors import ToolInputError
 
+STOPPED_MESSAGE = "(This turn was stopped before it finished.)"
 RECURSION_MESSAGE = (
     "I could not finish this within {n} steps, so I stopped instead of guessing. "
     "Try asking for one thing at a time."
@@ -90,6 +91,16 @@ class Assistant:
         finally:
             await self.checkpointer.adelete_thread("warm-up")
 
+    async def settle(self, graph, config: dict[str, Any]) -> None:
+        """Close a turn that was stopped midway (the stop button, a crash, a restart): its
+        checkpoint still has the tool step pending, and LangGraph would run that step on
+        the next message instead of answering it."""
+        state = await graph.aget_state(config)
+        if state.next:
+            await graph.aupdate_state(
+                config, {"messages": [AIMessage(STOPPED_MESSAGE)]}, as_node="model"
+            )
+
     @staticmethod
     def config(thread_id: str, user_id: str, settings: Settings) -> dict[str, Any]:
         return {
@@ -111,6 +122,7 @@ class Assistant:
         graph = self.graph(settings)
         config = self.config(thread_id, user_id, settings)
         async with self.turn_lock(thread_id):
+            await self.settle(graph, config)
             try:
                 state = await graph.ainvoke({"messages": [HumanMessage(text)]}, config)
                 messages = state["messages"]

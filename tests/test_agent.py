@@ -234,3 +234,22 @@ async def test_unsure_semantic_route_asks_the_llm_router(settings):
         result = await a.ainvoke("hmm", "t")
     assert "response_format" in model.calls[0]["kwargs"]
     assert result["tool_calls"] == [] and result["answer"] == "Plain."
+
+
+async def test_a_turn_stopped_midway_is_closed_before_the_next_message(settings):
+    """A stop or restart between the tool call and its result leaves the tool step pending;
+    the next message must be answered, not the old tool run."""
+    model = ScriptedChatModel(script=[route("shout"), tool_call("shout", {"text": "old"})])
+    async with open_checkpointer(settings) as cp:
+        a = Assistant(settings, cp)
+        graph = build_graph(model, [shout], settings, cp)
+        a._graphs[settings] = graph
+        config = a.config("t", "u", settings)
+        async for _ in graph.astream(
+            {"messages": [HumanMessage("shout old")]}, config, interrupt_before=["tools"]
+        ):
+            pass
+        assert (await graph.aget_state(config)).next == ("tools",)
+        model.script += [route("none"), "Hello again."]
+        result = await a.ainvoke("hello", "t")
+    assert result["answer"] == "Hello again." and result["tool_results"] == []
