@@ -7,15 +7,26 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import signal
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
-from agent.llm_server import LLMServerError, LocalLLMServer, assemble_model, port_in_use
+from agent.llm_server import (
+    LLMServerError,
+    LocalLLMServer,
+    assemble_model,
+    free_port,
+    port_in_use,
+)
 from agent.providers import provider_problem
 from agent.settings import Settings
 
 APP_ROOT = Path(__file__).resolve().parents[1]
+APP_FILES = ("app.py", "chainlit.md", ".chainlit", "public")
 
 
 def auth_secret(settings: Settings) -> str:
@@ -65,3 +76,50 @@ def run_app(settings: Settings) -> int:
         return subprocess.call(cmd, cwd=APP_ROOT, env=env)
     except KeyboardInterrupt:
         return 0
+
+
+class AppProcess:
+    """The app as its own process, from a copy of the app folder (Chainlit deletes `.files`
+    there on shutdown) with its own data folder and port: for tests and benchmarks."""
+
+    def __init__(self, root: Path, data_dir: Path, env: dict[str, str]) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        for name in APP_FILES:
+            src, dst = APP_ROOT / name, root / name
+            if not dst.exists():
+                (shutil.copytree if src.is_dir() else shutil.copy)(src, dst)
+        self.root, self.data_dir, self.port = root, data_dir, free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "GENAI101_DATA_DIR": str(data_dir), **env}
+        self.proc: subprocess.Popen | None = None
+        self.log = root / "server.log"
+
+    def start(self, timeout_s: float = 180) -> AppProcess:
+        cmd = [sys.executable, "-m", "chainlit", "run", "app.py", "--headless"]
+        cmd += ["--host", "127.0.0.1", "--port", str(self.port)]
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                cmd, cwd=self.root, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the app exited:\n{self.log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(self.url, timeout=2) as r:  # noqa: S310 - loopback
+                    if r.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"the app did not start:\n{self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGINT)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()

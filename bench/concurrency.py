@@ -13,24 +13,19 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
 
+from agent.launcher import AppProcess
 from agent.llm_server import free_port
 from agent.settings import Settings
 from bench.report import markdown_table, spread
 
 REPO = Path(__file__).resolve().parents[1]
-APP_FILES = ("app.py", "chainlit.md", ".chainlit", "public")
 SHARED_DATA = ("models",)  # read-only model files: linked, not rebuilt
 LEVELS = (1, 3, 10)
 TURN_TIMEOUT_S = 900.0
@@ -50,25 +45,16 @@ class ChainlitApp:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self.tmp = Path(tempfile.mkdtemp(prefix="genai101-bench-app-"))
-        self.proc: subprocess.Popen | None = None
 
-    def __enter__(self) -> ChainlitApp:
-        root, data = self.tmp / "app", self.tmp / "data"
-        root.mkdir()
+    def __enter__(self) -> AppProcess:
+        data = self.tmp / "data"
         data.mkdir()
-        for name in APP_FILES:
-            src = REPO / name
-            (shutil.copytree if src.is_dir() else shutil.copy)(src, root / name)
         source_data = Path(self.settings.data_dir).resolve()
         for name in SHARED_DATA:
             if (source_data / name).exists():
                 (data / name).symlink_to(source_data / name)
         env = {
-            **os.environ,
-            "GENAI101_DATA_DIR": str(data),
             "GENAI101_LLM_PORT": str(self.settings.llm_port),
             "GENAI101_USERS": "",
             "CHAINLIT_AUTH_SECRET": "bench-secret-" + uuid.uuid4().hex * 2,
@@ -76,39 +62,15 @@ class ChainlitApp:
             "GENAI101_GRAPH_HTTP_PORT": str(free_port()),
             "PYTHONPATH": str(REPO),
         }
-        cmd = [sys.executable, "-m", "chainlit", "run", "app.py", "--headless"]
-        cmd += ["--host", "127.0.0.1", "--port", str(self.port)]
-        self.log = root / "server.log"
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(
-                cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )  # fmt: skip
-        self._wait_ready(240.0)
-        return self
-
-    def _wait_ready(self, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the app exited:\n{self.log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(self.url, timeout=2) as r:  # noqa: S310 - loopback
-                    if r.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.5)
-        self.__exit__()
-        raise RuntimeError("the app did not start in time")
+        self.app = AppProcess(self.tmp / "app", data, env)
+        try:
+            return self.app.start(240.0)
+        except RuntimeError:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            raise
 
     def __exit__(self, *exc: object) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGINT)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        self.app.stop()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 

@@ -1,20 +1,14 @@
 """Shared fixtures: the real local LLM server (once per session), a real Chainlit server per
-test in its own copy of the app folder, and Debian's Chromium driven by Playwright."""
+test (`agent.launcher.AppProcess`), and Debian's Chromium driven by Playwright."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from agent.launcher import AppProcess
 from agent.llm_server import LocalLLMServer, free_port
 from agent.settings import Settings
 
@@ -31,7 +25,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
 ]
-APP_FILES = ("app.py", "chainlit.md", ".chainlit", "public")
 
 
 @pytest.fixture(scope="session")
@@ -42,64 +35,18 @@ def llm_settings() -> Iterator[Settings]:
         yield settings
 
 
-class AppServer:
-    """`chainlit run app.py` in a copy of the app folder (Chainlit deletes `.files` there on
-    shutdown), with its own data folder; stop and start again to test a restart."""
-
-    def __init__(self, root: Path, data_dir: Path, env: dict[str, str]) -> None:
-        self.root, self.data_dir, self.port = root, data_dir, free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "GENAI101_DATA_DIR": str(data_dir), **env}
-        self.proc: subprocess.Popen | None = None
-        self.log = root / "server.log"
-
-    def start(self, timeout_s: float = 180) -> AppServer:
-        cmd = [sys.executable, "-m", "chainlit", "run", "app.py", "--headless"]
-        cmd += ["--host", "127.0.0.1", "--port", str(self.port)]
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(
-                cmd, cwd=self.root, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )  # fmt: skip
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"app exited:\n{self.log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(self.url, timeout=2) as r:
-                    if r.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.5)
-        raise RuntimeError(f"app did not start:\n{self.log.read_text()[-3000:]}")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGINT)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-
-
 @pytest.fixture
 def app_server(tmp_path, llm_settings) -> Iterator[callable]:
-    started: list[AppServer] = []
+    started: list[AppProcess] = []
 
-    def make(**env: str) -> AppServer:
-        root = tmp_path / "app"
-        root.mkdir()
-        for name in APP_FILES:
-            src = REPO / name
-            (shutil.copytree if src.is_dir() else shutil.copy)(src, root / name)
+    def make(**env: str) -> AppProcess:
         base = {
             "GENAI101_LLM_PORT": str(llm_settings.llm_port),
             "CHAINLIT_AUTH_SECRET": "test-secret-" + "x" * 40,
             "GENAI101_GRAPH_BOLT_PORT": str(free_port()),
             "GENAI101_GRAPH_HTTP_PORT": str(free_port()),
         }
-        server = AppServer(root, tmp_path / "data", {**base, **env})
+        server = AppProcess(tmp_path / "app", tmp_path / "data", {**base, **env})
         started.append(server)
         return server.start()
 
