@@ -71,23 +71,7 @@ LABELS = (
     "quantity",
 )
 LINKABLE = frozenset(LABELS[:10])
-Label = Literal[
-    "person",
-    "fac",
-    "org",
-    "gpe",
-    "loc",
-    "product",
-    "event",
-    "work_of_art",
-    "law",
-    "language",
-    "date",
-    "time",
-    "percent",
-    "money",
-    "quantity",
-]
+Label = Literal[LABELS]  # the same 15 names, for pydantic validation
 Mode = Literal["spacy", "llm"]
 
 # Characters of context either side of a mention that the linker compares with articles.
