@@ -22,7 +22,7 @@ The field-test codename of Project Heron is BLUEBIRD-7, chosen by the robotics t
 
 def test_upload_ask_and_see_the_cited_passage(app_server, browser_page, tmp_path: Path):
     page = browser_page
-    server = app_server(GENAI101_USERS="ada:lovelace")
+    server = app_server()  # the local user; login is covered by test_ui_browser
     login(page, server.url)
     notes = tmp_path / "heron-notes.md"
     notes.write_text(NOTES)
@@ -33,7 +33,7 @@ def test_upload_ask_and_see_the_cited_passage(app_server, browser_page, tmp_path
     page.wait_for_selector("text=heron-notes.md", timeout=30_000)
     # The page records the server's file id only after reading the response body; a message
     # sent in that gap goes without the file (seen under load).
-    page.wait_for_timeout(2_000)
+    page.wait_for_timeout(3_000)
     send(page, "Search my documents: what is the field-test codename of Project Heron?")
 
     wait_for_text(page, r"heron-notes\.md\W+1 chunk")
