@@ -4,6 +4,7 @@ artifact rendering in `ui/render.py`; this file wires Chainlit's events to them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from typing import Any
@@ -83,8 +84,6 @@ else:
 
 @cl.on_app_startup
 async def startup() -> None:
-    import contextlib
-
     problem = provider_problem(SETTINGS)
     if problem:
         raise SettingsError(problem)

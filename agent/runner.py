@@ -109,8 +109,10 @@ class Assistant:
         }
 
     async def messages(self, thread_id: str) -> list[AnyMessage]:
-        state = await self.graph().aget_state({"configurable": {"thread_id": thread_id}})
-        return list(state.values.get("messages", [])) if state and state.values else []
+        """The thread's saved messages, straight from the checkpointer: reading history
+        needs no graph, so no model or tools are built (or LLM server started) for it."""
+        checkpoint = await self.checkpointer.aget({"configurable": {"thread_id": thread_id}})
+        return list((checkpoint or {}).get("channel_values", {}).get("messages", []))
 
     async def ainvoke(
         self, text: str, thread_id: str, user_id: str = "default", settings: Settings | None = None
