@@ -3,8 +3,9 @@ conditional edge.
 
     START -> route -> model --(tool calls?)--> tools -> model -> ... -> END
 
-The router first compares the message with example messages of each tool (see
-`agent.semantic_router`); when none is close, it asks the model one narrow question,
+The router first classifies the message with a classifier trained on example messages of
+each tool (see `agent.semantic_router`; a follow-up such as "and Chen Wei?" goes to the
+tool used last); when it is unsure, it asks the model one narrow question,
 "which tool, or none?", answered as JSON constrained by a schema. A 1.5B model offered five tools at once invents calls for
 requests no tool serves (a weather question became a graph query); asked to choose, with
 "none" as a named option, it routes far better. The model node then sees only the chosen
@@ -36,6 +37,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.prebuilt import ToolNode, tools_condition
 
 from agent.prompts import CALL_TOOL_NOTE, FINAL_ANSWER_NOTE, ROUTER_PROMPT, SYSTEM_PROMPT
+from agent.semantic_router import FOLLOW_UP
 from agent.state import State
 from tools.errors import ToolInputError
 
@@ -83,6 +85,14 @@ def parse_route(content: str, names: Sequence[str]) -> str:
     except (ValueError, AttributeError):
         return ANY_TOOL
     return choice if choice in (*names, "none") else ANY_TOOL
+
+
+def last_tool_used(messages: Sequence[AnyMessage]) -> str | None:
+    """The tool of the latest tool call in the conversation: what a follow-up continues."""
+    for m in reversed(messages):
+        if isinstance(m, AIMessage) and m.tool_calls:
+            return m.tool_calls[-1]["name"]
+    return None
 
 
 def tool_rounds_this_turn(messages: Sequence[AnyMessage]) -> int:
@@ -158,6 +168,8 @@ def build_graph(
             return {"route": "none"}
         if semantic_router is not None:
             choice, score = await asyncio.to_thread(semantic_router, state["messages"][-1].content)
+            if choice == FOLLOW_UP:
+                choice = last_tool_used(state["messages"])
             if score >= settings.route_threshold and choice in (*names, "none"):
                 return {"route": choice}
         try:

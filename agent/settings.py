@@ -47,7 +47,7 @@ class Settings:
     # The agent.
     max_message_chars: int = 4000
     max_tool_rounds: int = 1
-    route_threshold: float = 0.45  # semantic router: below this similarity the LLM decides
+    route_threshold: float = 0.5  # router classifier: below this probability the LLM decides
     history_tokens: int = 3000
 
     # Torch shares the 2 cores with the LLM server: one thread is faster than two.

@@ -11,6 +11,7 @@ from agent import graph as graph_mod
 from agent.graph import build_graph, drop_unanswered_tool_calls, trim_history
 from agent.prompts import CALL_TOOL_NOTE, FINAL_ANSWER_NOTE
 from agent.runner import Assistant, open_checkpointer, validate_message
+from agent.semantic_router import FOLLOW_UP
 from agent.settings import Settings
 from tests.fakes import ScriptedChatModel, route, tool_call
 from tools import artifacts
@@ -25,6 +26,12 @@ def shout(text: str) -> tuple[str, dict]:
     if text == "boom":
         raise RuntimeError("kaboom")
     return text.upper(), artifacts.artifact("shout", [artifacts.markdown(text.upper())])
+
+
+@tool
+def whisper(text: str) -> str:
+    """Repeat the text in lower case."""
+    return text.lower()
 
 
 @pytest.fixture
@@ -234,6 +241,40 @@ async def test_unsure_semantic_route_asks_the_llm_router(settings):
         result = await a.ainvoke("hmm", "t")
     assert "response_format" in model.calls[0]["kwargs"]
     assert result["tool_calls"] == [] and result["answer"] == "Plain."
+
+
+async def test_a_follow_up_reuses_the_tool_used_last(settings):
+    model = ScriptedChatModel(
+        script=[
+            tool_call("whisper", {"text": "A"}),
+            "a",
+            tool_call("whisper", {"text": "B"}, "call-2"),
+            "b",
+        ]
+    )
+    labels = iter([("whisper", 0.9), (FOLLOW_UP, 0.9)])
+    async with open_checkpointer(settings) as cp:
+        a = Assistant(settings, cp)
+        a._graphs[settings] = build_graph(
+            model, [shout, whisper], settings, cp, semantic_router=lambda text: next(labels)
+        )
+        await a.ainvoke("whisper A", "t")
+        await a.ainvoke("and B?", "t")
+    follow_up_call = model.calls[2]
+    assert follow_up_call["tools"] == ["whisper"]
+    assert all("response_format" not in c["kwargs"] for c in model.calls)
+
+
+async def test_a_follow_up_with_no_tool_before_asks_the_llm_router(settings):
+    model = ScriptedChatModel(script=[route("none"), "Plain."])
+    async with open_checkpointer(settings) as cp:
+        a = Assistant(settings, cp)
+        a._graphs[settings] = build_graph(
+            model, [shout], settings, cp, semantic_router=lambda text: (FOLLOW_UP, 0.95)
+        )
+        result = await a.ainvoke("and the other one?", "t")
+    assert "response_format" in model.calls[0]["kwargs"]
+    assert result["answer"] == "Plain."
 
 
 async def test_a_turn_stopped_midway_is_closed_before_the_next_message(settings):

@@ -1,39 +1,56 @@
-"""The semantic router with the real MiniLM embeddings and the shipped examples."""
+"""The router classifier with the real MiniLM embeddings and the shipped examples."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from agent.semantic_router import EXAMPLES, semantic_route
+from agent.semantic_router import FOLLOW_UP, load_examples, route_probabilities, semantic_route
 from agent.settings import Settings
 from tools import ToolContext, load_tools
 
 
-def test_examples_name_only_real_tools_and_none():
+def test_examples_name_only_real_tools_none_and_follow_up():
     tools = {t.name for t in load_tools(ToolContext(Settings(), lambda: None))}
-    assert set(json.loads(EXAMPLES.read_text())) == tools | {"none"}
+    assert set(load_examples()) == tools | {"none", FOLLOW_UP}
+
+
+def test_no_example_is_given_two_labels():
+    seen: dict[str, str] = {}
+    for label, texts in load_examples().items():
+        for text in texts:
+            key = text.casefold().strip()
+            assert seen.setdefault(key, label) == label, text
 
 
 @pytest.mark.parametrize(
     ("message", "expected"),
     [
         ("According to the course notes, what is a vector store?", "search_documents"),
+        ("What does the attention lesson say about softmax?", "search_documents"),
         ("Which researchers co-authored the most articles in the graph?", "query_knowledge_graph"),
         ("Are 'The cat sleeps' and 'The cat is sleeping' paraphrases?", "check_paraphrase"),
+        ("Show the attention of 'The girl fed her dog' at layer 2.", "show_attention"),
+        ("Tag the people in: Ada met Charles in London.", "find_entities"),
         ("Generate a picture of a dragon.", "none"),
+        ("And for Amara Okafor?", FOLLOW_UP),
     ],
 )
-def test_nearest_example_names_the_right_tool(message, expected):
+def test_classifier_names_the_right_label(message, expected):
     assert semantic_route(message)[0] == expected
 
 
-def test_close_paraphrase_of_an_example_is_decided_without_the_llm():
-    tool, score = semantic_route("Which researchers co-authored the most articles in the graph?")
-    assert tool == "query_knowledge_graph" and score >= Settings().route_threshold
+def test_probabilities_cover_every_label_and_sum_to_one():
+    probs = route_probabilities("Which researchers co-authored the most articles in the graph?")
+    assert set(probs) == set(load_examples())
+    assert sum(probs.values()) == pytest.approx(1.0)
+    assert list(probs.values()) == sorted(probs.values(), reverse=True)
 
 
-def test_unrelated_follow_up_is_left_to_the_llm():
-    _, score = semantic_route("And the other one?")
-    assert score < Settings().route_threshold
+def test_a_clear_request_is_decided_without_the_llm():
+    tool, p = semantic_route("Which researchers co-authored the most articles in the graph?")
+    assert tool == "query_knowledge_graph" and p >= Settings().route_threshold
+
+
+def test_a_vague_message_is_left_to_the_llm():
+    _, p = semantic_route("Hmm, interesting, could be useful later maybe.")
+    assert p < Settings().route_threshold
