@@ -79,10 +79,11 @@ async def run_agent_parts(
     async with open_checkpointer(local) as checkpointer:
         assistant = Assistant(local, checkpointer)
         if "routing" in parts:
-            chosen = cases[:limit] if limit else cases
             capped = Assistant(routing.routing_settings(local), checkpointer)
-            results["routing"] = await routing.measure_routing(capped, assistant, chosen, progress)
-            print("\n" + routing.report(results["routing"]), flush=True)
+            for name, path in routing.SETS.items():
+                chosen = routing.load_cases(path)[:limit] if limit else routing.load_cases(path)
+                results[name] = await routing.measure_routing(capped, assistant, chosen, progress)
+                print(f"\n{path.name}: " + routing.report(results[name]), flush=True)
         if {"latency", "grounding"} & set(parts):
             # First use of each tool loads its model and builds its index: not a turn's cost.
             for text in tqdm(concurrency.PROMPTS, desc="warm-up", disable=not progress):

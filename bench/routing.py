@@ -1,6 +1,7 @@
 """Routing accuracy: does the agent pick the right tool (or none) for a chat turn?
 
-The set is `bench/data/routing.jsonl`: one turn a line, `{"id", "prompt", "expected",
+The sets are `bench/data/routing.jsonl` (82 turns, the one the router was tuned on) and
+`bench/data/routing_heldout.jsonl` (70 turns, held out): one turn a line, `{"id", "prompt", "expected",
 "history"?, "note"?}` where `expected` is a tool name or "none", and `history` holds earlier
 turns `{"user", "assistant", "tool"?: {"name", "args", "output"}}` for follow-ups that only
 make sense with them.
@@ -35,6 +36,10 @@ if TYPE_CHECKING:
     from agent.settings import Settings
 
 ROUTING_SET = Path(__file__).resolve().parent / "data" / "routing.jsonl"
+# Written by a helper that saw neither the router's examples nor its prompt, after the
+# router was tuned on ROUTING_SET: the honest estimate of accuracy on new wording.
+HELDOUT_SET = ROUTING_SET.with_name("routing_heldout.jsonl")
+SETS = {"routing": ROUTING_SET, "routing_heldout": HELDOUT_SET}
 NONE = "none"
 ERROR = "error"
 CUT = "cut"

@@ -263,6 +263,22 @@ def test_summary_names_every_unmet_goal():
     assert "all measured goals met" in summary(met)
 
 
+def test_the_held_out_routing_set_has_its_own_goal():
+    found = report.goals({"routing": {"accuracy": 0.96}, "routing_heldout": {"accuracy": 0.9}})
+    assert [(g.part, g.met) for g in found] == [("routing", True), ("routing_heldout", False)]
+
+
+def test_both_routing_sets_load_with_known_labels():
+    from bench import routing
+
+    labels = {"search_documents", "query_knowledge_graph", "find_entities", "show_attention"}
+    labels |= {"check_paraphrase", "none"}
+    for path in routing.SETS.values():
+        cases = routing.load_cases(path)
+        assert len(cases) >= 60 and {c["expected"] for c in cases} == labels
+        assert len({c["id"] for c in cases}) == len(cases)
+
+
 def test_a_part_that_did_not_measure_is_not_a_pass():
     found = report.goals({"routing": {"accuracy": None}, "tools": {}})
     assert found[0].met is None
