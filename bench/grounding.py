@@ -11,9 +11,15 @@ models smaller") is not checked: this measures invented specifics, not paraphras
 
 from __future__ import annotations
 
+import argparse
+import json
 import re
+from pathlib import Path
 from typing import Any
 
+# Answers from real benchmark turns, each with the evidence the check saw and a grounded
+# yes/no given by a person who read both: how far the string check can be trusted.
+LABELS = Path(__file__).resolve().parent / "data" / "grounding_labels.jsonl"
 CITATION = re.compile(r"\[\d+(?:\s*[-–,]\s*\d+)*\]")
 LIST_MARKER = re.compile(r"(?m)^\s*(?:[-*•]|\d+[.)])\s+")
 MARKUP = re.compile(r"[*_#>`|]")
@@ -73,3 +79,68 @@ def check(answer: str, evidence: str) -> dict[str, Any]:
     stated = facts(answer)
     missing = [f for f in stated if not supported(f, evidence)]
     return {"facts": stated, "unsupported": missing, "grounded": not missing}
+
+
+def agreement(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """How often the check's verdict matches the hand label, Cohen's kappa (agreement beyond
+    what the two label rates give by chance), and every disagreement with its facts."""
+    pairs = [(check(i["answer"], i["evidence"])["grounded"], bool(i["grounded"])) for i in items]
+    n = len(pairs)
+    agree = sum(c == h for c, h in pairs)
+    if not n:
+        return {"items": 0, "agree": 0, "accuracy": None, "kappa": None, "disagreements": []}
+    check_yes = sum(c for c, _ in pairs) / n
+    hand_yes = sum(h for _, h in pairs) / n
+    chance = check_yes * hand_yes + (1 - check_yes) * (1 - hand_yes)
+    observed = agree / n
+    kappa = (observed - chance) / (1 - chance) if chance < 1 else None
+    disagreements = [
+        {"id": i["id"], "hand": h, "check": c, "facts": check(i["answer"], i["evidence"])}
+        for i, (c, h) in zip(items, pairs, strict=True)
+        if c != h
+    ]
+    return {
+        "items": n,
+        "agree": agree,
+        "accuracy": observed,
+        "kappa": kappa,
+        "hand_grounded": sum(h for _, h in pairs),
+        "check_grounded": sum(c for c, _ in pairs),
+        "disagreements": disagreements,
+    }
+
+
+def load_labels(path: Path = LABELS) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def agreement_text(result: dict[str, Any]) -> str:
+    if not result["items"]:
+        return "grounding check vs hand labels: no labelled sample"
+    kappa = "-" if result["kappa"] is None else f"{result['kappa']:.2f}"
+    lines = [
+        f"grounding check vs hand labels: {result['agree']}/{result['items']} agree "
+        f"({100 * result['accuracy']:.0f}%), Cohen's kappa {kappa}; grounded by hand "
+        f"{result['hand_grounded']}, by the check {result['check_grounded']}"
+    ]
+    lines += [
+        f"- {d['id']}: hand {d['hand']}, check {d['check']} "
+        f"(unsupported: {', '.join(d['facts']['unsupported']) or 'none'})"
+        for d in result["disagreements"]
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="the grounding check against hand labels")
+    parser.add_argument("--labels", type=Path, default=LABELS)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    result = agreement(load_labels(args.labels))
+    print(json.dumps(result, indent=1) if args.json else agreement_text(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -244,6 +244,7 @@ def grounding_summary(turns: Sequence[dict[str, Any]]) -> dict[str, Any]:
         text, cited = evidence(turn, turn["expected"])
         verdict = grounding.check(turn["answer"], text)
         turn["grounding"] = verdict
+        turn["evidence"] = text  # kept in the JSON, so answers can be hand-labelled later
         row["checked"] += 1
         row["grounded"] += verdict["grounded"]
         row["facts"] += len(verdict["facts"])
@@ -255,7 +256,7 @@ def grounding_summary(turns: Sequence[dict[str, Any]]) -> dict[str, Any]:
             )
     for row in by_tool.values():
         row["grounded_share"] = row["grounded"] / row["checked"] if row["checked"] else None
-    return {"by_tool": by_tool}
+    return {"by_tool": by_tool, "agreement": grounding.agreement(grounding.load_labels())}
 
 
 def grounding_table(summary: dict[str, Any]) -> str:
@@ -272,7 +273,10 @@ def grounding_table(summary: dict[str, Any]) -> str:
         for tool, row in summary["by_tool"].items()
     ]
     headers = ["tool", "asked", "tool ran", "grounded", "share", "facts supported", "cited"]
-    return markdown_table(headers, rows)
+    table = markdown_table(headers, rows)
+    if "agreement" in summary:
+        table += "\n\n" + grounding.agreement_text(summary["agreement"])
+    return table
 
 
 async def measure_latency(

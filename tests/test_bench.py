@@ -424,3 +424,23 @@ async def test_learner_waits_for_the_end_of_its_own_task():
     await learner._task_start()
     await learner._task_end()
     assert learner.done.is_set() and learner.state == "idle"
+
+
+def test_agreement_compares_the_check_with_hand_labels():
+    evidence = "Amara Okafor published 8 articles."
+    items = [
+        {"id": "a", "answer": "She published 8 articles.", "evidence": evidence, "grounded": True},
+        {"id": "b", "answer": "She published 9 articles.", "evidence": evidence, "grounded": False},
+        {"id": "c", "answer": "Chen Wei wrote 8.", "evidence": evidence, "grounded": True},
+        {"id": "d", "answer": "Amara Okafor, yes.", "evidence": evidence, "grounded": True},
+    ]
+    result = grounding.agreement(items)
+    assert (result["items"], result["agree"], result["accuracy"]) == (4, 3, 0.75)
+    assert [d["id"] for d in result["disagreements"]] == ["c"]
+    # check says yes 2/4, hand 3/4: chance agreement 0.5, so kappa = (0.75 - 0.5) / 0.5
+    assert result["kappa"] == pytest.approx(0.5)
+    assert "3/4 agree" in grounding.agreement_text(result)
+
+
+def test_agreement_of_nothing_is_not_measured():
+    assert grounding.agreement([])["accuracy"] is None
