@@ -244,6 +244,8 @@ async def run_turn(text: str, settings: Settings, user_id: str, thread_id: str) 
                         await write(msg.content)
                     continue
                 for node, update in chunk.items():
+                    if node == "route" and (update or {}).get("route_note"):
+                        await _router_step(update["route_note"])
                     for m in (update or {}).get("messages", []):
                         if node == "model" and getattr(m, "tool_calls", None):
                             if answer is not None:
@@ -272,6 +274,14 @@ async def run_turn(text: str, settings: Settings, user_id: str, thread_id: str) 
             await cl.Message(
                 content=content, elements=elements, author=artifact.get("tool", "tool")
             ).send()
+
+
+async def _router_step(note: str) -> None:
+    """How this turn's tool was chosen (classifier or LLM router): part of the lesson."""
+    parent = cl.context.current_step
+    step = cl.Step(name="router", type="undefined", parent_id=parent.id if parent else None)
+    step.output = note
+    await step.send()
 
 
 async def _open_step(call: dict[str, Any]) -> cl.Step:

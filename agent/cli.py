@@ -75,6 +75,8 @@ def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps(result, indent=2, ensure_ascii=False, default=str))
     else:
+        if result.get("route_note"):
+            print(f"[router] {result['route_note']}")
         for call in result["tool_calls"]:
             print(f"[tool] {call['name']}({json.dumps(call['args'], ensure_ascii=False)})")
         print(result["answer"])

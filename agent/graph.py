@@ -165,18 +165,24 @@ def build_graph(
 
     async def route(state: State) -> dict:
         if not tools:
-            return {"route": "none"}
+            return {"route": "none", "route_note": "no tools are loaded"}
+        note = ""
         if semantic_router is not None:
-            choice, score = await asyncio.to_thread(semantic_router, state["messages"][-1].content)
-            if choice == FOLLOW_UP:
-                choice = last_tool_used(state["messages"])
+            label, score = await asyncio.to_thread(semantic_router, state["messages"][-1].content)
+            choice = last_tool_used(state["messages"]) if label == FOLLOW_UP else label
+            guess = f"{label} → {choice}" if label == FOLLOW_UP else label
+            note = f"classifier: {guess}, p = {score:.2f}"
             if score >= settings.route_threshold and choice in (*names, "none"):
-                return {"route": choice}
+                note += f" ≥ {settings.route_threshold:.2f}, so the LLM router was not asked"
+                return {"route": choice, "route_note": note}
+            note += f" (not confident, threshold {settings.route_threshold:.2f}); "
         try:
             reply = await router.ainvoke(router_prompt(tools, state["messages"]))
         except Exception:  # the model node will meet the same fault and report it
-            return {"route": ANY_TOOL}
-        return {"route": parse_route(str(reply.content), names)}
+            return {"route": ANY_TOOL, "route_note": note + "the LLM router failed: all tools"}
+        choice = parse_route(str(reply.content), names)
+        decided = "all tools offered" if choice == ANY_TOOL else choice
+        return {"route": choice, "route_note": note + f"the LLM router chose {decided}"}
 
     async def call_model(state: State) -> dict:
         history = trim_history(state["messages"], settings.history_tokens)

@@ -134,7 +134,8 @@ class Assistant:
                     config, {"messages": [AIMessage(answer)]}, as_node="model"
                 )
                 messages = await self.messages(thread_id)
-        return turn_result(messages)
+            snapshot = await graph.aget_state(config)
+        return {**turn_result(messages), "route_note": snapshot.values.get("route_note", "")}
 
 
 def turn_result(messages: list[AnyMessage]) -> dict[str, Any]:

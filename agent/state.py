@@ -1,4 +1,5 @@
-"""The graph's state: the conversation, and the router's choice for the current turn.
+"""The graph's state: the conversation, and the router's choice for the current turn with
+how it was made.
 
 How many tool rounds this turn has used is derived from the messages (see
 `graph.tool_rounds_this_turn`) instead of being stored, so it can never drift from them.
@@ -16,3 +17,4 @@ from typing_extensions import TypedDict
 class State(TypedDict):
     messages: Annotated[list[AnyMessage], add_messages]
     route: str  # a tool name, "none", or "*" (routing failed: all tools offered)
+    route_note: str  # how the router decided, in words the learner sees

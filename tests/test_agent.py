@@ -259,10 +259,11 @@ async def test_a_follow_up_reuses_the_tool_used_last(settings):
             model, [shout, whisper], settings, cp, semantic_router=lambda text: next(labels)
         )
         await a.ainvoke("whisper A", "t")
-        await a.ainvoke("and B?", "t")
+        result = await a.ainvoke("and B?", "t")
     follow_up_call = model.calls[2]
     assert follow_up_call["tools"] == ["whisper"]
     assert all("response_format" not in c["kwargs"] for c in model.calls)
+    assert result["route_note"].startswith("classifier: follow_up → whisper, p = 0.90 ≥ 0.50")
 
 
 async def test_a_follow_up_with_no_tool_before_asks_the_llm_router(settings):
@@ -275,6 +276,7 @@ async def test_a_follow_up_with_no_tool_before_asks_the_llm_router(settings):
         result = await a.ainvoke("and the other one?", "t")
     assert "response_format" in model.calls[0]["kwargs"]
     assert result["answer"] == "Plain."
+    assert result["route_note"].endswith("the LLM router chose none")
 
 
 async def test_a_turn_stopped_midway_is_closed_before_the_next_message(settings):

@@ -73,12 +73,13 @@ def test_login_chat_tool_step_restart_and_resume(app_server, browser_page):
     assert len(lengths) > 1, "the answer did not stream"
     assert re.search(r"token", page.inner_text("body"), re.I)
 
-    # 2. A turn that uses a tool shows the tool as a step.
+    # 2. A turn that uses a tool shows how it was routed, then the tool, as steps.
     send(
         page,
         'Use the paraphrase tool: do "The cat chased the dog." and "The dog chased the cat." mean the same?',
     )
-    wait_for_text(page, r"check_paraphrase")
+    wait_for_text(page, r"Used\s+check_paraphrase")
+    assert re.search(r"Used\s+router", page.inner_text("body"))
     thread_id = re.search(r"/thread/([\w-]+)", page.url).group(1)
 
     # 3. Restart the server; the thread is in the sidebar and resumes with its history.
