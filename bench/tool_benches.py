@@ -50,6 +50,7 @@ KNOWN = (
         lambda n: ["--runs", str(10 * n)],
         note="rewrites knowledge/paraphrase/bench.json",
     ),
+    Script("grounding.py", "grounding", note="the grounding check against hand labels"),
     Script(
         "graph_text2cypher.py",
         "graph",
@@ -58,6 +59,7 @@ KNOWN = (
     ),
 )
 
+MAIN_GUARD = re.compile(r'^if __name__ == "__main__":', re.MULTILINE)  # not in a docstring
 NUMBER = r"(-?\d+(?:\.\d+)?)%?"
 # "0.85 (goal >= 0.9)" and a table row "| accuracy (goal >= 90%) | 78% |".
 GOAL_AFTER = re.compile(NUMBER + r"\s*\(goal\s*(>=|<=)\s*" + NUMBER + r"\)")
@@ -77,7 +79,7 @@ def scripts() -> list[Script]:
     known = {s.file for s in KNOWN}
     found = [s for s in KNOWN if (BENCH_DIR / s.file).exists()]
     for path in sorted(BENCH_DIR.glob("*.py")):
-        if path.name not in known and 'if __name__ == "__main__"' in path.read_text():
+        if path.name not in known and MAIN_GUARD.search(path.read_text()):
             found.append(Script(path.name, path.stem, needs_llm=True))  # unknown: assume so
     return found
 

@@ -444,3 +444,9 @@ def test_agreement_compares_the_check_with_hand_labels():
 
 def test_agreement_of_nothing_is_not_measured():
     assert grounding.agreement([])["accuracy"] is None
+
+
+def test_only_real_main_guards_make_a_script():
+    files = {s.file for s in tool_benches.scripts()}
+    assert {"grounding.py", "chat_latency.py", "graph_text2cypher.py"} <= files
+    assert "tool_benches.py" not in files  # names the guard in its docstring only
