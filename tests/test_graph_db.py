@@ -24,7 +24,7 @@ from tests.conftest import free_port
 from tests.fakes import ScriptedChatModel
 from tools import ToolContext
 from tools.errors import ToolInputError
-from tools.graph import answer_question, make_tools, read_schema, run_guarded
+from tools.graph import answer_question, example_bank, make_tools, read_schema, run_guarded
 
 pytestmark = pytest.mark.slow
 
@@ -290,6 +290,16 @@ def test_the_tool_returns_a_teaching_artifact(store: GraphStore, settings: Setti
     names = {t for trace in parts["plotly"]["figure"]["data"] for t in trace.get("text") or []}
     assert "Amara Okafor" in names and "Priya Nair" in names
     assert "Amara Okafor" in message.content
+    shown = [p["content"] for p in message.artifact["parts"] if p["kind"] == "markdown"]
+    assert any("Few-shot examples" in text and "co-authored" in text for text in shown)
+
+
+def test_every_bank_example_answers_on_the_shipped_graph(store: GraphStore) -> None:
+    """An example that finds nothing would teach the model a filter that matches nothing."""
+    for example in example_bank():
+        query = example.cypher.replace("{index}", store.vector_index_name())
+        rows = run_guarded(store, query, example.question).rows
+        assert rows and rows[0][0] not in (0, None), example.question
 
 
 def test_the_tool_reports_bad_input_in_the_artifact(settings: Settings, store: GraphStore) -> None:

@@ -1,18 +1,36 @@
-"""The read-only guard, Cypher extraction, write-request and similarity routing: pure, fast."""
+"""The read-only guard, Cypher extraction, write-request and similarity routing, few-shot
+example selection: pure, fast."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator, Sequence
+
+import numpy as np
 import pytest
 
+from agent.settings import Settings
+from bench.graph_text2cypher import questions
+from knowledge.graph_load import DATASET, parse_articles
 from knowledge.graph_store import ReadResult
+from tools import graph
 from tools.errors import ToolInputError
 from tools.graph import (
     WRITE_REQUEST,
+    Example,
     GraphSchema,
     WriteRefused,
     check_read_only,
+    choose_examples,
+    example_bank,
     extract_cypher,
     fix_directions,
+    fix_order_by,
+    mask_names,
+    nearest,
+    parse_examples,
+    question_problems,
+    repair_hint,
     schema_problems,
     similarity_theme,
 )
@@ -199,3 +217,146 @@ def test_schema_problems(query: str, problems: list[str]) -> None:
     found = schema_problems(query, schema)
     assert len(found) == len(problems)
     assert all(f.startswith(p) for f, p in zip(found, problems, strict=True))
+
+
+def test_nearest_puts_the_most_similar_last() -> None:
+    candidates = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8], [0.8, 0.6]])
+    assert nearest(np.array([1.0, 0.0]), candidates, 3) == [2, 3, 0]
+    assert nearest(np.array([0.0, 1.0]), candidates, 1) == [1]
+    assert nearest(np.array([0.0, 1.0]), candidates, 10) == [0, 3, 2, 1]
+    tied = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    assert nearest(np.array([1.0, 0.0]), tied, 2) == [1, 0]  # a tie keeps bank order
+
+
+def test_parse_examples() -> None:
+    text = (
+        "# heading\nQuestion: How many?\n```cypher\nMATCH (n) RETURN count(n)\n```\n\n"
+        "Question: Which?\n```cypher\nMATCH (n)\nRETURN n.name\n```\n"
+    )
+    assert parse_examples(text) == (
+        Example("How many?", "MATCH (n) RETURN count(n)"),
+        Example("Which?", "MATCH (n)\nRETURN n.name"),
+    )
+    with pytest.raises(ValueError, match="cypher block"):
+        parse_examples(text + "Question: Forgot the query?\n")
+    vector = Example("About X?", "CALL db.index.vector.queryNodes('{index}', 5, $embedding)")
+    assert "queryNodes('Article[embedding]'" in vector.render("Article[embedding]")
+
+
+def test_the_example_bank_reads_only_and_fits_the_schema() -> None:
+    bank = example_bank()
+    assert len(bank) >= 30 and len({e.question for e in bank}) == len(bank)
+    patterns = SCHEMA | {("Article", "IN_SUBTOPIC", "Subtopic")}  # the loader's whole model
+    schema = GraphSchema("", patterns, PROPS)
+    for example in bank:
+        query = example.cypher.replace("{index}", "Article[embedding]")
+        assert check_read_only(query) and not schema_problems(query, schema), example.question
+        assert fix_directions(query, patterns) == query, example.question
+
+
+def test_the_example_bank_does_not_hold_benchmark_questions() -> None:
+    """Examples teach shapes: a benchmark question (or a quoted title of one) in the bank
+    would let the model copy the answer instead of writing it."""
+    bank = example_bank()
+    asked = {q.text.casefold() for q in questions(parse_articles(DATASET))}
+    assert not asked & {e.question.casefold() for e in bank}
+    titles = {t for q in asked for t in re.findall(r"'([^']+)'", q)}
+    assert not any(t in e.cypher.casefold() for t in titles for e in bank)
+
+
+def _fake_embed(texts: Sequence[str], settings: Settings | None = None) -> np.ndarray:
+    """Bag of letters: texts sharing words land close together, deterministically."""
+    out = np.zeros((len(texts), 26), dtype=np.float32)
+    for row, text in enumerate(texts):
+        for ch in text.lower():
+            if "a" <= ch <= "z":
+                out[row, ord(ch) - 97] += 1
+    return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+@pytest.fixture
+def fake_bank(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    bank = parse_examples(
+        "Question: zzz zzz\n```cypher\nRETURN 1\n```\n"
+        "Question: aaa bbb\n```cypher\nRETURN 2\n```\n"
+        "Question: aaa aaa\n```cypher\nRETURN 3\n```\n"
+    )
+    monkeypatch.setattr(graph, "example_bank", lambda: bank)
+    monkeypatch.setattr("knowledge.embeddings.embed", _fake_embed)
+    graph._bank_vectors.cache_clear()
+    yield
+    graph._bank_vectors.cache_clear()
+
+
+@pytest.mark.usefixtures("fake_bank")
+def test_choose_examples_picks_the_nearest_questions() -> None:
+    chosen = choose_examples("aaa", Settings(), k=2)
+    assert [e.cypher for e in chosen] == ["RETURN 2", "RETURN 3"]
+    assert [e.question for e in choose_examples("zz", Settings(), k=1)] == ["zzz zzz"]
+
+
+NAMES = (
+    ("Amara Okafor", "a researcher"),
+    ("Computer Vision", "a topic"),
+    ("Pretraining", "a subtopic"),
+    ("Chen Wei", "a researcher"),
+)
+
+
+def test_mask_names_keeps_the_shape_of_the_question() -> None:
+    assert mask_names("Which co-authors of amara okafor wrote on Pretraining?", NAMES) == (
+        "Which co-authors of a researcher wrote on a subtopic?"
+    )
+    assert mask_names("Who wrote 'Chen Wei Rules' after 2023-01-01 or in 2019?", NAMES) == (
+        "Who wrote an article after a date or in a year?"
+    )
+    assert mask_names("Chen Wei's papers", NAMES) == "a researcher's papers"
+    assert mask_names("Chen Weiss and Pretrainings", NAMES) == "Chen Weiss and Pretrainings"
+
+
+@pytest.mark.parametrize(
+    ("question", "cypher", "problems"),
+    [
+        ("Which co-authors of Chen Wei published in Pretraining?",
+         "MATCH (:Researcher {name: 'Chen Wei'})-[:PUBLISHED]->(:Article) RETURN 1",
+         ["never uses 'Pretraining'"]),
+        ("Who wrote 'Tiny Models' in 2021?", "MATCH (a {title: 'tiny models'}) RETURN a",
+         ["never uses '2021'"]),
+        ("What is the average number of authors per article?",
+         "MATCH (a)-[:IN_SUBTOPIC]->(:Subtopic {name: 'Game Playing'}) RETURN 1",
+         ["filters on 'Game Playing', copied from an example"]),
+        ("How many articles are in Game Playing?",
+         "MATCH (a)-[:IN_SUBTOPIC]->(:Subtopic {name: 'Game Playing'}) RETURN count(a)", []),
+        ("How many articles are in computer vision?",
+         "MATCH (a)-[:IN_TOPIC]->(:Topic {name: 'Computer Vision'}) RETURN count(a)", []),
+        ("Which topic is about robots?",  # a literal of its own, not an example's
+         "MATCH (t:Topic {name: 'Robots'}) RETURN t.name", []),
+    ],
+)  # fmt: skip
+def test_question_problems(question: str, cypher: str, problems: list[str]) -> None:
+    examples = [Example("?", "MATCH (:Subtopic {name: 'Game Playing'}) RETURN 1")]
+    found = question_problems(question, cypher, NAMES, examples)
+    assert len(found) == len(problems)
+    assert all(p in f for f, p in zip(found, problems, strict=True))
+
+
+@pytest.mark.parametrize(
+    ("query", "fixed"),
+    [
+        ("MATCH (r)-->(a) RETURN r.name AS researcher, count(a) AS n ORDER BY researchers ASC",
+         "MATCH (r)-->(a) RETURN r.name AS researcher, count(a) AS n ORDER BY researcher ASC"),
+        ("MATCH (a) WITH a, count(*) AS n ORDER BY nn DESC RETURN a.title AS title ORDER BY titel",
+         "MATCH (a) WITH a, count(*) AS n ORDER BY nn DESC RETURN a.title AS title ORDER BY title"),
+        ("MATCH (a) RETURN a.title AS title ORDER BY a.date DESC LIMIT 1", None),
+        ("MATCH (a) RETURN a.title AS title ORDER BY a DESC", None),  # a variable
+        ("MATCH (a) RETURN a.title AS title ORDER BY year", None),  # nothing close enough
+    ],
+)  # fmt: skip
+def test_fix_order_by(query: str, fixed: str | None) -> None:
+    assert fix_order_by(query) == (fixed or query)
+
+
+def test_repair_hints() -> None:
+    assert "WITH" in repair_hint("MATCH (a) WHERE count(a) = 3 RETURN a", "anything")
+    assert "MATCH pattern" in repair_hint("RETURN t.name", "UndefinedVariable: 't' not defined")
+    assert repair_hint("MATCH (a RETURN a", "Invalid input") == ""

@@ -14,18 +14,25 @@ reaches the database.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import re
 import sys
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tools import artifacts
 from tools.errors import ToolInputError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import numpy as np
     from langchain_core.language_models import BaseChatModel
+    from langchain_core.messages import BaseMessage
     from langchain_core.tools import BaseTool
 
     from agent.settings import Settings
@@ -342,6 +349,35 @@ def fix_directions(cypher: str, patterns: frozenset[tuple[str, str, str]]) -> st
     return out
 
 
+ORDER_BY = re.compile(
+    r"\bORDER\s+BY\s+(.+?)(?=\s+(?:SKIP|LIMIT|RETURN|WITH|MATCH)\b|$)", re.I | re.S
+)
+ORDER_KEYWORDS = frozenset({"ASC", "DESC", "ASCENDING", "DESCENDING"})
+
+
+def fix_order_by(cypher: str) -> str:
+    """Replace an ORDER BY name the query never defines with the alias it nearly spells
+    (`ORDER BY researchers` after `AS researcher`).
+
+    A typo the 1.5B model makes and, shown the database's "not defined" error, repeats.
+    """
+    aliases = re.findall(r"\bAS\s+(\w+)", cypher, re.IGNORECASE)
+    defined = set(aliases) | set(re.findall(r"[(\[]\s*(\w+)", cypher))
+
+    def fix(word: re.Match[str]) -> str:
+        name = word.group(0)
+        if name in defined or name.upper() in ORDER_KEYWORDS:
+            return name
+        close = difflib.get_close_matches(name, aliases, n=1, cutoff=0.8)
+        return close[0] if close else name
+
+    out = cypher
+    for clause in reversed(list(ORDER_BY.finditer(cypher))):
+        items = re.sub(r"(?<![\w.$])[A-Za-z_]\w*(?![\w.(])", fix, clause.group(1))
+        out = out[: clause.start(1)] + items + out[clause.end(1) :]
+    return out
+
+
 def _sample(value: Any) -> str:
     if isinstance(value, str):
         text = value if len(value) <= 50 else value[:47] + "..."
@@ -349,55 +385,147 @@ def _sample(value: Any) -> str:
     return json.dumps(value)
 
 
-EXAMPLES = """Question: How many articles did Amara Okafor publish?
-```cypher
-MATCH (r:Researcher {name: 'Amara Okafor'})-[:PUBLISHED]->(a:Article) RETURN count(a) AS articles
-```
-Question: Which pairs of researchers wrote more than one article together?
-```cypher
-MATCH (r1:Researcher)-[:PUBLISHED]->(a:Article)<-[:PUBLISHED]-(r2:Researcher)
-WHERE r1.name < r2.name
-WITH r1, r2, count(a) AS shared WHERE shared > 1
-RETURN r1.name AS researcher1, r2.name AS researcher2, shared ORDER BY shared DESC
-```
-Question: Who has the most distinct co-authors?
-```cypher
-MATCH (r:Researcher)-[:PUBLISHED]->(:Article)<-[:PUBLISHED]-(c:Researcher)
-RETURN r.name AS researcher, count(DISTINCT c) AS coauthors ORDER BY coauthors DESC LIMIT 1
-```
-Question: How many articles came out in 2021?
-```cypher
-MATCH (a:Article) WHERE a.year = 2021 RETURN count(a) AS articles
-```
-Question: How many articles are in the subtopic Robotics?
-```cypher
-MATCH (a:Article)-[:IN_SUBTOPIC]->(s:Subtopic {name: 'Robotics'}) RETURN count(a) AS articles
-```
-Question: Which Computer Vision articles appeared in 2023?
-```cypher
-MATCH (a:Article)-[:IN_TOPIC]->(t:Topic {name: 'Computer Vision'}) WHERE a.year = 2023
-RETURN a.title AS title, a.date AS date ORDER BY date
-```
-Question: Which researchers published in both Robotics and Game Playing?
-```cypher
-MATCH (r:Researcher)-[:PUBLISHED]->(:Article)-[:IN_SUBTOPIC]->(:Subtopic {name: 'Robotics'})
-MATCH (r)-[:PUBLISHED]->(:Article)-[:IN_SUBTOPIC]->(:Subtopic {name: 'Game Playing'})
-RETURN DISTINCT r.name AS researcher
-```
-Question: Which subtopic has the most articles?
-```cypher
-MATCH (a:Article)-[:IN_SUBTOPIC]->(s:Subtopic)
-RETURN s.name AS subtopic, count(a) AS articles ORDER BY articles DESC LIMIT 1
-```
-Question: Which subtopics belong to the topic Language Models?
-```cypher
-MATCH (s:Subtopic)-[:PART_OF]->(t:Topic {name: 'Language Models'}) RETURN s.name AS subtopic
-```
-Question: Which articles are about detecting diseases in medical images?
-```cypher
-CALL db.index.vector.queryNodes('{index}', 5, $embedding) YIELD node, score
-RETURN node.title AS title, score ORDER BY score DESC
-```"""
+EXAMPLE_BANK = Path(__file__).resolve().parent.parent / "knowledge" / "cypher_examples.md"
+FEW_SHOT_K = 5
+
+
+@dataclass(frozen=True)
+class Example:
+    """A question and the Cypher that answers it: one question shape for the model to copy."""
+
+    question: str
+    cypher: str
+
+    def render(self, index: str) -> str:
+        cypher = self.cypher.replace("{index}", index)
+        return f"Question: {self.question}\n```cypher\n{cypher}\n```"
+
+
+def parse_examples(text: str) -> tuple[Example, ...]:
+    """The examples of a bank file: each `Question: ...` line with the ```cypher block after
+    it. A question without its block is an error, not a silently shorter bank."""
+    examples = tuple(
+        Example(q.strip(), c.strip())
+        for q, c in re.findall(r"^Question:([^\n]+)\n```cypher\n(.*?)\n```", text, re.M | re.S)
+    )
+    if len(examples) != len(re.findall(r"^Question:", text, re.M)):
+        raise ValueError("every 'Question:' line needs a ```cypher block right after it")
+    return examples
+
+
+@lru_cache(maxsize=2)
+def example_bank(path: Path = EXAMPLE_BANK) -> tuple[Example, ...]:
+    return parse_examples(path.read_text(encoding="utf-8"))
+
+
+def nearest(query: np.ndarray, candidates: np.ndarray, k: int) -> list[int]:
+    """Row indices of the k candidates most similar to query (unit vectors: inner product is
+    cosine), the most similar LAST: it then sits right before the question, and a small model
+    copies the example it read most recently."""
+    scores = candidates @ query
+    best = sorted(range(len(scores)), key=lambda i: (-float(scores[i]), i))[:k]
+    return best[::-1]
+
+
+NAME_KINDS = {"Researcher": "a researcher", "Topic": "a topic", "Subtopic": "a subtopic"}
+Names = tuple[tuple[str, str], ...]  # (name, the words that replace it), longest name first
+
+
+def graph_names(store: GraphStore) -> Names:
+    """The names of the graph's researchers, topics and subtopics, for mask_names."""
+    rows = store.read(
+        "MATCH (n) WHERE n:Researcher OR n:Topic OR n:Subtopic "
+        "RETURN labels(n)[0] AS label, n.name AS name"
+    ).rows
+    pairs = {(str(name), NAME_KINDS[label]) for label, name in rows if name and label in NAME_KINDS}
+    return tuple(sorted(pairs, key=lambda p: (-len(p[0]), p[0])))
+
+
+def mask_names(text: str, names: Names) -> str:
+    """The question's skeleton: quoted titles, known names, dates and years become what they
+    are ("an article", "a researcher", "a date", "a year").
+
+    MiniLM similarity between raw questions follows the names (a question about Amara Okafor
+    pulls in every example about a person); between skeletons it follows the question's
+    shape, which is what an example teaches. DAIL-SQL calls this masked question similarity.
+    """
+    out = re.sub(r"(?<!\w)'[^']+'(?!\w)|\"[^\"]+\"", "an article", text)
+    for name, kind in names:
+        out = re.sub(rf"(?<!\w){re.escape(name)}(?!\w)", kind, out, flags=re.IGNORECASE)
+    out = re.sub(r"\b\d{4}-\d{2}-\d{2}\b", "a date", out)
+    return re.sub(r"\b(?:19|20)\d{2}\b", "a year", out)
+
+
+def ignored_terms(question: str, cypher: str, names: Names) -> list[str]:
+    """Quoted titles, graph names and years the question states but the query never uses.
+
+    The 1.5B model often writes the first half of a question's path and drops the condition
+    at its end (the co-authors of X, without "who published in Y"); the database cannot
+    tell, so the query goes back to the model like an error.
+    """
+    quoted = re.findall(r"(?<!\w)'([^']+)'(?!\w)|\"([^\"]+)\"", question)
+    terms = [a or b for a, b in quoted]
+    rest = question
+    for name, _ in names:
+        pattern = rf"(?<!\w){re.escape(name)}(?!\w)"
+        if re.search(pattern, rest, re.IGNORECASE):
+            terms.append(name)
+            rest = re.sub(pattern, " ", rest, flags=re.IGNORECASE)
+    terms += re.findall(r"\b(?:19|20)\d{2}\b", question)
+    used = cypher.casefold()
+    return [term for term in dict.fromkeys(terms) if term.casefold() not in used]
+
+
+def _literals(cypher: str) -> set[str]:
+    return {a or b for a, b in re.findall(r"'([^']+)'|\"([^\"]+)\"", cypher)}
+
+
+def copied_terms(question: str, cypher: str, examples: Sequence[Example]) -> list[str]:
+    """Names the query filters on that come from an example's Cypher, not from the question:
+    a small model copies the nearest example's filter along with its shape."""
+    from_examples = set().union(*(_literals(e.cypher) for e in examples)) if examples else set()
+    asked = question.casefold()
+    return sorted(x for x in _literals(cypher) & from_examples if x.casefold() not in asked)
+
+
+def question_problems(
+    question: str, cypher: str, names: Names, examples: Sequence[Example]
+) -> list[str]:
+    """What the query leaves out of the question, or adds to it from an example."""
+    problems = [
+        f"it never uses {term!r} from the question (every name, title and year the question "
+        "states is a condition)"
+        for term in ignored_terms(question, cypher, names)
+    ]
+    problems += [
+        f"it filters on {term!r}, copied from an example: the question does not mention it"
+        for term in copied_terms(question, cypher, examples)
+    ]
+    return problems
+
+
+@lru_cache(maxsize=2)
+def _bank_vectors(bank: tuple[Example, ...], names: Names, settings: Settings) -> np.ndarray:
+    from knowledge.embeddings import embed
+
+    return embed([mask_names(e.question, names) for e in bank], settings)
+
+
+def choose_examples(
+    question: str, settings: Settings, names: Names = (), k: int = FEW_SHOT_K
+) -> list[Example]:
+    """The k bank examples whose masked questions are nearest in meaning to the masked
+    question (dynamic few-shot).
+
+    A fixed list long enough to cover every question shape costs the 1.5B model attention and
+    prompt time on examples that do not apply; the nearest few show the shape that does.
+    """
+    from knowledge.embeddings import embed
+
+    bank = example_bank()
+    vector = embed([mask_names(question, names)], settings)[0]
+    return [bank[i] for i in nearest(vector, _bank_vectors(bank, names, settings), k)]
+
 
 PROMPT = """You write one read-only Cypher query that answers the question about this graph.
 
@@ -410,26 +538,60 @@ Rules:
   topics (a)-[:IN_TOPIC]->(:Topic), subtopics (a)-[:IN_SUBTOPIC]->(:Subtopic).
 - For questions about what articles are about, or similar to a theme, use the vector index with
   the parameter $embedding (no other parameters exist).
+- Use every condition of the question: each name, title and year it states.
+- Co-authors of r: (r)-[:PUBLISHED]->(:Article)<-[:PUBLISHED]-(c:Researcher); count them with
+  count(DISTINCT c).
+- "Average number of Y per X": WITH x, count(y) AS n RETURN avg(n).
 - Return article titles and the names of researchers, topics and subtopics (not whole
   nodes), with clear aliases.
-- Reply with the query only, in a ```cypher block.
-
-Examples:
-{examples}"""
+- Reply with the query only, in a ```cypher block."""
 
 RETRY_EMPTY = """That query found nothing. Check each name against the schema's values, drop any
 filter the question did not ask for, and follow the arrow directions of the schema. Reply with
 the query only, in a ```cypher block."""
 
-REPAIR = """That query is wrong:
-{error}
-Write a corrected query for the question: {question}
-Reply with the query only, in a ```cypher block."""
+REPAIR = """This query for the question "{question}" is wrong:
+```cypher
+{cypher}
+```
+Error: {error}{hint}
+Write a corrected query. Reply with the query only, in a ```cypher block."""
+
+UNBOUND_HINT = """
+Hint: every variable must first appear in a MATCH pattern. Add the relationship path from the
+schema that reaches it, e.g. (r:Researcher)-[:PUBLISHED]->(a:Article)-[:IN_TOPIC]->(t:Topic)."""
+AGGREGATE_IN_WHERE_HINT = """
+Hint: count(), avg() and other aggregates cannot be used in WHERE. Aggregate first, then
+filter: WITH a, count(r) AS n WHERE n = 2."""
 
 
-def build_prompt(store: GraphStore, schema: GraphSchema) -> str:
-    examples = EXAMPLES.replace("{index}", store.vector_index_name())
-    return PROMPT.format(schema=schema.text, examples=examples)
+def repair_hint(cypher: str, error: str) -> str:
+    """A hint for the mistakes the 1.5B model makes most and does not fix from the database's
+    error alone: without one it mostly sends back the same query."""
+    if re.search(r"\bWHERE\b[^\n]*?\b(?:count|avg|sum|min|max|collect)\s*\(", cypher, re.I):
+        return AGGREGATE_IN_WHERE_HINT
+    if re.search(r"UndefinedVariable|not defined", error, re.I):
+        return UNBOUND_HINT
+    return ""
+
+
+def build_messages(
+    store: GraphStore, schema: GraphSchema, examples: Sequence[Example], request: str
+) -> list[BaseMessage]:
+    """The system prompt (rules and schema: stable, so the LLM server reuses its cached
+    prefix), then each example as a question turn and a Cypher reply, then the request.
+
+    As earlier turns of the conversation, the examples show the 1.5B model exactly what its
+    reply should look like; written into the system prompt, it copied them less closely.
+    """
+    from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+
+    index = store.vector_index_name()
+    messages: list[BaseMessage] = [SystemMessage(PROMPT.format(schema=schema.text))]
+    for example in examples:
+        messages.append(HumanMessage(f"Question: {example.question}"))
+        messages.append(AIMessage(f"```cypher\n{example.cypher.replace('{index}', index)}\n```"))
+    return [*messages, HumanMessage(request)]
 
 
 def extract_cypher(reply: str) -> str:
@@ -462,6 +624,7 @@ class GraphAnswer:
     error: str = ""  # the database error that remained after the repair round
     attempts: list[dict[str, str]] = field(default_factory=list)  # every query run
     notes: list[str] = field(default_factory=list)  # corrections a learner should see
+    examples: list[str] = field(default_factory=list)  # the few-shot questions the model saw
     edges: list[tuple[str, str, str, str, str]] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -520,7 +683,7 @@ def answer_question(store: GraphStore, llm: BaseChatModel, question: str) -> Gra
     One more model call when the first query fails (database error, or a label, type or
     property the graph lacks) or finds nothing; writes are refused outright.
     """
-    from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+    from langchain_core.messages import AIMessage, HumanMessage
     from neo4j.exceptions import Neo4jError
 
     started = time.perf_counter()
@@ -552,7 +715,10 @@ def answer_question(store: GraphStore, llm: BaseChatModel, question: str) -> Gra
         return result
 
     schema = read_schema(store)
-    messages = [SystemMessage(build_prompt(store, schema)), HumanMessage(f"Question: {question}")]
+    names = graph_names(store)
+    examples = choose_examples(question, store.settings, names)
+    result.examples = [e.question for e in examples]
+    messages = build_messages(store, schema, examples, f"Question: {question}")
     for attempt in range(2):
         reply = _content(llm.invoke(messages))
         generated = extract_cypher(reply)
@@ -561,11 +727,23 @@ def answer_question(store: GraphStore, llm: BaseChatModel, question: str) -> Gra
             result.notes.append(
                 f"Relationship direction corrected from the schema; the model wrote:\n{generated}"
             )
+        fixed = fix_order_by(result.cypher)
+        if fixed != result.cypher:
+            result.notes.append(
+                f"ORDER BY corrected to the alias it misspelt; the model wrote:\n{result.cypher}"
+            )
+            result.cypher = fixed
         try:
             check_read_only(result.cypher)  # a write is refused, never "repaired"
             problems = schema_problems(result.cypher, schema)
             if problems:
                 raise ToolInputError("Not in this graph: " + "; ".join(problems) + ".")
+            # Only the first query: a repair that still misreads the question runs anyway.
+            unasked = question_problems(question, result.cypher, names, examples)
+            if unasked and attempt == 0:
+                raise ToolInputError(
+                    "The query does not match the question: " + "; ".join(unasked) + "."
+                )
             rows = run_guarded(store, result.cypher, question)
         except WriteRefused as exc:
             result.attempts.append({"cypher": result.cypher, "error": str(exc)})
@@ -577,10 +755,13 @@ def answer_question(store: GraphStore, llm: BaseChatModel, question: str) -> Gra
             if attempt == 1:
                 result.error = error
                 break
-            messages += [
-                AIMessage(reply),
-                HumanMessage(REPAIR.format(error=error[:600], question=question)),
-            ]
+            # A fresh request rather than a follow-up turn: after its own reply in the
+            # context, the small model mostly repeats the query it just wrote.
+            hint = repair_hint(result.cypher, error)
+            repair = REPAIR.format(
+                question=question, cypher=result.cypher, error=error[:600], hint=hint
+            )
+            messages = build_messages(store, schema, examples, repair)
             continue
         result.attempts.append({"cypher": result.cypher, "error": ""})
         result.columns, result.rows, result.truncated = rows.columns, rows.rows, rows.truncated
@@ -750,6 +931,15 @@ def build_artifact(store: GraphStore, answer: GraphAnswer) -> dict[str, Any]:
     for note in answer.notes:
         head, _, query = note.partition("\n")
         parts.append(artifacts.markdown(f"{head}\n```cypher\n{query}\n```"))
+    if answer.examples:
+        listed = "\n".join(f"- {q}" for q in answer.examples)
+        parts.append(
+            artifacts.markdown(
+                f"Few-shot examples the model saw: the {len(answer.examples)} questions of "
+                "`knowledge/cypher_examples.md` nearest in meaning to this one "
+                f"(all-MiniLM-L6-v2), each with its Cypher:\n{listed}"
+            )
+        )
     if answer.cypher:
         parts.append(artifacts.code(answer.cypher, "cypher", "Cypher"))
     if answer.columns:
@@ -779,8 +969,10 @@ def open_graph(settings: Settings) -> GraphStore:
 
 
 def warm_up(settings: Settings) -> None:
-    """Start (or join) the graph server and load the dataset before the first question."""
-    open_graph(settings)
+    """Start (or join) the graph server, load the dataset and embed the example bank before
+    the first question."""
+    store = open_graph(settings)
+    _bank_vectors(example_bank(), graph_names(store), settings)
 
 
 def make_tools(ctx: ToolContext) -> list[BaseTool]:
