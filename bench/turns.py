@@ -202,18 +202,26 @@ def _share(value: float | None) -> str:
 
 
 def evidence(turn: dict[str, Any], tool: str) -> tuple[str, bool]:
-    """What the answer may draw on, and whether it cited passages. RAG: the cited passages
-    (all of them when none is cited); graph: the tool's text (Cypher and rows). Both plus
-    the question itself."""
-    from tools.rag import cited_passages
-
+    """What the answer may draw on, and whether it cited passages. RAG: see
+    `rag_evidence`; graph: the tool's text (Cypher and rows). Both plus the question."""
     results = [r for r in turn["tool_results"] if r["name"] == tool]
     if tool != RAG_TOOL:
         return "\n".join([turn["prompt"], *(r["content"] for r in results)]), False
     passages = [p for r in results for p in (r["artifact"] or {}).get("passages", [])]
-    cited = cited_passages(turn["answer"], passages)
-    texts = [p["text"] for p in (cited or passages)]
-    return "\n".join([turn["prompt"], *texts]), bool(cited)
+    text, cited = rag_evidence(turn["answer"], passages)
+    return "\n".join([turn["prompt"], text]), cited
+
+
+def rag_evidence(answer: str, passages: list[dict[str, Any]]) -> tuple[str, bool]:
+    """The passages the answer cites by number, or all it was given when it cites none,
+    each with its source and heading as the model read them (an answer naming a section
+    names something it was shown). Passages it only copied from do not narrow the evidence:
+    that would count the rest of what it was shown as invented."""
+    from tools.rag import cited_passages, label
+
+    cited = [p for p in cited_passages(answer, passages) if p["cited"] == "explicit"]
+    chosen = cited or passages
+    return "\n".join(f"({label(p)}) {p['text']}" for p in chosen), bool(cited)
 
 
 def grounding_prompts(cases: Sequence[dict[str, Any]], limit: int) -> list[tuple[str, str]]:

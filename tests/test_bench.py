@@ -147,8 +147,18 @@ def test_grounding_tolerates_possessives_order_and_number_format():
 
 def test_rag_evidence_is_the_cited_passages():
     passages = [
-        {"n": 1, "text": "Static quantization uses a calibration set of 100 batches."},
-        {"n": 2, "text": "Dynamic quantization was added in PyTorch 1.3."},
+        {
+            "n": 1,
+            "source": "quantization.md",
+            "section": "Static quantization",
+            "text": "Static quantization uses a calibration set of 100 batches.",
+        },
+        {
+            "n": 2,
+            "source": "quantization.md",
+            "section": "History",
+            "text": "Dynamic quantization was added in PyTorch 1.3.",
+        },
     ]
     turn = {
         "prompt": "q",
@@ -162,6 +172,11 @@ def test_rag_evidence_is_the_cited_passages():
     turn["answer"] = "It came in PyTorch 1.3."  # no citation: every retrieved passage counts
     text, cited = turns.evidence(turn, turns.RAG_TOOL)
     assert not cited and "PyTorch 1.3" in text
+    # Copying passage 1 word for word, uncited, does not hide passage 2 (or the headings).
+    turn["answer"] = "Static quantization uses a calibration set of 100 batches, see History."
+    text, cited = turns.evidence(turn, turns.RAG_TOOL)
+    assert not cited and "PyTorch 1.3" in text
+    assert grounding.check(turn["answer"], text)["grounded"]
 
 
 def test_grounding_summary_counts_only_answers_where_the_tool_ran():
