@@ -24,7 +24,14 @@ from tests.conftest import free_port
 from tests.fakes import ScriptedChatModel
 from tools import ToolContext
 from tools.errors import ToolInputError
-from tools.graph import answer_question, example_bank, make_tools, read_schema, run_guarded
+from tools.graph import (
+    FEW_SHOT_K,
+    answer_question,
+    example_bank,
+    make_tools,
+    read_schema,
+    run_guarded,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -291,7 +298,8 @@ def test_the_tool_returns_a_teaching_artifact(store: GraphStore, settings: Setti
     assert "Amara Okafor" in names and "Priya Nair" in names
     assert "Amara Okafor" in message.content
     shown = [p["content"] for p in message.artifact["parts"] if p["kind"] == "markdown"]
-    assert any("Few-shot examples" in text and "co-authored" in text for text in shown)
+    listed = next(text for text in shown if text.startswith("Few-shot examples chosen"))
+    assert sum(f"- {e.question}" in listed for e in example_bank()) == FEW_SHOT_K
 
 
 def test_every_bank_example_answers_on_the_shipped_graph(store: GraphStore) -> None:

@@ -20,6 +20,7 @@ from tools.graph import (
     Example,
     GraphSchema,
     WriteRefused,
+    bind_anonymous,
     check_read_only,
     choose_examples,
     example_bank,
@@ -239,6 +240,8 @@ def test_parse_examples() -> None:
     )
     with pytest.raises(ValueError, match="cypher block"):
         parse_examples(text + "Question: Forgot the query?\n")
+    sections = f"## Always shown\n\n{text}\n## Chosen by similarity\n\n{text}"
+    assert [e.always for e in parse_examples(sections)] == [True, True, False, False]
     vector = Example("About X?", "CALL db.index.vector.queryNodes('{index}', 5, $embedding)")
     assert "queryNodes('Article[embedding]'" in vector.render("Article[embedding]")
 
@@ -246,6 +249,7 @@ def test_parse_examples() -> None:
 def test_the_example_bank_reads_only_and_fits_the_schema() -> None:
     bank = example_bank()
     assert len(bank) >= 30 and len({e.question for e in bank}) == len(bank)
+    assert 5 <= sum(e.always for e in bank) <= 12  # the rest are chosen by similarity
     patterns = SCHEMA | {("Article", "IN_SUBTOPIC", "Subtopic")}  # the loader's whole model
     schema = GraphSchema("", patterns, PROPS)
     for example in bank:
@@ -277,6 +281,7 @@ def _fake_embed(texts: Sequence[str], settings: Settings | None = None) -> np.nd
 @pytest.fixture
 def fake_bank(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     bank = parse_examples(
+        "## Always shown\nQuestion: aaa\n```cypher\nRETURN 0\n```\n## Chosen by similarity\n"
         "Question: zzz zzz\n```cypher\nRETURN 1\n```\n"
         "Question: aaa bbb\n```cypher\nRETURN 2\n```\n"
         "Question: aaa aaa\n```cypher\nRETURN 3\n```\n"
@@ -350,13 +355,56 @@ def test_question_problems(question: str, cypher: str, problems: list[str]) -> N
         ("MATCH (a) RETURN a.title AS title ORDER BY a.date DESC LIMIT 1", None),
         ("MATCH (a) RETURN a.title AS title ORDER BY a DESC", None),  # a variable
         ("MATCH (a) RETURN a.title AS title ORDER BY year", None),  # nothing close enough
+        ("MATCH (r:Researcher)-->(a:Article) RETURN a.title AS title ORDER BY date DESC",
+         "MATCH (r:Researcher)-->(a:Article) RETURN a.title AS title ORDER BY a.date DESC"),
+        ("MATCH (r:Researcher), (t:Topic) RETURN r.name AS r1, t.name AS t1 ORDER BY name",
+         None),  # two variables have a name: which one is a guess
     ],
 )  # fmt: skip
 def test_fix_order_by(query: str, fixed: str | None) -> None:
-    assert fix_order_by(query) == (fixed or query)
+    assert fix_order_by(query, PROPS) == (fixed or query)
 
 
 def test_repair_hints() -> None:
     assert "WITH" in repair_hint("MATCH (a) WHERE count(a) = 3 RETURN a", "anything")
     assert "MATCH pattern" in repair_hint("RETURN t.name", "UndefinedVariable: 't' not defined")
     assert repair_hint("MATCH (a RETURN a", "Invalid input") == ""
+
+
+@pytest.mark.parametrize(
+    ("question", "cypher", "flagged"),
+    [
+        ("Which articles came out in 2019?", "MATCH (a) WHERE a.year = 2019 RETURN count(a) AS n",
+         True),
+        ("Who wrote with X?", "MATCH (c) RETURN DISTINCT count(DISTINCT c) AS n LIMIT 1", True),
+        ("Which articles came out in 2019?", "MATCH (a) WHERE a.year = 2019 RETURN a.title", False),
+        ("Which year had the most articles?",
+         "MATCH (a) RETURN a.year AS year, count(a) AS n ORDER BY n DESC", False),
+        ("How many articles came out in 2019?", "MATCH (a) WHERE a.year = 2019 RETURN count(a)",
+         False),
+        ("Which is the number of topics?", "MATCH (t:Topic) RETURN count(t)", False),
+    ],
+)  # fmt: skip
+def test_a_list_question_answered_with_a_count_is_a_problem(
+    question: str, cypher: str, flagged: bool
+) -> None:
+    found = question_problems(question, cypher, (), [])
+    assert any("not how many" in p for p in found) == flagged
+
+
+@pytest.mark.parametrize(
+    ("query", "fixed"),
+    [
+        ("MATCH (r:Researcher {name: 'X'})-[:PUBLISHED]->(:Article) RETURN count(a) AS n",
+         "MATCH (r:Researcher {name: 'X'})-[:PUBLISHED]->(a:Article) RETURN count(a) AS n"),
+        ("MATCH (:Researcher)-[:PUBLISHED]->(:Article) RETURN a.title, count(DISTINCT r)",
+         "MATCH (r:Researcher)-[:PUBLISHED]->(a:Article) RETURN a.title, count(DISTINCT r)"),
+        ("MATCH (a:Article)-[:IN_SUBTOPIC]->(:Subtopic) WITH a, count(r) AS n RETURN avg(n)",
+         None),  # r is no initial of Subtopic: which node it meant is a guess
+        ("MATCH (:Article)<-[:PUBLISHED]-(:Researcher), (:Article) RETURN a.title", None),  # two
+        ("MATCH (x:Article) WHERE x.title = 'a.b' RETURN x", None),  # text inside a string
+        ("CALL db.index.vector.queryNodes('I', 5, $embedding) YIELD node RETURN node.title", None),
+    ],
+)  # fmt: skip
+def test_bind_anonymous(query: str, fixed: str | None) -> None:
+    assert bind_anonymous(query) == (fixed or query)

@@ -355,21 +355,53 @@ ORDER_BY = re.compile(
 ORDER_KEYWORDS = frozenset({"ASC", "DESC", "ASCENDING", "DESCENDING"})
 
 
-def fix_order_by(cypher: str) -> str:
-    """Replace an ORDER BY name the query never defines with the alias it nearly spells
-    (`ORDER BY researchers` after `AS researcher`).
+def bind_anonymous(cypher: str) -> str:
+    """Name an anonymous node that the query uses by a variable it never binds, when the
+    variable is the initial of the node's label: `(:Article) RETURN count(a)` → `(a:Article)`.
 
-    A typo the 1.5B model makes and, shown the database's "not defined" error, repeats.
+    The 1.5B model drops the variable from a node pattern it copied from an example, and,
+    shown the database's "not defined" error, mostly writes the same query again.
+    """
+    code, _ = _strip_literals(cypher)
+    if re.search(r"\bYIELD\b", code, re.IGNORECASE):
+        return cypher  # procedure results bind names of their own
+    bound = set(re.findall(r"(?<!\w)[(\[]\s*(\w+)", code))  # node and relationship variables
+    bound |= set(re.findall(r"\bAS\s+(\w+)", code, re.IGNORECASE))
+    used = set(re.findall(r"(?<![\w.$])([A-Za-z_]\w*)\.\w", code))
+    used |= set(re.findall(r"\(\s*(?:DISTINCT\s+)?([A-Za-z_]\w*)\s*\)", code, re.I))
+    out = cypher
+    for var in sorted(used - bound):
+        nodes = [m for m in re.finditer(r"\(\s*:\s*(\w+)", out) if m.group(1)[:1].lower() == var]
+        if len(nodes) == 1:
+            out = (
+                out[: nodes[0].start()]
+                + f"({var}:"
+                + out[nodes[0].end() - len(nodes[0].group(1)) :]
+            )
+    return out
+
+
+def fix_order_by(cypher: str, properties: dict[str, frozenset[str]]) -> str:
+    """Replace an ORDER BY name the query never defines with the alias it nearly spells
+    (`ORDER BY researchers` after `AS researcher`), or else with the property of that name
+    of the only variable that has one (`ORDER BY date` → `a.date`).
+
+    Slips the 1.5B model makes and, shown the database's "not defined" error, repeats.
+    `properties` are the property keys per label (GraphSchema.properties).
     """
     aliases = re.findall(r"\bAS\s+(\w+)", cypher, re.IGNORECASE)
     defined = set(aliases) | set(re.findall(r"[(\[]\s*(\w+)", cypher))
+    labels = dict(re.findall(r"\(\s*(\w+)\s*:\s*(\w+)", cypher))
 
     def fix(word: re.Match[str]) -> str:
         name = word.group(0)
         if name in defined or name.upper() in ORDER_KEYWORDS:
             return name
         close = difflib.get_close_matches(name, aliases, n=1, cutoff=0.8)
-        return close[0] if close else name
+        if close:
+            return close[0]
+        owners = [v for v, label in labels.items() if name in properties.get(label, ())]
+        return f"{owners[0]}.{name}" if len(owners) == 1 else name
 
     out = cypher
     for clause in reversed(list(ORDER_BY.finditer(cypher))):
@@ -386,7 +418,8 @@ def _sample(value: Any) -> str:
 
 
 EXAMPLE_BANK = Path(__file__).resolve().parent.parent / "knowledge" / "cypher_examples.md"
-FEW_SHOT_K = 5
+FEW_SHOT_K = 3
+ALWAYS_SHOWN = "## Always shown"  # the bank's section of examples that every prompt holds
 
 
 @dataclass(frozen=True)
@@ -395,6 +428,7 @@ class Example:
 
     question: str
     cypher: str
+    always: bool = False  # in every prompt, not chosen by similarity
 
     def render(self, index: str) -> str:
         cypher = self.cypher.replace("{index}", index)
@@ -403,10 +437,17 @@ class Example:
 
 def parse_examples(text: str) -> tuple[Example, ...]:
     """The examples of a bank file: each `Question: ...` line with the ```cypher block after
-    it. A question without its block is an error, not a silently shorter bank."""
+    it; those under the `## Always shown` heading (up to the next heading) are `always`.
+    A question without its block is an error, not a silently shorter bank."""
+    headings = [(m.start(), m.group(0).strip()) for m in re.finditer(r"^## .*$", text, re.M)]
     examples = tuple(
-        Example(q.strip(), c.strip())
-        for q, c in re.findall(r"^Question:([^\n]+)\n```cypher\n(.*?)\n```", text, re.M | re.S)
+        Example(
+            m.group(1).strip(),
+            m.group(2).strip(),
+            always=max(((s, h) for s, h in headings if s < m.start()), default=(0, ""))[1]
+            == ALWAYS_SHOWN,
+        )
+        for m in re.finditer(r"^Question:([^\n]+)\n```cypher\n(.*?)\n```", text, re.M | re.S)
     )
     if len(examples) != len(re.findall(r"^Question:", text, re.M)):
         raise ValueError("every 'Question:' line needs a ```cypher block right after it")
@@ -488,6 +529,10 @@ def copied_terms(question: str, cypher: str, examples: Sequence[Example]) -> lis
     return sorted(x for x in _literals(cypher) & from_examples if x.casefold() not in asked)
 
 
+LIST_QUESTION = re.compile(r"^\s*(?:which|who|list|name|show)\b", re.IGNORECASE)
+COUNT_QUESTION = re.compile(r"\bhow many\b|\bnumber\b|\bcount\b", re.IGNORECASE)
+
+
 def question_problems(
     question: str, cypher: str, names: Names, examples: Sequence[Example]
 ) -> list[str]:
@@ -501,6 +546,17 @@ def question_problems(
         f"it filters on {term!r}, copied from an example: the question does not mention it"
         for term in copied_terms(question, cypher, examples)
     ]
+    if LIST_QUESTION.search(question) and not COUNT_QUESTION.search(question):
+        returned = re.findall(
+            r"\bRETURN\s+(?:DISTINCT\s+)?(.+?)(?=\s+(?:ORDER|SKIP|LIMIT)\b|$)",
+            cypher,
+            re.IGNORECASE | re.DOTALL,
+        )
+        items = [i.strip() for i in returned[-1].split(",")] if returned else []
+        if items and all(re.match(r"count\s*\(", i, re.IGNORECASE) for i in items):
+            problems.append(
+                "the question asks which ones, not how many: return their names or titles"
+            )
     return problems
 
 
@@ -514,15 +570,16 @@ def _bank_vectors(bank: tuple[Example, ...], names: Names, settings: Settings) -
 def choose_examples(
     question: str, settings: Settings, names: Names = (), k: int = FEW_SHOT_K
 ) -> list[Example]:
-    """The k bank examples whose masked questions are nearest in meaning to the masked
-    question (dynamic few-shot).
+    """The k bank examples (not `always` ones) whose masked questions are nearest in meaning
+    to the masked question (dynamic few-shot).
 
     A fixed list long enough to cover every question shape costs the 1.5B model attention and
-    prompt time on examples that do not apply; the nearest few show the shape that does.
+    prompt time on examples that do not apply; the nearest few show the shape that does. The
+    few `always` examples keep the common shapes in view when similarity picks poorly.
     """
     from knowledge.embeddings import embed
 
-    bank = example_bank()
+    bank = tuple(e for e in example_bank() if not e.always)
     vector = embed([mask_names(question, names)], settings)[0]
     return [bank[i] for i in nearest(vector, _bank_vectors(bank, names, settings), k)]
 
@@ -541,10 +598,13 @@ Rules:
 - Use every condition of the question: each name, title and year it states.
 - Co-authors of r: (r)-[:PUBLISHED]->(:Article)<-[:PUBLISHED]-(c:Researcher); count them with
   count(DISTINCT c).
-- "Average number of Y per X": WITH x, count(y) AS n RETURN avg(n).
+- "Average number of Y per X": one row per X first, WITH x, count(y) AS n, then RETURN avg(n).
 - Return article titles and the names of researchers, topics and subtopics (not whole
   nodes), with clear aliases.
-- Reply with the query only, in a ```cypher block."""
+- Reply with the query only, in a ```cypher block.
+
+Examples:
+{examples}"""
 
 RETRY_EMPTY = """That query found nothing. Check each name against the schema's values, drop any
 filter the question did not ask for, and follow the arrow directions of the schema. Reply with
@@ -578,16 +638,20 @@ def repair_hint(cypher: str, error: str) -> str:
 def build_messages(
     store: GraphStore, schema: GraphSchema, examples: Sequence[Example], request: str
 ) -> list[BaseMessage]:
-    """The system prompt (rules and schema: stable, so the LLM server reuses its cached
-    prefix), then each example as a question turn and a Cypher reply, then the request.
+    """The system prompt (rules, schema and the `always` examples: the same for every
+    question, so the LLM server reuses its cached prefix), then each chosen example as a
+    question turn and a Cypher reply, then the request.
 
-    As earlier turns of the conversation, the examples show the 1.5B model exactly what its
-    reply should look like; written into the system prompt, it copied them less closely.
+    As earlier turns of the conversation, the chosen examples show the 1.5B model exactly what
+    its reply should look like; written into the system prompt, it copied them less closely.
     """
     from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
     index = store.vector_index_name()
-    messages: list[BaseMessage] = [SystemMessage(PROMPT.format(schema=schema.text))]
+    always = "\n".join(e.render(index) for e in example_bank() if e.always)
+    messages: list[BaseMessage] = [
+        SystemMessage(PROMPT.format(schema=schema.text, examples=always))
+    ]
     for example in examples:
         messages.append(HumanMessage(f"Question: {example.question}"))
         messages.append(AIMessage(f"```cypher\n{example.cypher.replace('{index}', index)}\n```"))
@@ -727,23 +791,27 @@ def answer_question(store: GraphStore, llm: BaseChatModel, question: str) -> Gra
             result.notes.append(
                 f"Relationship direction corrected from the schema; the model wrote:\n{generated}"
             )
-        fixed = fix_order_by(result.cypher)
+        fixed = bind_anonymous(fix_order_by(result.cypher, schema.properties))
         if fixed != result.cypher:
             result.notes.append(
-                f"ORDER BY corrected to the alias it misspelt; the model wrote:\n{result.cypher}"
+                "A variable the query used but never defined was bound (ORDER BY alias or "
+                f"anonymous node); the model wrote:\n{result.cypher}"
             )
             result.cypher = fixed
         try:
             check_read_only(result.cypher)  # a write is refused, never "repaired"
-            problems = schema_problems(result.cypher, schema)
-            if problems:
-                raise ToolInputError("Not in this graph: " + "; ".join(problems) + ".")
+            problems = []
+            if missing := schema_problems(result.cypher, schema):
+                problems.append("Not in this graph: " + "; ".join(missing) + ".")
             # Only the first query: a repair that still misreads the question runs anyway.
-            unasked = question_problems(question, result.cypher, names, examples)
+            shown = [*examples, *(e for e in example_bank() if e.always)]
+            unasked = question_problems(question, result.cypher, names, shown)
             if unasked and attempt == 0:
-                raise ToolInputError(
-                    "The query does not match the question: " + "; ".join(unasked) + "."
-                )
+                problems.append("It does not match the question: " + "; ".join(unasked) + ".")
+            if problems:
+                # The database's complaint too, so one repair can fix every mistake at once.
+                problems.append(_database_error(store, result.cypher, question))
+                raise ToolInputError(" ".join(problems).strip())
             rows = run_guarded(store, result.cypher, question)
         except WriteRefused as exc:
             result.attempts.append({"cypher": result.cypher, "error": str(exc)})
@@ -774,6 +842,17 @@ def answer_question(store: GraphStore, llm: BaseChatModel, question: str) -> Gra
     result.answer = _answer_text(result)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _database_error(store: GraphStore, cypher: str, question: str) -> str:
+    """What the database says about the query, or "" if it runs."""
+    from neo4j.exceptions import Neo4jError
+
+    try:
+        run_guarded(store, cypher, question)
+    except Neo4jError as exc:
+        return exc.message or str(exc)
+    return ""
 
 
 def _looks_empty(rows: list[list[Any]]) -> bool:
@@ -935,9 +1014,10 @@ def build_artifact(store: GraphStore, answer: GraphAnswer) -> dict[str, Any]:
         listed = "\n".join(f"- {q}" for q in answer.examples)
         parts.append(
             artifacts.markdown(
-                f"Few-shot examples the model saw: the {len(answer.examples)} questions of "
-                "`knowledge/cypher_examples.md` nearest in meaning to this one "
-                f"(all-MiniLM-L6-v2), each with its Cypher:\n{listed}"
+                f"Few-shot examples chosen for this question: the {len(answer.examples)} of "
+                "`knowledge/cypher_examples.md` nearest in meaning to it (all-MiniLM-L6-v2, "
+                "names masked), shown with their Cypher after the examples every prompt "
+                f"holds:\n{listed}"
             )
         )
     if answer.cypher:
