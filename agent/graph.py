@@ -37,7 +37,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.prebuilt import ToolNode, tools_condition
 
 from agent.prompts import CALL_TOOL_NOTE, FINAL_ANSWER_NOTE, ROUTER_PROMPT, SYSTEM_PROMPT
-from agent.semantic_router import FOLLOW_UP
+from agent.semantic_router import FOLLOW_UP, asks_for_no_tools
 from agent.state import State
 from tools.errors import ToolInputError
 
@@ -167,6 +167,8 @@ def build_graph(
         if not tools:
             return {"route": "none", "route_note": "no tools are loaded"}
         note = ""
+        if asks_for_no_tools(str(state["messages"][-1].content)):
+            return {"route": "none", "route_note": "you asked for an answer without tools"}
         if semantic_router is not None:
             label, score = await asyncio.to_thread(semantic_router, state["messages"][-1].content)
             choice = last_tool_used(state["messages"]) if label == FOLLOW_UP else label

@@ -243,6 +243,18 @@ async def test_unsure_semantic_route_asks_the_llm_router(settings):
     assert result["tool_calls"] == [] and result["answer"] == "Plain."
 
 
+async def test_asking_for_no_tools_skips_both_routers(settings):
+    model = ScriptedChatModel(script=["From memory: RAG retrieves, then generates."])
+    async with open_checkpointer(settings) as cp:
+        a = Assistant(settings, cp)
+        a._graphs[settings] = build_graph(
+            model, [shout], settings, cp, semantic_router=lambda text: ("shout", 0.99)
+        )
+        result = await a.ainvoke("Without using any tools: what is RAG?", "t")
+    assert len(model.calls) == 1 and model.calls[0]["tools"] == []
+    assert result["tool_calls"] == [] and "without tools" in result["route_note"]
+
+
 async def test_a_follow_up_reuses_the_tool_used_last(settings):
     model = ScriptedChatModel(
         script=[

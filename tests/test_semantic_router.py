@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from agent.semantic_router import FOLLOW_UP, load_examples, route_probabilities, semantic_route
+from agent.semantic_router import (
+    FOLLOW_UP,
+    asks_for_no_tools,
+    load_examples,
+    route_probabilities,
+    semantic_route,
+)
 from agent.settings import Settings
 from tools import ToolContext, load_tools
 
@@ -54,3 +60,19 @@ def test_a_clear_request_is_decided_without_the_llm():
 def test_a_vague_message_is_left_to_the_llm():
     _, p = semantic_route("Hmm, interesting, could be useful later maybe.")
     assert p < Settings().route_threshold
+
+
+@pytest.mark.parametrize(
+    ("message", "no_tools"),
+    [
+        ("Without using any tools or the course docs: what is quantization?", True),
+        ("What is a knowledge graph? Answer from your own knowledge.", True),
+        ("Don't search the documents, just tell me what RAG is.", True),
+        ("No tools please: what is int8?", True),
+        ("I do not understand the lesson on RAG, what does it say about chunking?", False),
+        ("No, I meant the course notes: what is RAG?", False),
+        ("Search the notes for how FAISS indexes work.", False),
+    ],
+)
+def test_an_explicit_request_for_no_tools_is_recognised(message, no_tools):
+    assert asks_for_no_tools(message) is no_tools
