@@ -61,8 +61,14 @@ def make_chat_model(settings: Settings) -> BaseChatModel:
         return ChatGroq(
             model=settings.model or DEFAULT_MODELS["groq"], api_key=settings.groq_api_key, **common
         )
+    import httpx
     from langchain_openai import ChatOpenAI
 
+    # A connection pool per model: langchain-openai otherwise shares one process-wide async
+    # client, whose pooled connections belong to the event loop that opened them, so a
+    # second event loop in the process (each test, each CLI turn) fails with "Event loop is
+    # closed" on its first call.
+    common["http_async_client"] = httpx.AsyncClient(timeout=settings.llm_timeout_s)
     if settings.provider == "openai":
         return ChatOpenAI(
             model=settings.model or DEFAULT_MODELS["openai"],
