@@ -20,16 +20,22 @@ The field-test codename of Project Heron is BLUEBIRD-7, chosen by the robotics t
 """
 
 
-def test_upload_ask_and_see_the_cited_passage(app_server, browser_page, tmp_path: Path):
+@pytest.mark.parametrize("users", ["", "ada:lovelace"], ids=["local-user", "password-login"])
+def test_upload_ask_and_see_the_cited_passage(app_server, browser_page, tmp_path: Path, users: str):
     page = browser_page
-    server = app_server()  # the local user; login is covered by test_ui_browser
+    server = app_server(GENAI101_USERS=users) if users else app_server()
     login(page, server.url)
+    # The chat settings arrive over the websocket once the server has created this tab's
+    # session; a file dropped before that is refused ("Session not found", 404) while the
+    # page still shows it attached. After a password login that gap lasted seconds.
+    page.wait_for_selector("#chat-settings-open-modal", timeout=60_000)
     notes = tmp_path / "heron-notes.md"
     notes.write_text(NOTES)
 
     # Wait for the upload itself: a message sent before it completes goes without the file.
-    with page.expect_response(lambda r: "/project/file" in r.url, timeout=60_000):
+    with page.expect_response(lambda r: "/project/file" in r.url, timeout=60_000) as upload:
         page.set_input_files("input[type=file]", str(notes))
+    assert upload.value.status == 200, upload.value.text()
     page.wait_for_selector("text=heron-notes.md", timeout=30_000)
     # The page records the server's file id only after reading the response body; a message
     # sent in that gap goes without the file (seen under load).
