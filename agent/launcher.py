@@ -27,6 +27,7 @@ from agent.settings import Settings
 
 APP_ROOT = Path(__file__).resolve().parents[1]
 APP_FILES = ("app.py", "chainlit.md", ".chainlit", "public")
+SHUTDOWN_S = 30  # closing the LLM server, graph database and history takes a few seconds
 
 
 def auth_secret(settings: Settings) -> str:
@@ -72,9 +73,17 @@ def run_app(settings: Settings) -> int:
         "--host", settings.host, "--port", str(settings.port),
     ]  # fmt: skip
     print(f"genai101: starting on http://{settings.host}:{settings.port}", flush=True)
+    app = subprocess.Popen(cmd, cwd=APP_ROOT, env=env)
+    # A service manager stops us with SIGTERM to this process alone: pass it on, or the app,
+    # its LLM server and graph database outlive us and keep their ports.
+    signal.signal(signal.SIGTERM, lambda signum, _: app.send_signal(signum))
     try:
-        return subprocess.call(cmd, cwd=APP_ROOT, env=env)
-    except KeyboardInterrupt:
+        return app.wait()
+    except KeyboardInterrupt:  # Ctrl-C reached the app too: let it shut down cleanly
+        try:
+            app.wait(timeout=SHUTDOWN_S)
+        except (subprocess.TimeoutExpired, KeyboardInterrupt):  # or a second Ctrl-C
+            app.kill()
         return 0
 
 
