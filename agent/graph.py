@@ -166,11 +166,11 @@ def build_graph(
     async def route(state: State) -> dict:
         if not tools:
             return {"route": "none", "route_note": "no tools are loaded"}
-        note = ""
-        if asks_for_no_tools(str(state["messages"][-1].content)):
+        note, text = "", str(state["messages"][-1].content)
+        if asks_for_no_tools(text):
             return {"route": "none", "route_note": "you asked for an answer without tools"}
         if semantic_router is not None:
-            label, score = await asyncio.to_thread(semantic_router, state["messages"][-1].content)
+            label, score = await asyncio.to_thread(semantic_router, text)
             choice = last_tool_used(state["messages"]) if label == FOLLOW_UP else label
             guess = f"{label} → {choice}" if label == FOLLOW_UP else label
             note = f"classifier: {guess}, p = {score:.2f}"

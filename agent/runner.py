@@ -126,16 +126,14 @@ class Assistant:
         async with self.turn_lock(thread_id):
             await self.settle(graph, config)
             try:
-                state = await graph.ainvoke({"messages": [HumanMessage(text)]}, config)
-                messages = state["messages"]
+                await graph.ainvoke({"messages": [HumanMessage(text)]}, config)
             except GraphRecursionError:
                 answer = RECURSION_MESSAGE.format(n=config["recursion_limit"])
                 await graph.aupdate_state(
                     config, {"messages": [AIMessage(answer)]}, as_node="model"
                 )
-                messages = await self.messages(thread_id)
-            snapshot = await graph.aget_state(config)
-        return {**turn_result(messages), "route_note": snapshot.values.get("route_note", "")}
+            state = (await graph.aget_state(config)).values
+        return {**turn_result(state["messages"]), "route_note": state.get("route_note", "")}
 
 
 def turn_result(messages: list[AnyMessage]) -> dict[str, Any]:
