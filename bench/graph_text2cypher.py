@@ -297,7 +297,7 @@ def run(only: list[str] | None = None) -> dict[str, Any]:
     from agent.settings import Settings
     from knowledge.graph_load import load_csv
     from knowledge.graph_store import GraphStore
-    from tools.graph import answer_question
+    from knowledge.text2cypher import answer_question
 
     settings = Settings.from_env()
     articles = parse_articles(DATASET)

@@ -10,7 +10,7 @@ refuses Cypher's `CREATE VECTOR INDEX`, so it gets SQL over its HTTP API) and th
 name. Querying it is `CALL db.index.vector.queryNodes(name, k, $v)` on both.
 
 ArcadeDB does not enforce READ access mode over Bolt: read-only safety comes from the static
-guard in `tools/graph.py`; READ routing here is what Neo4j enforces on top.
+guard in `knowledge/cypher_guard.py`; READ routing here is what Neo4j enforces on top.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import re
 
 from bench.graph_text2cypher import HELD_OUT, Question, held_out, is_correct, questions, report
 from knowledge.graph_load import DATASET, parse_articles
-from tools.graph import example_bank
+from knowledge.text2cypher import example_bank
 
 
 def test_the_question_set_is_large_and_unambiguous() -> None:

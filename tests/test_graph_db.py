@@ -18,20 +18,15 @@ from langchain_core.messages import ToolMessage
 
 from agent.cli import main as cli_main
 from agent.settings import Settings
+from knowledge.cypher_checks import read_schema
 from knowledge.graph_load import DATASET, graph_counts, load_csv, load_csv_upload, parse_articles
 from knowledge.graph_store import GraphStore, _port_open, shared_store
+from knowledge.text2cypher import FEW_SHOT_K, answer_question, example_bank, run_guarded
 from tests.conftest import free_port
 from tests.fakes import ScriptedChatModel
 from tools import ToolContext
 from tools.errors import ToolInputError
-from tools.graph import (
-    FEW_SHOT_K,
-    answer_question,
-    example_bank,
-    make_tools,
-    read_schema,
-    run_guarded,
-)
+from tools.graph import make_tools
 
 pytestmark = pytest.mark.slow
 

@@ -11,30 +11,31 @@ import pytest
 
 from agent.settings import Settings
 from bench.graph_text2cypher import questions
-from knowledge.graph_load import DATASET, parse_articles
-from knowledge.graph_store import ReadResult
-from tools import graph
-from tools.errors import ToolInputError
-from tools.graph import (
-    WRITE_REQUEST,
-    Example,
+from knowledge import text2cypher
+from knowledge.cypher_checks import (
     GraphSchema,
-    WriteRefused,
     bind_anonymous,
-    check_read_only,
-    choose_examples,
-    example_bank,
-    extract_cypher,
     fix_directions,
     fix_order_by,
     mask_names,
+    question_problems,
+    schema_problems,
+)
+from knowledge.cypher_guard import WriteRefused, check_read_only
+from knowledge.graph_load import DATASET, parse_articles
+from knowledge.graph_store import ReadResult
+from knowledge.text2cypher import (
+    WRITE_REQUEST,
+    Example,
+    choose_examples,
+    example_bank,
+    extract_cypher,
     nearest,
     parse_examples,
-    question_problems,
     repair_hint,
-    schema_problems,
     similarity_theme,
 )
+from tools.errors import ToolInputError
 
 ALLOWED = [
     "MATCH (r:Researcher {name: 'Amara Okafor'})-[:PUBLISHED]->(a:Article) RETURN count(a)",
@@ -286,11 +287,11 @@ def fake_bank(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "Question: aaa bbb\n```cypher\nRETURN 2\n```\n"
         "Question: aaa aaa\n```cypher\nRETURN 3\n```\n"
     )
-    monkeypatch.setattr(graph, "example_bank", lambda: bank)
+    monkeypatch.setattr(text2cypher, "example_bank", lambda: bank)
     monkeypatch.setattr("knowledge.embeddings.embed", _fake_embed)
-    graph._bank_vectors.cache_clear()
+    text2cypher._bank_vectors.cache_clear()
     yield
-    graph._bank_vectors.cache_clear()
+    text2cypher._bank_vectors.cache_clear()
 
 
 @pytest.mark.usefixtures("fake_bank")

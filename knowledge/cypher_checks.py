@@ -1,0 +1,337 @@
+"""What can be checked and fixed in generated Cypher without the database's help.
+
+The schema read from the live graph, the mistakes a small model makes that the database
+would not report (an unknown label matches nothing; a wrong arrow finds nothing), automatic
+fixes for the slips it repeats even when shown the error, and checks of the query against
+the question (a dropped condition, a name copied from an example).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from knowledge.cypher_guard import strip_literals
+from tools.errors import ToolInputError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from knowledge.graph_store import GraphStore
+    from knowledge.text2cypher import Example
+
+MAX_LISTED_NODES = 20
+
+
+@dataclass(frozen=True)
+class GraphSchema:
+    text: str  # for the prompt
+    patterns: frozenset[tuple[str, str, str]]  # (start label, type, end label)
+    properties: dict[str, frozenset[str]]  # label -> property keys
+
+    @property
+    def rel_types(self) -> set[str]:
+        return {t for _, t, _ in self.patterns}
+
+
+def read_schema(store: GraphStore) -> GraphSchema:
+    """Labels, relationship patterns and properties with sample values, read from the live DB.
+
+    Built from db.labels(), db.relationshipTypes() and sampled nodes: no APOC, so it works on
+    ArcadeDB and on any Neo4j.
+    """
+    lines = ["Nodes (with sample property values):"]
+    keys: dict[str, frozenset[str]] = {}
+    labels = [r[0] for r in store.read("CALL db.labels() YIELD label RETURN label").rows]
+    for label in sorted(labels):
+        nodes = [row[0] for row in store.read(f"MATCH (n:`{label}`) RETURN n LIMIT 21").rows]
+        if not nodes:
+            continue
+        props: dict[str, Any] = {}
+        for node in nodes[:3]:
+            for key, value in node.items():
+                if key != "labels":
+                    props.setdefault(key, value)
+        if label == "Article" and props:
+            props["embedding"] = "<384 floats: use the vector index>"
+        keys[label] = frozenset(k for node in nodes for k in node if k != "labels") | set(props)
+        shown = ", ".join(f"{k}: {_sample(v)}" for k, v in sorted(props.items()))
+        lines.append(f"(:{label} {{{shown}}})")
+        if len(nodes) <= MAX_LISTED_NODES and "name" in props:
+            # Few topics and subtopics: list them all, so the model copies exact names.
+            names = sorted(str(n.get("name")) for n in nodes if n.get("name"))
+            lines.append(f"  all {label} names: " + ", ".join(json.dumps(x) for x in names))
+    lines.append("Relationships (mind the arrow direction):")
+    patterns: set[tuple[str, str, str]] = set()
+    types = store.read("CALL db.relationshipTypes() YIELD relationshipType RETURN relationshipType")
+    for (rel_type,) in sorted(types.rows):
+        pairs = store.read(
+            f"MATCH (a)-[:`{rel_type}`]->(b) RETURN DISTINCT labels(a)[0] AS a, labels(b)[0] AS b "
+            "LIMIT 3"
+        ).rows
+        patterns.update((a, rel_type, b) for a, b in pairs)
+        lines.extend(f"(:{a})-[:{rel_type}]->(:{b})" for a, b in pairs)
+    return GraphSchema("\n".join(lines), frozenset(patterns), keys)
+
+
+def schema_problems(cypher: str, schema: GraphSchema) -> list[str]:
+    """Labels, relationship types and properties the query uses but the graph lacks.
+
+    The database does not complain about them (an unknown label simply matches nothing), so
+    they are checked here and sent back to the model like a syntax error.
+    """
+    try:
+        code, _ = strip_literals(cypher)
+    except ToolInputError:
+        return []  # the guard reports it
+    labels = dict(re.findall(r"\(\s*(\w+)\s*:\s*(\w+)", code))
+    problems = []
+    for label in sorted(set(re.findall(r"\(\s*\w*\s*:\s*(\w+)", code)) - set(schema.properties)):
+        problems.append(f"label :{label} (labels are {', '.join(sorted(schema.properties))})")
+    used_types = set(re.findall(r"\[\s*\w*\s*:\s*(\w+)", code))
+    used_types |= set(re.findall(r"\|\s*:?\s*(\w+)", " ".join(re.findall(r"\[[^\]]*\]", code))))
+    for rel_type in sorted(used_types - schema.rel_types):
+        problems.append(
+            f"relationship :{rel_type} (types are {', '.join(sorted(schema.rel_types))})"
+        )
+    for hop in typed_hops(code):
+        known = {(hop.start, hop.type, hop.end), (hop.end, hop.type, hop.start)}
+        if hop.start and hop.end and hop.type in schema.rel_types and not known & schema.patterns:
+            links = ", ".join(sorted(f"(:{a})-[:{t}]->(:{b})" for a, t, b in schema.patterns))
+            problems.append(
+                f"pattern (:{hop.start})-[:{hop.type}]->(:{hop.end}) (the graph has {links})"
+            )
+    used_props = set(re.findall(r"(?<![\w.])(\w+)\.(\w+)\b(?!\s*\()", code))
+    for var, label, body in re.findall(r"\(\s*(\w*)\s*:\s*(\w+)\s*\{([^}]*)\}", code):
+        used_props |= {(var or f":{label}", key) for key in re.findall(r"(\w+)\s*:", body)}
+        labels.setdefault(f":{label}", label)
+    for var, prop in sorted(used_props):
+        known = schema.properties.get(labels.get(var, ""))
+        if known is not None and prop not in known:
+            label = labels[var]
+            links = sorted(
+                f"(:{a})-[:{t}]->(:{b})" for a, t, b in schema.patterns if label in (a, b)
+            )
+            problems.append(
+                f"property {var}.{prop} ({label} has only {', '.join(sorted(known))}; "
+                f"related nodes are matched through {', '.join(links)})"
+            )
+    return problems
+
+
+NODE_INNER = re.compile(r"^\s*(\w*)\s*(?::\s*`?(\w+)`?)?")
+REL = re.compile(r"(<?)-\[\s*\w*\s*:\s*`?(\w+)`?\s*(?:\{[^\]]*\})?\s*\]-(>?)")
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One directed, typed relationship pattern of a query with its end labels, if known."""
+
+    span: tuple[int, int]
+    start: str  # label at the arrow's tail ("" if unknown)
+    type: str
+    end: str  # label at the arrow's head
+    points_right: bool
+
+
+def typed_hops(cypher: str) -> list[Hop]:
+    """The `(a:A)-[:T]->(b:B)` hops of a query; labels come from the node or from its
+    variable's label elsewhere in the query. Undirected hops are skipped."""
+    labels = dict(re.findall(r"\(\s*(\w+)\s*:\s*`?(\w+)`?", cypher))
+
+    def end_label(inner: str) -> str:
+        var, label = NODE_INNER.match(inner).groups()  # type: ignore[union-attr]
+        return label or labels.get(var, "")
+
+    hops = []
+    for rel in REL.finditer(cypher):
+        before = re.search(r"\(([^()]*)\)\s*$", cypher[: rel.start()])
+        after = re.match(r"\s*\(([^()]*)\)", cypher[rel.end() :])
+        left_arrow, rel_type, right_arrow = rel.groups()
+        if not before or not after or bool(left_arrow) == bool(right_arrow):
+            continue
+        a, b = end_label(before.group(1)), end_label(after.group(1))
+        tail, head = (a, b) if right_arrow else (b, a)
+        hops.append(Hop(rel.span(), tail, rel_type, head, bool(right_arrow)))
+    return hops
+
+
+def fix_directions(cypher: str, patterns: frozenset[tuple[str, str, str]]) -> str:
+    """Flip relationship arrows that contradict the schema, e.g. (:Topic)-[:IN_TOPIC]->(:Article).
+
+    Small models often get the direction wrong, and a wrong arrow silently returns nothing.
+    Only arrows whose two end labels are known and whose reverse is in the schema flip.
+    """
+    out = cypher
+    for hop in reversed(typed_hops(cypher)):
+        if (hop.start, hop.type, hop.end) in patterns:
+            continue
+        if (hop.end, hop.type, hop.start) not in patterns:
+            continue
+        text = out[hop.span[0] : hop.span[1]]
+        flipped = "<" + text[:-1] if hop.points_right else text[1:] + ">"
+        out = out[: hop.span[0]] + flipped + out[hop.span[1] :]
+    return out
+
+
+ORDER_BY = re.compile(
+    r"\bORDER\s+BY\s+(.+?)(?=\s+(?:SKIP|LIMIT|RETURN|WITH|MATCH)\b|$)", re.I | re.S
+)
+ORDER_KEYWORDS = frozenset({"ASC", "DESC", "ASCENDING", "DESCENDING"})
+
+
+def bind_anonymous(cypher: str) -> str:
+    """Name an anonymous node that the query uses by a variable it never binds, when the
+    variable is the initial of the node's label: `(:Article) RETURN count(a)` → `(a:Article)`.
+
+    The 1.5B model drops the variable from a node pattern it copied from an example, and,
+    shown the database's "not defined" error, mostly writes the same query again.
+    """
+    code, _ = strip_literals(cypher)
+    if re.search(r"\bYIELD\b", code, re.IGNORECASE):
+        return cypher  # procedure results bind names of their own
+    bound = set(re.findall(r"(?<!\w)[(\[]\s*(\w+)", code))  # node and relationship variables
+    bound |= set(re.findall(r"\bAS\s+(\w+)", code, re.IGNORECASE))
+    used = set(re.findall(r"(?<![\w.$])([A-Za-z_]\w*)\.\w", code))
+    used |= set(re.findall(r"\(\s*(?:DISTINCT\s+)?([A-Za-z_]\w*)\s*\)", code, re.I))
+    out = cypher
+    for var in sorted(used - bound):
+        nodes = [m for m in re.finditer(r"\(\s*:\s*(\w+)", out) if m.group(1)[:1].lower() == var]
+        if len(nodes) == 1:
+            out = (
+                out[: nodes[0].start()]
+                + f"({var}:"
+                + out[nodes[0].end() - len(nodes[0].group(1)) :]
+            )
+    return out
+
+
+def fix_order_by(cypher: str, properties: dict[str, frozenset[str]]) -> str:
+    """Replace an ORDER BY name the query never defines with the alias it nearly spells
+    (`ORDER BY researchers` after `AS researcher`), or else with the property of that name
+    of the only variable that has one (`ORDER BY date` → `a.date`).
+
+    Slips the 1.5B model makes and, shown the database's "not defined" error, repeats.
+    `properties` are the property keys per label (GraphSchema.properties).
+    """
+    aliases = re.findall(r"\bAS\s+(\w+)", cypher, re.IGNORECASE)
+    defined = set(aliases) | set(re.findall(r"[(\[]\s*(\w+)", cypher))
+    labels = dict(re.findall(r"\(\s*(\w+)\s*:\s*(\w+)", cypher))
+
+    def fix(word: re.Match[str]) -> str:
+        name = word.group(0)
+        if name in defined or name.upper() in ORDER_KEYWORDS:
+            return name
+        close = difflib.get_close_matches(name, aliases, n=1, cutoff=0.8)
+        if close:
+            return close[0]
+        owners = [v for v, label in labels.items() if name in properties.get(label, ())]
+        return f"{owners[0]}.{name}" if len(owners) == 1 else name
+
+    out = cypher
+    for clause in reversed(list(ORDER_BY.finditer(cypher))):
+        items = re.sub(r"(?<![\w.$])[A-Za-z_]\w*(?![\w.(])", fix, clause.group(1))
+        out = out[: clause.start(1)] + items + out[clause.end(1) :]
+    return out
+
+
+def _sample(value: Any) -> str:
+    if isinstance(value, str):
+        text = value if len(value) <= 50 else value[:47] + "..."
+        return json.dumps(text, ensure_ascii=False)
+    return json.dumps(value)
+
+
+NAME_KINDS = {"Researcher": "a researcher", "Topic": "a topic", "Subtopic": "a subtopic"}
+Names = tuple[tuple[str, str], ...]  # (name, the words that replace it), longest name first
+
+
+def graph_names(store: GraphStore) -> Names:
+    """The names of the graph's researchers, topics and subtopics, for mask_names."""
+    rows = store.read(
+        "MATCH (n) WHERE n:Researcher OR n:Topic OR n:Subtopic "
+        "RETURN labels(n)[0] AS label, n.name AS name"
+    ).rows
+    pairs = {(str(name), NAME_KINDS[label]) for label, name in rows if name and label in NAME_KINDS}
+    return tuple(sorted(pairs, key=lambda p: (-len(p[0]), p[0])))
+
+
+def mask_names(text: str, names: Names) -> str:
+    """The question's skeleton: quoted titles, known names, dates and years become what they
+    are ("an article", "a researcher", "a date", "a year").
+
+    MiniLM similarity between raw questions follows the names (a question about Amara Okafor
+    pulls in every example about a person); between skeletons it follows the question's
+    shape, which is what an example teaches. DAIL-SQL calls this masked question similarity.
+    """
+    out = re.sub(r"(?<!\w)'[^']+'(?!\w)|\"[^\"]+\"", "an article", text)
+    for name, kind in names:
+        out = re.sub(rf"(?<!\w){re.escape(name)}(?!\w)", kind, out, flags=re.IGNORECASE)
+    out = re.sub(r"\b\d{4}-\d{2}-\d{2}\b", "a date", out)
+    return re.sub(r"\b(?:19|20)\d{2}\b", "a year", out)
+
+
+def ignored_terms(question: str, cypher: str, names: Names) -> list[str]:
+    """Quoted titles, graph names and years the question states but the query never uses.
+
+    The 1.5B model often writes the first half of a question's path and drops the condition
+    at its end (the co-authors of X, without "who published in Y"); the database cannot
+    tell, so the query goes back to the model like an error.
+    """
+    quoted = re.findall(r"(?<!\w)'([^']+)'(?!\w)|\"([^\"]+)\"", question)
+    terms = [a or b for a, b in quoted]
+    rest = question
+    for name, _ in names:
+        pattern = rf"(?<!\w){re.escape(name)}(?!\w)"
+        if re.search(pattern, rest, re.IGNORECASE):
+            terms.append(name)
+            rest = re.sub(pattern, " ", rest, flags=re.IGNORECASE)
+    terms += re.findall(r"\b(?:19|20)\d{2}\b", question)
+    used = cypher.casefold()
+    return [term for term in dict.fromkeys(terms) if term.casefold() not in used]
+
+
+def _literals(cypher: str) -> set[str]:
+    return {a or b for a, b in re.findall(r"'([^']+)'|\"([^\"]+)\"", cypher)}
+
+
+def copied_terms(question: str, cypher: str, examples: Sequence[Example]) -> list[str]:
+    """Names the query filters on that come from an example's Cypher, not from the question:
+    a small model copies the nearest example's filter along with its shape."""
+    from_examples = set().union(*(_literals(e.cypher) for e in examples)) if examples else set()
+    asked = question.casefold()
+    return sorted(x for x in _literals(cypher) & from_examples if x.casefold() not in asked)
+
+
+LIST_QUESTION = re.compile(r"^\s*(?:which|who|list|name|show)\b", re.IGNORECASE)
+COUNT_QUESTION = re.compile(r"\bhow many\b|\bnumber\b|\bcount\b", re.IGNORECASE)
+
+
+def question_problems(
+    question: str, cypher: str, names: Names, examples: Sequence[Example]
+) -> list[str]:
+    """What the query leaves out of the question, or adds to it from an example."""
+    problems = [
+        f"it never uses {term!r} from the question (every name, title and year the question "
+        "states is a condition)"
+        for term in ignored_terms(question, cypher, names)
+    ]
+    problems += [
+        f"it filters on {term!r}, copied from an example: the question does not mention it"
+        for term in copied_terms(question, cypher, examples)
+    ]
+    if LIST_QUESTION.search(question) and not COUNT_QUESTION.search(question):
+        returned = re.findall(
+            r"\bRETURN\s+(?:DISTINCT\s+)?(.+?)(?=\s+(?:ORDER|SKIP|LIMIT)\b|$)",
+            cypher,
+            re.IGNORECASE | re.DOTALL,
+        )
+        items = [i.strip() for i in returned[-1].split(",")] if returned else []
+        if items and all(re.match(r"count\s*\(", i, re.IGNORECASE) for i in items):
+            problems.append(
+                "the question asks which ones, not how many: return their names or titles"
+            )
+    return problems

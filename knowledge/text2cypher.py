@@ -1,0 +1,441 @@
+"""Text-to-Cypher: a question in English, answered by Cypher the LLM writes.
+
+The question goes to the agent's LLM with a schema read from the live database, the
+examples every prompt holds and the few of the example bank nearest in meaning to it
+(dynamic few-shot). The Cypher it writes is checked against the schema and the question,
+passes the read-only guard, runs with READ routing, a timeout and a row limit, and goes
+back to the model once with the error if the database or a check rejects it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from knowledge.cypher_checks import (
+    GraphSchema,
+    Names,
+    bind_anonymous,
+    fix_directions,
+    fix_order_by,
+    graph_names,
+    mask_names,
+    question_problems,
+    read_schema,
+    schema_problems,
+)
+from knowledge.cypher_guard import WriteRefused, check_read_only
+from tools.errors import ToolInputError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import numpy as np
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.messages import BaseMessage
+
+    from agent.settings import Settings
+    from knowledge.graph_store import GraphStore, ReadResult
+
+WRITE_REQUEST = re.compile(
+    r"^\s*(?:please\s+|can you\s+|could you\s+)?"
+    r"(?:delete|remove|drop|create|add|insert|update|rename|set|merge|wipe|erase|change|modify"
+    r"|replace|clear)\b",
+    re.IGNORECASE,
+)
+SIMILARITY_REQUEST = re.compile(
+    r"\b(?:articles?|papers?|publications?|work|research)\b[^?]*?\b"
+    r"(?:about|on|deal(?:s|ing)?\s+with|related\s+to|similar\s+to|concerning"
+    r"|discuss(?:es|ing)?|cover(?:s|ing)?|address(?:es|ing)?)\s+(?P<theme>[^?]{3,})",
+    re.IGNORECASE,
+)
+EMBEDDING_PARAM = "embedding"
+VECTOR_QUERY = (
+    "CALL db.index.vector.queryNodes('{index}', 5, $embedding) YIELD node, score\n"
+    "RETURN node.title AS title, node.date AS date, score ORDER BY score DESC"
+)
+
+
+EXAMPLE_BANK = Path(__file__).resolve().parent / "cypher_examples.md"
+FEW_SHOT_K = 3
+ALWAYS_SHOWN = "## Always shown"  # the bank's section of examples that every prompt holds
+
+
+@dataclass(frozen=True)
+class Example:
+    """A question and the Cypher that answers it: one question shape for the model to copy."""
+
+    question: str
+    cypher: str
+    always: bool = False  # in every prompt, not chosen by similarity
+
+    def render(self, index: str) -> str:
+        cypher = self.cypher.replace("{index}", index)
+        return f"Question: {self.question}\n```cypher\n{cypher}\n```"
+
+
+def parse_examples(text: str) -> tuple[Example, ...]:
+    """The examples of a bank file: each `Question: ...` line with the ```cypher block after
+    it; those under the `## Always shown` heading (up to the next heading) are `always`.
+    A question without its block is an error, not a silently shorter bank."""
+    headings = [(m.start(), m.group(0).strip()) for m in re.finditer(r"^## .*$", text, re.M)]
+    examples = tuple(
+        Example(
+            m.group(1).strip(),
+            m.group(2).strip(),
+            always=max(((s, h) for s, h in headings if s < m.start()), default=(0, ""))[1]
+            == ALWAYS_SHOWN,
+        )
+        for m in re.finditer(r"^Question:([^\n]+)\n```cypher\n(.*?)\n```", text, re.M | re.S)
+    )
+    if len(examples) != len(re.findall(r"^Question:", text, re.M)):
+        raise ValueError("every 'Question:' line needs a ```cypher block right after it")
+    return examples
+
+
+@lru_cache(maxsize=2)
+def example_bank(path: Path = EXAMPLE_BANK) -> tuple[Example, ...]:
+    return parse_examples(path.read_text(encoding="utf-8"))
+
+
+def nearest(query: np.ndarray, candidates: np.ndarray, k: int) -> list[int]:
+    """Row indices of the k candidates most similar to query (unit vectors: inner product is
+    cosine), the most similar LAST: it then sits right before the question, and a small model
+    copies the example it read most recently."""
+    scores = candidates @ query
+    best = sorted(range(len(scores)), key=lambda i: (-float(scores[i]), i))[:k]
+    return best[::-1]
+
+
+@lru_cache(maxsize=2)
+def _bank_vectors(bank: tuple[Example, ...], names: Names, settings: Settings) -> np.ndarray:
+    from knowledge.embeddings import embed
+
+    return embed([mask_names(e.question, names) for e in bank], settings)
+
+
+def embed_example_bank(store: GraphStore) -> None:
+    """Embed the example bank with this graph's names masked, before the first question."""
+    _bank_vectors(example_bank(), graph_names(store), store.settings)
+
+
+def choose_examples(
+    question: str, settings: Settings, names: Names = (), k: int = FEW_SHOT_K
+) -> list[Example]:
+    """The k bank examples (not `always` ones) whose masked questions are nearest in meaning
+    to the masked question (dynamic few-shot).
+
+    A fixed list long enough to cover every question shape costs the 1.5B model attention and
+    prompt time on examples that do not apply; the nearest few show the shape that does. The
+    few `always` examples keep the common shapes in view when similarity picks poorly.
+    """
+    from knowledge.embeddings import embed
+
+    bank = tuple(e for e in example_bank() if not e.always)
+    vector = embed([mask_names(question, names)], settings)[0]
+    return [bank[i] for i in nearest(vector, _bank_vectors(bank, names, settings), k)]
+
+
+PROMPT = """You write one read-only Cypher query that answers the question about this graph.
+
+{schema}
+
+Rules:
+- Use only these labels, relationships and properties. Copy names exactly from the question.
+- a.date is a 'YYYY-MM-DD' string, a.year an integer.
+- Articles have no author or topic properties: authors are (:Researcher)-[:PUBLISHED]->(a),
+  topics (a)-[:IN_TOPIC]->(:Topic), subtopics (a)-[:IN_SUBTOPIC]->(:Subtopic).
+- For questions about what articles are about, or similar to a theme, use the vector index with
+  the parameter $embedding (no other parameters exist).
+- Use every condition of the question: each name, title and year it states.
+- Co-authors of r: (r)-[:PUBLISHED]->(:Article)<-[:PUBLISHED]-(c:Researcher); count them with
+  count(DISTINCT c).
+- "Average number of Y per X": one row per X first, WITH x, count(y) AS n, then RETURN avg(n).
+- Return article titles and the names of researchers, topics and subtopics (not whole
+  nodes), with clear aliases.
+- Reply with the query only, in a ```cypher block.
+
+Examples:
+{examples}"""
+
+RETRY_EMPTY = """That query found nothing. Check each name against the schema's values, drop any
+filter the question did not ask for, and follow the arrow directions of the schema. Reply with
+the query only, in a ```cypher block."""
+
+REPAIR = """This query for the question "{question}" is wrong:
+```cypher
+{cypher}
+```
+Error: {error}{hint}
+Write a corrected query. Reply with the query only, in a ```cypher block."""
+
+UNBOUND_HINT = """
+Hint: every variable must first appear in a MATCH pattern. Add the relationship path from the
+schema that reaches it, e.g. (r:Researcher)-[:PUBLISHED]->(a:Article)-[:IN_TOPIC]->(t:Topic)."""
+AGGREGATE_IN_WHERE_HINT = """
+Hint: count(), avg() and other aggregates cannot be used in WHERE. Aggregate first, then
+filter: WITH a, count(r) AS n WHERE n = 2."""
+
+
+def repair_hint(cypher: str, error: str) -> str:
+    """A hint for the mistakes the 1.5B model makes most and does not fix from the database's
+    error alone: without one it mostly sends back the same query."""
+    if re.search(r"\bWHERE\b[^\n]*?\b(?:count|avg|sum|min|max|collect)\s*\(", cypher, re.I):
+        return AGGREGATE_IN_WHERE_HINT
+    if re.search(r"UndefinedVariable|not defined", error, re.I):
+        return UNBOUND_HINT
+    return ""
+
+
+def build_messages(
+    store: GraphStore, schema: GraphSchema, examples: Sequence[Example], request: str
+) -> list[BaseMessage]:
+    """The system prompt (rules, schema and the `always` examples: the same for every
+    question, so the LLM server reuses its cached prefix), then each chosen example as a
+    question turn and a Cypher reply, then the request.
+
+    As earlier turns of the conversation, the chosen examples show the 1.5B model exactly what
+    its reply should look like; written into the system prompt, it copied them less closely.
+    """
+    from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+
+    index = store.vector_index_name()
+    always = "\n".join(e.render(index) for e in example_bank() if e.always)
+    messages: list[BaseMessage] = [
+        SystemMessage(PROMPT.format(schema=schema.text, examples=always))
+    ]
+    for example in examples:
+        messages.append(HumanMessage(f"Question: {example.question}"))
+        messages.append(AIMessage(f"```cypher\n{example.cypher.replace('{index}', index)}\n```"))
+    return [*messages, HumanMessage(request)]
+
+
+def extract_cypher(reply: str) -> str:
+    """The Cypher in a model reply: a fenced block, an unclosed fence, or the first clause on."""
+    fenced = re.search(r"```[ \t]*(?:cypher|neo4j|sql)?[ \t]*\n?(.*?)```", reply, re.S | re.I)
+    if fenced:
+        return fenced.group(1).strip().rstrip(";").strip()
+    unclosed = re.search(r"```[ \t]*(?:cypher|neo4j|sql)?[ \t]*\n(.*)$", reply, re.S | re.I)
+    text = unclosed.group(1) if unclosed else reply
+    start = re.search(r"^\s*(MATCH|OPTIONAL|CALL|WITH|UNWIND|RETURN)\b", text, re.M | re.I)
+    if start:
+        text = text[start.start() :]
+    return text.strip().rstrip(";").strip()
+
+
+@dataclass
+class GraphAnswer:
+    question: str
+    method: str = "text-to-Cypher"  # or "vector search"
+    cypher: str = ""
+    columns: list[str] = field(default_factory=list)
+    rows: list[list[Any]] = field(default_factory=list)
+    truncated: bool = False
+    answer: str = ""
+    refused: str = ""  # the reason, when the request or the query would write
+    error: str = ""  # the database error that remained after the repair round
+    attempts: list[dict[str, str]] = field(default_factory=list)  # every query run
+    notes: list[str] = field(default_factory=list)  # corrections a learner should see
+    examples: list[str] = field(default_factory=list)  # the few-shot questions the model saw
+    edges: list[tuple[str, str, str, str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "edges"} | {
+            "edges": [list(e) for e in self.edges]
+        }
+
+
+def _content(reply: Any) -> str:
+    content = getattr(reply, "content", reply)
+    if isinstance(content, list):
+        return "".join(c.get("text", "") if isinstance(c, dict) else str(c) for c in content)
+    return str(content)
+
+
+def run_guarded(store: GraphStore, cypher: str, embed_text: str = "") -> ReadResult:
+    """Guard, then run with READ routing. `$embedding` is the embedding of embed_text."""
+    query = check_read_only(cypher)
+    params: dict[str, Any] = {}
+    if re.search(rf"\${EMBEDDING_PARAM}\b", query):
+        from knowledge.embeddings import embed
+
+        vector = embed([embed_text or query], store.settings)[0]
+        params[EMBEDDING_PARAM] = [float(x) for x in vector]
+    return store.read(query, params)
+
+
+def similarity_theme(store: GraphStore, question: str) -> str:
+    """The theme of a "which articles are about X?" question, or "" for any other question.
+
+    Such questions go straight to the vector index: a 1.5B model rarely picks it by itself,
+    and the query is always the same. Counts, dates, quoted titles, researcher names and a
+    theme that is exactly a topic or subtopic name (all its articles, not the 5 nearest)
+    stay with text-to-Cypher.
+    """
+    if re.search(r"\bhow many\b|\bcount\b|['\"]|\d{4}", question, re.IGNORECASE):
+        return ""
+    match = SIMILARITY_REQUEST.search(question)
+    if not match:
+        return ""
+    theme = match.group("theme").strip(" .?!")
+    folded = question.casefold()
+    people = store.read("MATCH (r:Researcher) RETURN r.name").rows
+    if any(str(name).casefold() in folded for (name,) in people):
+        return ""
+    groups = store.read("MATCH (n) WHERE n:Topic OR n:Subtopic RETURN n.name").rows
+    if theme.casefold() in {str(name).casefold() for (name,) in groups}:
+        return ""
+    return theme
+
+
+def answer_question(store: GraphStore, llm: BaseChatModel, question: str) -> GraphAnswer:
+    """Question → Cypher → rows → answer in words.
+
+    One more model call when the first query fails (database error, or a label, type or
+    property the graph lacks) or finds nothing; writes are refused outright.
+    """
+    from langchain_core.messages import AIMessage, HumanMessage
+    from neo4j.exceptions import Neo4jError
+
+    started = time.perf_counter()
+    question = question.strip()
+    if not question:
+        raise ToolInputError(
+            "Ask a question about the research articles, for example "
+            "'How many articles did Amara Okafor publish?'."
+        )
+    result = GraphAnswer(question)
+    if WRITE_REQUEST.search(question):
+        result.refused = (
+            "This tool only reads the knowledge graph: requests to delete, create or change "
+            "data are refused, and the graph is unchanged."
+        )
+        result.answer = result.refused
+        result.seconds = time.perf_counter() - started
+        return result
+
+    theme = similarity_theme(store, question)
+    if theme:
+        result.method = "vector search"
+        result.cypher = VECTOR_QUERY.format(index=store.vector_index_name())
+        rows = run_guarded(store, result.cypher, theme)
+        result.attempts.append({"cypher": result.cypher, "error": ""})
+        result.columns, result.rows, result.truncated = rows.columns, rows.rows, rows.truncated
+        result.answer = f"Articles nearest in meaning to {theme!r}:\n" + _answer_text(result)
+        result.seconds = time.perf_counter() - started
+        return result
+
+    schema = read_schema(store)
+    names = graph_names(store)
+    examples = choose_examples(question, store.settings, names)
+    result.examples = [e.question for e in examples]
+    messages = build_messages(store, schema, examples, f"Question: {question}")
+    for attempt in range(2):
+        reply = _content(llm.invoke(messages))
+        generated = extract_cypher(reply)
+        result.cypher = fix_directions(generated, schema.patterns)
+        if result.cypher != generated:
+            result.notes.append(
+                f"Relationship direction corrected from the schema; the model wrote:\n{generated}"
+            )
+        fixed = bind_anonymous(fix_order_by(result.cypher, schema.properties))
+        if fixed != result.cypher:
+            result.notes.append(
+                "A variable the query used but never defined was bound (ORDER BY alias or "
+                f"anonymous node); the model wrote:\n{result.cypher}"
+            )
+            result.cypher = fixed
+        try:
+            check_read_only(result.cypher)  # a write is refused, never "repaired"
+            problems = []
+            if missing := schema_problems(result.cypher, schema):
+                problems.append("Not in this graph: " + "; ".join(missing) + ".")
+            # Only the first query: a repair that still misreads the question runs anyway.
+            shown = [*examples, *(e for e in example_bank() if e.always)]
+            unasked = question_problems(question, result.cypher, names, shown)
+            if unasked and attempt == 0:
+                problems.append("It does not match the question: " + "; ".join(unasked) + ".")
+            if problems:
+                # The database's complaint too, so one repair can fix every mistake at once.
+                problems.append(_database_error(store, result.cypher, question))
+                raise ToolInputError(" ".join(problems).strip())
+            rows = run_guarded(store, result.cypher, question)
+        except WriteRefused as exc:
+            result.attempts.append({"cypher": result.cypher, "error": str(exc)})
+            result.refused = f"{exc} The graph is unchanged."
+            break
+        except (ToolInputError, Neo4jError) as exc:  # malformed: worth one repair
+            error = getattr(exc, "message", None) or str(exc)
+            result.attempts.append({"cypher": result.cypher, "error": error})
+            if attempt == 1:
+                result.error = error
+                break
+            # A fresh request rather than a follow-up turn: after its own reply in the
+            # context, the small model mostly repeats the query it just wrote.
+            hint = repair_hint(result.cypher, error)
+            repair = REPAIR.format(
+                question=question, cypher=result.cypher, error=error[:600], hint=hint
+            )
+            messages = build_messages(store, schema, examples, repair)
+            continue
+        result.attempts.append({"cypher": result.cypher, "error": ""})
+        result.columns, result.rows, result.truncated = rows.columns, rows.rows, rows.truncated
+        result.edges = rows.edges
+        if attempt == 1 or not _looks_empty(rows.rows):
+            break
+        # Nothing found is often a wrong name or a hallucinated filter: one more look.
+        result.notes.append(f"The first query found nothing:\n{result.cypher}")
+        messages += [AIMessage(reply), HumanMessage(RETRY_EMPTY)]
+    result.answer = _answer_text(result)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _database_error(store: GraphStore, cypher: str, question: str) -> str:
+    """What the database says about the query, or "" if it runs."""
+    from neo4j.exceptions import Neo4jError
+
+    try:
+        run_guarded(store, cypher, question)
+    except Neo4jError as exc:
+        return exc.message or str(exc)
+    return ""
+
+
+def _looks_empty(rows: list[list[Any]]) -> bool:
+    """No rows, or a single count of zero (what `count()` returns when nothing matched)."""
+    return not rows or (len(rows) == 1 and len(rows[0]) == 1 and rows[0][0] in (0, None))
+
+
+def cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _answer_text(result: GraphAnswer) -> str:
+    """The answer in words, from the rows: a template keeps latency to one LLM call."""
+    if result.refused:
+        return result.refused
+    if result.error:
+        return f"The generated Cypher failed even after one repair: {result.error}"
+    if not result.rows:
+        return "The query ran but found nothing: no rows match."
+    if len(result.rows) == 1 and len(result.columns) == 1:
+        return f"{result.columns[0]}: {cell(result.rows[0][0])}."
+    lines = [
+        "; ".join(f"{c}: {cell(v)}" for c, v in zip(result.columns, row, strict=False))
+        for row in result.rows[:15]
+    ]
+    more = len(result.rows) - len(lines)
+    cut = " (cut at the row limit)" if result.truncated else ""
+    tail = f"\n... and {more} more rows{cut}." if more > 0 else cut
+    return f"{len(result.rows)} row(s):\n- " + "\n- ".join(lines) + tail
