@@ -159,21 +159,33 @@ def typed_hops(cypher: str) -> list[Hop]:
     return hops
 
 
-def fix_directions(cypher: str, patterns: frozenset[tuple[str, str, str]]) -> str:
-    """Flip relationship arrows that contradict the schema, e.g. (:Topic)-[:IN_TOPIC]->(:Article).
+def fix_relationships(cypher: str, patterns: frozenset[tuple[str, str, str]]) -> str:
+    """Correct relationships that contradict the schema: flip a wrong arrow
+    ((:Topic)-[:IN_TOPIC]->(:Article)), and give a hop between two labels that the schema links
+    by exactly one relationship that relationship ((:Topic)-[:PART_OF]->(:Article) becomes
+    (:Topic)<-[:IN_TOPIC]-(:Article)).
 
-    Small models often get the direction wrong, and a wrong arrow silently returns nothing.
-    Only arrows whose two end labels are known and whose reverse is in the schema flip.
+    Small models often get these wrong, a wrong one silently returns nothing, and told so by
+    the schema check, the 1.5B model mostly writes the same hop again. Only hops whose two end
+    labels are known change.
     """
     out = cypher
     for hop in reversed(typed_hops(cypher)):
-        if (hop.start, hop.type, hop.end) in patterns:
+        if (hop.start, hop.type, hop.end) in patterns or not (hop.start and hop.end):
             continue
-        if (hop.end, hop.type, hop.start) not in patterns:
-            continue
+        if (hop.end, hop.type, hop.start) in patterns:
+            tail, rel_type = hop.end, hop.type
+        else:
+            links = [(a, t) for a, t, b in patterns if {a, b} == {hop.start, hop.end}]
+            if len(links) != 1:
+                continue
+            tail, rel_type = links[0]
+        left = hop.start if hop.points_right else hop.end
         text = out[hop.span[0] : hop.span[1]]
-        flipped = "<" + text[:-1] if hop.points_right else text[1:] + ">"
-        out = out[: hop.span[0]] + flipped + out[hop.span[1] :]
+        inner = text[text.index("[") + 1 : text.rindex("]")]
+        inner = re.sub(r":\s*`?\w+`?", f":{rel_type}", inner, count=1)
+        fixed = f"-[{inner}]->" if left == tail else f"<-[{inner}]-"
+        out = out[: hop.span[0]] + fixed + out[hop.span[1] :]
     return out
 
 
@@ -206,6 +218,27 @@ def bind_anonymous(cypher: str) -> str:
                 + f"({var}:"
                 + out[nodes[0].end() - len(nodes[0].group(1)) :]
             )
+    return out
+
+
+WITH_ITEMS = re.compile(
+    r"\bWITH\s+(?:DISTINCT\s+)?(.+?)(?=\s+(?:WHERE|MATCH|OPTIONAL|RETURN|WITH|ORDER|UNWIND|SKIP"
+    r"|LIMIT|CALL)\b|$)",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def alias_with_items(cypher: str) -> str:
+    """Name the bare properties a WITH passes on: `WITH a.year, count(a) AS n` becomes
+    `WITH a.year AS year, count(a) AS n`, as Cypher requires; the model then uses `year`."""
+    out = cypher
+    for clause in reversed(list(WITH_ITEMS.finditer(cypher))):
+        items = re.sub(
+            r"(?:(?<=^)|(?<=,))(\s*)([A-Za-z_]\w*)\.(\w+)(\s*)(?=,|$)",
+            lambda m: f"{m.group(1)}{m.group(2)}.{m.group(3)} AS {m.group(3)}{m.group(4)}",
+            clause.group(1),
+        )
+        out = out[: clause.start(1)] + items + out[clause.end(1) :]
     return out
 
 
@@ -245,17 +278,23 @@ def _sample(value: Any) -> str:
     return json.dumps(value)
 
 
-NAME_KINDS = {"Researcher": "a researcher", "Topic": "a topic", "Subtopic": "a subtopic"}
-Names = tuple[tuple[str, str], ...]  # (name, the words that replace it), longest name first
+NAME_KINDS = {
+    "Researcher": "a researcher",
+    "Topic": "a topic",
+    "Subtopic": "a subtopic",
+    "Article": "an article",
+}
+NAME_PROPERTY = {"Article": "title"}  # the property that names a node ("name" otherwise)
+Names = tuple[tuple[str, str], ...]  # (name, label), longest name first
 
 
 def graph_names(store: GraphStore) -> Names:
-    """The names of the graph's researchers, topics and subtopics, for mask_names."""
+    """The names of the graph's researchers, topics and subtopics and its article titles."""
     rows = store.read(
-        "MATCH (n) WHERE n:Researcher OR n:Topic OR n:Subtopic "
-        "RETURN labels(n)[0] AS label, n.name AS name"
+        "MATCH (n) WHERE n:Researcher OR n:Topic OR n:Subtopic OR n:Article "
+        "RETURN labels(n)[0] AS label, coalesce(n.name, n.title) AS name"
     ).rows
-    pairs = {(str(name), NAME_KINDS[label]) for label, name in rows if name and label in NAME_KINDS}
+    pairs = {(str(name), label) for label, name in rows if name and label in NAME_KINDS}
     return tuple(sorted(pairs, key=lambda p: (-len(p[0]), p[0])))
 
 
@@ -268,10 +307,26 @@ def mask_names(text: str, names: Names) -> str:
     shape, which is what an example teaches. DAIL-SQL calls this masked question similarity.
     """
     out = re.sub(r"(?<!\w)'[^']+'(?!\w)|\"[^\"]+\"", "an article", text)
-    for name, kind in names:
-        out = re.sub(rf"(?<!\w){re.escape(name)}(?!\w)", kind, out, flags=re.IGNORECASE)
+    for name, label in names:
+        pattern = rf"(?<!\w){re.escape(name)}(?!\w)"
+        out = re.sub(pattern, NAME_KINDS[label], out, flags=re.IGNORECASE)
     out = re.sub(r"\b\d{4}-\d{2}-\d{2}\b", "a date", out)
     return re.sub(r"\b(?:19|20)\d{2}\b", "a year", out)
+
+
+def named_kinds(text: str, names: Names) -> set[str]:
+    """Which kinds of thing a text names: "a researcher", "an article", "a year", ..."""
+    kinds = {"an article"} if re.search(r"(?<!\w)'[^']+'(?!\w)|\"[^\"]+\"", text) else set()
+    kinds |= {
+        NAME_KINDS[label]
+        for name, label in names
+        if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text, re.IGNORECASE)
+    }
+    if re.search(r"\b\d{4}-\d{2}-\d{2}\b", text):
+        kinds.add("a date")
+    if re.search(r"\b(?:19|20)\d{2}\b", re.sub(r"\b\d{4}-\d{2}-\d{2}\b", " ", text)):
+        kinds.add("a year")
+    return kinds
 
 
 def ignored_terms(question: str, cypher: str, names: Names) -> list[str]:
@@ -294,34 +349,160 @@ def ignored_terms(question: str, cypher: str, names: Names) -> list[str]:
     return [term for term in dict.fromkeys(terms) if term.casefold() not in used]
 
 
-def _literals(cypher: str) -> set[str]:
+def literals(cypher: str) -> set[str]:
     return {a or b for a, b in re.findall(r"'([^']+)'|\"([^\"]+)\"", cypher)}
 
 
 def copied_terms(question: str, cypher: str, examples: Sequence[Example]) -> list[str]:
     """Names the query filters on that come from an example's Cypher, not from the question:
     a small model copies the nearest example's filter along with its shape."""
-    from_examples = set().union(*(_literals(e.cypher) for e in examples)) if examples else set()
+    from_examples = set().union(*(literals(e.cypher) for e in examples)) if examples else set()
     asked = question.casefold()
-    return sorted(x for x in _literals(cypher) & from_examples if x.casefold() not in asked)
+    return sorted(x for x in literals(cypher) & from_examples if x.casefold() not in asked)
+
+
+def unasked_names(question: str, cypher: str, names: Names) -> list[str]:
+    """Researcher names and article titles the query filters on that the question never
+    states: the model takes them from an example or from the schema's sample values. Topic
+    names are left out: a question may say "language models" for the topic Language Models."""
+    known = {name.casefold() for name, label in names if label in ("Researcher", "Article")}
+    asked = question.casefold()
+    return sorted(
+        x for x in literals(cypher) if x.casefold() in known - {""} and x.casefold() not in asked
+    )
+
+
+def misplaced_names(cypher: str, names: Names) -> list[str]:
+    """Known names the query matches on the wrong kind of node: a subtopic as a researcher's
+    name, an article title as a subtopic. Such a query runs and finds nothing; told what the
+    name is, the model moves it to the right node."""
+    labels_of: dict[str, set[str]] = {}
+    for name, label in names:
+        labels_of.setdefault(name.casefold(), set()).add(label)
+    variables = dict(re.findall(r"\(\s*(\w+)\s*:\s*`?(\w+)`?", cypher))
+    literal = r"'([^']*)'|\"([^\"]*)\""
+    uses = [
+        (label, a or b)
+        for label, body in re.findall(r"\(\s*\w*\s*:\s*`?(\w+)`?\s*\{([^}]*)\}", cypher)
+        for a, b in re.findall(rf"\w+\s*:\s*(?:{literal})", body)
+    ]
+    uses += [
+        (variables.get(var, ""), a or b)
+        for var, a, b in re.findall(rf"\b(\w+)\.\w+\s*(?:=|CONTAINS)\s*(?:{literal})", cypher)
+    ]
+    problems = []
+    for label, value in dict.fromkeys(uses):
+        known = labels_of.get(value.casefold(), set())
+        if label in NAME_KINDS and known and label not in known:
+            right = sorted(known)[0]
+            where = f"(:{right} {{{NAME_PROPERTY.get(right, 'name')}: {value!r}}})"
+            problems.append(
+                f"{value!r} is {NAME_KINDS[right]}, not {NAME_KINDS[label]}: match it as {where}"
+            )
+    return problems
 
 
 LIST_QUESTION = re.compile(r"^\s*(?:which|who|list|name|show)\b", re.IGNORECASE)
 COUNT_QUESTION = re.compile(r"\bhow many\b|\bnumber\b|\bcount\b", re.IGNORECASE)
+PLURAL_LIST = re.compile(
+    r"^\s*(?:which|what|list|name|show|give|find)\b[^?]*?\b(?:articles|papers|publications"
+    r"|researchers|authors|people|topics|subtopics|co-?authors|collaborators|titles|years)\b",
+    re.IGNORECASE,
+)
+ONE_OR_RANKED = re.compile(
+    r"\b(?:most|least|fewest|first|last|latest|earliest|oldest|newest|recent|top|highest"
+    r"|lowest|largest|smallest|biggest|one|single|two|three|pairs?)\b",
+    re.IGNORECASE,
+)
+ABOUT_ARTICLES = re.compile(r"\b(?:articles?|papers?|publications?)\b", re.IGNORECASE)
+AVERAGE_PER = re.compile(
+    r"\b(?:average|mean|avg)\b.*?\bper\s+(?P<noun>article|paper|researcher|author|person"
+    r"|topic|subtopic|year)s?\b",
+    re.IGNORECASE | re.DOTALL,
+)
+PER_NOUN_LABEL = {
+    "article": "Article",
+    "paper": "Article",
+    "researcher": "Researcher",
+    "author": "Researcher",
+    "person": "Researcher",
+    "topic": "Topic",
+    "subtopic": "Subtopic",
+    "year": "year",
+}
+
+
+def shape_problems(question: str, cypher: str) -> list[str]:
+    """Where the query's shape contradicts the question's: one row for a question asking for
+    all of them, topic nodes counted for a question about articles, an average taken over
+    the wrong groups. The 1.5B model copies these from the nearest example."""
+    code, _ = strip_literals(cypher)
+    problems = []
+    if (
+        PLURAL_LIST.search(question)
+        and not ONE_OR_RANKED.search(question)
+        and not COUNT_QUESTION.search(question)
+        and re.search(r"\bLIMIT\s+1\b", code, re.IGNORECASE)
+    ):
+        problems.append("the question asks for all of them, not one: drop the LIMIT 1")
+    relationships = re.search(r"-\[|\]-|--", code)
+    if (
+        ABOUT_ARTICLES.search(question)
+        and not relationships
+        and not re.search(r":\s*`?Article\b|queryNodes", code, re.IGNORECASE)
+    ):
+        problems.append(
+            "the question is about articles, but the query never matches one: reach them "
+            "through the relationships, e.g. (a:Article)-[:IN_TOPIC]->(t:Topic)"
+        )
+    per = AVERAGE_PER.search(question)
+    average = re.search(r"\bavg\s*\(", code, re.IGNORECASE)
+    if per and average:
+        noun = per.group("noun").lower()
+        label = PER_NOUN_LABEL[noun]
+        variables = dict(re.findall(r"\(\s*(\w+)\s*:\s*`?(\w+)`?", code))
+        withs = re.findall(
+            r"\bWITH\s+(.+?)(?=\s+(?:WHERE|MATCH|OPTIONAL|RETURN|WITH|ORDER|UNWIND)\b|$)",
+            code[: average.start()],
+            re.IGNORECASE | re.DOTALL,
+        )
+        keys = [k.strip() for k in withs[-1].split(",") if "(" not in k] if withs else []
+        if label == "year":
+            grouped = any("year" in k.casefold() for k in keys)
+            article = next((v for v, lab in variables.items() if lab == "Article"), "a")
+            key = f"{article}.year AS year"
+        else:
+            grouped = any(variables.get(k.split(".")[0].split()[0]) == label for k in keys)
+            key = next((v for v, lab in variables.items() if lab == label), noun[0])
+        averaged = re.match(r"\s*(?:DISTINCT\s+)?([\w.]+)\s*\)", code[average.end() :])
+        aliases = {k.split()[-1] for k in keys} | set(keys)
+        if not grouped or (averaged and averaged.group(1) in aliases):
+            problems.append(
+                f"the question asks for an average per {noun}: first one row per {noun} "
+                f"(WITH {key}, count(...) AS n), then RETURN avg(n)"
+            )
+    return problems
 
 
 def question_problems(
     question: str, cypher: str, names: Names, examples: Sequence[Example]
 ) -> list[str]:
-    """What the query leaves out of the question, or adds to it from an example."""
+    """What the query leaves out of the question, adds to it from an example, or gets wrong
+    about the names and the shape of the answer it asks for."""
     problems = [
         f"it never uses {term!r} from the question (every name, title and year the question "
         "states is a condition)"
         for term in ignored_terms(question, cypher, names)
     ]
+    copied = copied_terms(question, cypher, examples)
     problems += [
         f"it filters on {term!r}, copied from an example: the question does not mention it"
-        for term in copied_terms(question, cypher, examples)
+        for term in copied
+    ]
+    problems += [
+        f"it filters on {term!r}, which the question does not mention"
+        for term in unasked_names(question, cypher, names)
+        if term not in copied
     ]
     if LIST_QUESTION.search(question) and not COUNT_QUESTION.search(question):
         returned = re.findall(
@@ -334,4 +515,4 @@ def question_problems(
             problems.append(
                 "the question asks which ones, not how many: return their names or titles"
             )
-    return problems
+    return problems + misplaced_names(cypher, names) + shape_problems(question, cypher)

@@ -20,11 +20,15 @@ from typing import TYPE_CHECKING, Any
 from knowledge.cypher_checks import (
     GraphSchema,
     Names,
+    alias_with_items,
     bind_anonymous,
-    fix_directions,
+    copied_terms,
     fix_order_by,
+    fix_relationships,
     graph_names,
+    literals,
     mask_names,
+    named_kinds,
     question_problems,
     read_schema,
     schema_problems,
@@ -63,6 +67,7 @@ VECTOR_QUERY = (
 
 EXAMPLE_BANK = Path(__file__).resolve().parent / "cypher_examples.md"
 FEW_SHOT_K = 3
+MAX_QUERIES = 3  # the first query and up to two repairs
 ALWAYS_SHOWN = "## Always shown"  # the bank's section of examples that every prompt holds
 
 
@@ -103,13 +108,18 @@ def example_bank(path: Path = EXAMPLE_BANK) -> tuple[Example, ...]:
     return parse_examples(path.read_text(encoding="utf-8"))
 
 
-def nearest(query: np.ndarray, candidates: np.ndarray, k: int) -> list[int]:
-    """Row indices of the k candidates most similar to query (unit vectors: inner product is
-    cosine), the most similar LAST: it then sits right before the question, and a small model
-    copies the example it read most recently."""
-    scores = candidates @ query
+def nearest(scores: np.ndarray, k: int) -> list[int]:
+    """Indices of the k highest scores, the highest LAST: that example then sits right before
+    the question, and a small model copies the example it read most recently."""
     best = sorted(range(len(scores)), key=lambda i: (-float(scores[i]), i))[:k]
     return best[::-1]
+
+
+NAME_PENALTY = 0.15  # cosine taken off an example per kind of name the question lacks
+
+
+def _similarity_bank() -> tuple[Example, ...]:
+    return tuple(e for e in example_bank() if not e.always)
 
 
 @lru_cache(maxsize=2)
@@ -119,26 +129,49 @@ def _bank_vectors(bank: tuple[Example, ...], names: Names, settings: Settings) -
     return embed([mask_names(e.question, names) for e in bank], settings)
 
 
+@lru_cache(maxsize=2)
+def _bank_kinds(bank: tuple[Example, ...], names: Names) -> tuple[frozenset[str], ...]:
+    return tuple(frozenset(named_kinds(e.question, names)) for e in bank)
+
+
 def embed_example_bank(store: GraphStore) -> None:
     """Embed the example bank with this graph's names masked, before the first question."""
-    _bank_vectors(example_bank(), graph_names(store), store.settings)
+    names = graph_names(store)
+    _bank_vectors(_similarity_bank(), names, store.settings)
+    _bank_kinds(_similarity_bank(), names)
 
 
 def choose_examples(
-    question: str, settings: Settings, names: Names = (), k: int = FEW_SHOT_K
+    question: str,
+    settings: Settings,
+    names: Names = (),
+    k: int = FEW_SHOT_K,
+    avoid: frozenset[str] = frozenset(),
 ) -> list[Example]:
     """The k bank examples (not `always` ones) whose masked questions are nearest in meaning
-    to the masked question (dynamic few-shot).
+    to the masked question (dynamic few-shot), leaving out any whose Cypher holds a name in
+    `avoid` (one the model copied into a question that does not state it).
 
     A fixed list long enough to cover every question shape costs the 1.5B model attention and
     prompt time on examples that do not apply; the nearest few show the shape that does. The
-    few `always` examples keep the common shapes in view when similarity picks poorly.
+    few `always` examples keep the common shapes in view when similarity picks poorly. An
+    example that names a kind of thing the question does not (a researcher, for a question
+    about all researchers) ranks lower: the small model copies the name with the shape.
     """
+    import numpy as np
+
     from knowledge.embeddings import embed
 
-    bank = tuple(e for e in example_bank() if not e.always)
+    bank = _similarity_bank()
     vector = embed([mask_names(question, names)], settings)[0]
-    return [bank[i] for i in nearest(vector, _bank_vectors(bank, names, settings), k)]
+    asked = named_kinds(question, names)
+    scores = _bank_vectors(bank, names, settings) @ vector
+    scores -= NAME_PENALTY * np.array([len(kinds - asked) for kinds in _bank_kinds(bank, names)])
+    avoided = {x.casefold() for x in avoid}
+    for i, example in enumerate(bank):
+        if {x.casefold() for x in literals(example.cypher)} & avoided:
+            scores[i] = -np.inf
+    return [bank[i] for i in nearest(scores, k) if np.isfinite(scores[i])]
 
 
 PROMPT = """You write one read-only Cypher query that answers the question about this graph.
@@ -175,20 +208,28 @@ Error: {error}{hint}
 Write a corrected query. Reply with the query only, in a ```cypher block."""
 
 UNBOUND_HINT = """
-Hint: every variable must first appear in a MATCH pattern. Add the relationship path from the
-schema that reaches it, e.g. (r:Researcher)-[:PUBLISHED]->(a:Article)-[:IN_TOPIC]->(t:Topic)."""
+Hint: {var} must first appear in a MATCH pattern. Add the relationship path from the schema
+that reaches it, e.g. (r:Researcher)-[:PUBLISHED]->(a:Article)-[:IN_TOPIC]->(t:Topic), or for
+the co-authors of r: (r)-[:PUBLISHED]->(:Article)<-[:PUBLISHED]-(c:Researcher)."""
 AGGREGATE_IN_WHERE_HINT = """
 Hint: count(), avg() and other aggregates cannot be used in WHERE. Aggregate first, then
 filter: WITH a, count(r) AS n WHERE n = 2."""
+NESTED_AGGREGATE_HINT = """
+Hint: an aggregate cannot hold another one, as in avg(count(r)). Count first, one row per
+group, then average: WITH a, count(r) AS n RETURN avg(n) AS average."""
 
 
 def repair_hint(cypher: str, error: str) -> str:
     """A hint for the mistakes the 1.5B model makes most and does not fix from the database's
     error alone: without one it mostly sends back the same query."""
-    if re.search(r"\bWHERE\b[^\n]*?\b(?:count|avg|sum|min|max|collect)\s*\(", cypher, re.I):
+    aggregate = r"\b(?:count|avg|sum|min|max|collect)\s*\("
+    if re.search(rf"\bWHERE\b[^\n]*?{aggregate}", cypher, re.I):
         return AGGREGATE_IN_WHERE_HINT
+    if re.search(rf"{aggregate}\s*(?:DISTINCT\s+)?{aggregate}", cypher, re.I):
+        return NESTED_AGGREGATE_HINT
     if re.search(r"UndefinedVariable|not defined", error, re.I):
-        return UNBOUND_HINT
+        var = re.search(r"[Vv]ariable [`'\"]?(\w+)", error)
+        return UNBOUND_HINT.format(var=f"the variable {var.group(1)}" if var else "every variable")
     return ""
 
 
@@ -335,31 +376,33 @@ def answer_question(store: GraphStore, llm: BaseChatModel, question: str) -> Gra
     names = graph_names(store)
     examples = choose_examples(question, store.settings, names)
     result.examples = [e.question for e in examples]
+    always = [e for e in example_bank() if e.always]
     messages = build_messages(store, schema, examples, f"Question: {question}")
-    for attempt in range(2):
+    runs: list[tuple[tuple[bool, bool], str, ReadResult]] = []  # (rank, cypher, rows)
+    for attempt in range(MAX_QUERIES):
+        last = attempt == MAX_QUERIES - 1
         reply = _content(llm.invoke(messages))
         generated = extract_cypher(reply)
-        result.cypher = fix_directions(generated, schema.patterns)
-        if result.cypher != generated:
+        cypher = fix_relationships(generated, schema.patterns)
+        if cypher != generated:
             result.notes.append(
-                f"Relationship direction corrected from the schema; the model wrote:\n{generated}"
+                f"Relationship corrected from the schema; the model wrote:\n{generated}"
             )
-        fixed = bind_anonymous(fix_order_by(result.cypher, schema.properties))
-        if fixed != result.cypher:
+        fixed = bind_anonymous(fix_order_by(alias_with_items(cypher), schema.properties))
+        if fixed != cypher:
             result.notes.append(
-                "A variable the query used but never defined was bound (ORDER BY alias or "
-                f"anonymous node); the model wrote:\n{result.cypher}"
+                "A name the query used but never defined was bound (WITH or ORDER BY alias, "
+                f"or anonymous node); the model wrote:\n{cypher}"
             )
-            result.cypher = fixed
+        result.cypher = fixed
         try:
             check_read_only(result.cypher)  # a write is refused, never "repaired"
             problems = []
             if missing := schema_problems(result.cypher, schema):
                 problems.append("Not in this graph: " + "; ".join(missing) + ".")
-            # Only the first query: a repair that still misreads the question runs anyway.
-            shown = [*examples, *(e for e in example_bank() if e.always)]
-            unasked = question_problems(question, result.cypher, names, shown)
-            if unasked and attempt == 0:
+            # The last query runs even if it still misreads the question: its rows may help.
+            unasked = question_problems(question, result.cypher, names, [*examples, *always])
+            if unasked and not last:
                 problems.append("It does not match the question: " + "; ".join(unasked) + ".")
             if problems:
                 # The database's complaint too, so one repair can fix every mistake at once.
@@ -370,12 +413,15 @@ def answer_question(store: GraphStore, llm: BaseChatModel, question: str) -> Gra
             result.attempts.append({"cypher": result.cypher, "error": str(exc)})
             result.refused = f"{exc} The graph is unchanged."
             break
-        except (ToolInputError, Neo4jError) as exc:  # malformed: worth one repair
+        except (ToolInputError, Neo4jError) as exc:  # malformed or misread: worth a repair
             error = getattr(exc, "message", None) or str(exc)
             result.attempts.append({"cypher": result.cypher, "error": error})
-            if attempt == 1:
+            if last:
                 result.error = error
                 break
+            copied = copied_terms(question, result.cypher, [*examples, *always])
+            if copied:  # show other examples, or the model copies the same name again
+                examples = choose_examples(question, store.settings, names, avoid=frozenset(copied))
             # A fresh request rather than a follow-up turn: after its own reply in the
             # context, the small model mostly repeats the query it just wrote.
             hint = repair_hint(result.cypher, error)
@@ -385,13 +431,24 @@ def answer_question(store: GraphStore, llm: BaseChatModel, question: str) -> Gra
             messages = build_messages(store, schema, examples, repair)
             continue
         result.attempts.append({"cypher": result.cypher, "error": ""})
-        result.columns, result.rows, result.truncated = rows.columns, rows.rows, rows.truncated
-        result.edges = rows.edges
-        if attempt == 1 or not _looks_empty(rows.rows):
+        runs.append(((not unasked, not _looks_empty(rows.rows)), result.cypher, rows))
+        if last or not _looks_empty(rows.rows):
             break
         # Nothing found is often a wrong name or a hallucinated filter: one more look.
-        result.notes.append(f"The first query found nothing:\n{result.cypher}")
+        result.notes.append(f"This query found nothing:\n{result.cypher}")
         messages += [AIMessage(reply), HumanMessage(RETRY_EMPTY)]
+    if runs and not result.refused:
+        # The best query that ran: one that fits the question and finds something, the
+        # latest of equals. A repair can be worse than the query it replaced.
+        _, cypher, rows = max(reversed(runs), key=lambda run: run[0])
+        if cypher != result.cypher:
+            result.notes.append(
+                f"Kept an earlier query: the last one ran worse (still misread the question, "
+                f"failed, or found nothing). The last query was:\n{result.cypher}"
+            )
+        result.cypher, result.error = cypher, ""
+        result.columns, result.rows, result.truncated = rows.columns, rows.rows, rows.truncated
+        result.edges = rows.edges
     result.answer = _answer_text(result)
     result.seconds = time.perf_counter() - started
     return result

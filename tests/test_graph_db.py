@@ -21,7 +21,13 @@ from agent.settings import Settings
 from knowledge.cypher_checks import read_schema
 from knowledge.graph_load import DATASET, graph_counts, load_csv, load_csv_upload, parse_articles
 from knowledge.graph_store import GraphStore, _port_open, shared_store
-from knowledge.text2cypher import FEW_SHOT_K, answer_question, example_bank, run_guarded
+from knowledge.text2cypher import (
+    FEW_SHOT_K,
+    MAX_QUERIES,
+    answer_question,
+    example_bank,
+    run_guarded,
+)
 from tests.conftest import free_port
 from tests.fakes import ScriptedChatModel
 from tools import ToolContext
@@ -253,10 +259,24 @@ def test_text_to_cypher_repairs_a_bad_query(store: GraphStore) -> None:
     assert "(:Researcher)-[:PUBLISHED]->(:Article)" in llm.calls[0]["messages"][0].content
 
 
-def test_text_to_cypher_gives_up_after_one_repair(store: GraphStore) -> None:
-    llm = ScriptedChatModel(script=["MATCH (n RETURN n", "MATCH (n RETURN n"], calls=[])
+def test_text_to_cypher_gives_up_after_two_repairs(store: GraphStore) -> None:
+    llm = ScriptedChatModel(script=["MATCH (n RETURN n"] * MAX_QUERIES, calls=[])
     answer = answer_question(store, llm, "Anything?")
-    assert answer.error and len(answer.attempts) == 2 and not answer.rows
+    assert answer.error and len(answer.attempts) == MAX_QUERIES == 3 and not answer.rows
+
+
+def test_a_worse_repair_does_not_replace_a_query_that_fit(store: GraphStore) -> None:
+    fits = (
+        "MATCH (r:Researcher {name: 'Amara Okafor'})-[:PUBLISHED]->(a:Article) "
+        "WHERE a.year = 2030 RETURN a.title AS title"
+    )  # runs, finds nothing: the model is asked to look again
+    worse = "MATCH (r:Researcher {name: 'Chen Wei'})-[:PUBLISHED]->(a:Article) RETURN a.title"
+    llm = ScriptedChatModel(script=[fits, worse, worse], calls=[])
+    answer = answer_question(store, llm, "Which articles did Amara Okafor write in 2030?")
+    assert [a["cypher"] for a in answer.attempts] == [fits, worse, worse]
+    assert "'Chen Wei', which the question does not mention" in answer.attempts[1]["error"]
+    assert answer.cypher == fits and answer.rows == [] and not answer.error
+    assert any(n.startswith("Kept an earlier query") for n in answer.notes)
 
 
 def test_write_requests_are_refused(store: GraphStore) -> None:

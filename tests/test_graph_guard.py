@@ -14,10 +14,12 @@ from bench.graph_text2cypher import questions
 from knowledge import text2cypher
 from knowledge.cypher_checks import (
     GraphSchema,
+    alias_with_items,
     bind_anonymous,
-    fix_directions,
     fix_order_by,
+    fix_relationships,
     mask_names,
+    named_kinds,
     question_problems,
     schema_problems,
 )
@@ -184,11 +186,15 @@ SCHEMA = frozenset(
         ("MATCH (a:Article)<-[:PUBLISHED]-(r:Researcher) RETURN a", None),  # already right
         ("MATCH (a:Article)-[:PUBLISHED]-(r) RETURN a", None),  # undirected: left alone
         ("MATCH (r:Researcher)<-[:PUBLISHED]-(a)-[:IN_TOPIC]->(t) RETURN a", None),  # a unknown
-        ("MATCH (s:Subtopic)-[:IN_TOPIC]->(t:Topic) RETURN s", None),  # no reverse to flip to
+        ("MATCH (s:Subtopic)-[:IN_TOPIC]->(t:Topic) RETURN s",  # the one type linking them
+         "MATCH (s:Subtopic)-[:PART_OF]->(t:Topic) RETURN s"),
+        ("MATCH (t:Topic)-[r:PART_OF {x: 1}]->(a:Article) RETURN t",
+         "MATCH (t:Topic)<-[r:IN_TOPIC {x: 1}]-(a:Article) RETURN t"),
+        ("MATCH (r:Researcher)-[:IN_TOPIC]->(t:Topic) RETURN r", None),  # no link: left alone
     ],
 )  # fmt: skip
-def test_fix_directions(query: str, fixed: str | None) -> None:
-    assert fix_directions(query, SCHEMA) == (fixed or query)
+def test_fix_relationships(query: str, fixed: str | None) -> None:
+    assert fix_relationships(query, SCHEMA) == (fixed or query)
 
 
 PROPS = {
@@ -223,11 +229,10 @@ def test_schema_problems(query: str, problems: list[str]) -> None:
 
 def test_nearest_puts_the_most_similar_last() -> None:
     candidates = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8], [0.8, 0.6]])
-    assert nearest(np.array([1.0, 0.0]), candidates, 3) == [2, 3, 0]
-    assert nearest(np.array([0.0, 1.0]), candidates, 1) == [1]
-    assert nearest(np.array([0.0, 1.0]), candidates, 10) == [0, 3, 2, 1]
-    tied = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
-    assert nearest(np.array([1.0, 0.0]), tied, 2) == [1, 0]  # a tie keeps bank order
+    assert nearest(candidates @ np.array([1.0, 0.0]), 3) == [2, 3, 0]
+    assert nearest(candidates @ np.array([0.0, 1.0]), 1) == [1]
+    assert nearest(candidates @ np.array([0.0, 1.0]), 10) == [0, 3, 2, 1]
+    assert nearest(np.array([1.0, 1.0, 0.0]), 2) == [1, 0]  # a tie keeps bank order
 
 
 def test_parse_examples() -> None:
@@ -256,7 +261,21 @@ def test_the_example_bank_reads_only_and_fits_the_schema() -> None:
     for example in bank:
         query = example.cypher.replace("{index}", "Article[embedding]")
         assert check_read_only(query) and not schema_problems(query, schema), example.question
-        assert fix_directions(query, patterns) == query, example.question
+        assert fix_relationships(query, patterns) == query, example.question
+
+
+def test_the_example_bank_passes_the_question_checks() -> None:
+    """Every example is a right answer to its question, so a check that flags one would send
+    right queries back to the model."""
+    rows = parse_articles(DATASET)
+    names = tuple(
+        {(r.title, "Article") for r in rows}
+        | {(a, "Researcher") for r in rows for a in r.authors}
+        | {(r.topic, "Topic") for r in rows}
+        | {(r.subtopic, "Subtopic") for r in rows}
+    )
+    for example in example_bank():
+        assert question_problems(example.question, example.cypher, names, []) == [], example
 
 
 def test_the_example_bank_does_not_hold_benchmark_questions() -> None:
@@ -286,12 +305,16 @@ def fake_bank(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "Question: zzz zzz\n```cypher\nRETURN 1\n```\n"
         "Question: aaa bbb\n```cypher\nRETURN 2\n```\n"
         "Question: aaa aaa\n```cypher\nRETURN 3\n```\n"
+        "Question: qqq Chen Wei\n```cypher\nMATCH (r {name: 'Chen Wei'}) RETURN 4\n```\n"
+        "Question: qqq a researcher\n```cypher\nRETURN 5\n```\n"
     )
     monkeypatch.setattr(text2cypher, "example_bank", lambda: bank)
     monkeypatch.setattr("knowledge.embeddings.embed", _fake_embed)
     text2cypher._bank_vectors.cache_clear()
+    text2cypher._bank_kinds.cache_clear()
     yield
     text2cypher._bank_vectors.cache_clear()
+    text2cypher._bank_kinds.cache_clear()
 
 
 @pytest.mark.usefixtures("fake_bank")
@@ -301,12 +324,41 @@ def test_choose_examples_picks_the_nearest_questions() -> None:
     assert [e.question for e in choose_examples("zz", Settings(), k=1)] == ["zzz zzz"]
 
 
+@pytest.mark.usefixtures("fake_bank")
+def test_choose_examples_prefers_examples_that_name_no_more_than_the_question() -> None:
+    # Masked, both examples read "qqq a researcher", but only one names a researcher. For a
+    # question that names one too, the tie keeps bank order; for one that names nobody, the
+    # example with a name ranks lower (the model would copy the name).
+    chosen = choose_examples("qqq researcher", Settings(), names=NAMES, k=1)
+    assert [e.cypher for e in chosen] == ["RETURN 5"]
+    named = choose_examples("qqq Amara Okafor", Settings(), names=NAMES, k=1)
+    assert [e.cypher for e in named] == ["MATCH (r {name: 'Chen Wei'}) RETURN 4"]
+
+
+@pytest.mark.usefixtures("fake_bank")
+def test_choose_examples_avoids_examples_holding_a_copied_name() -> None:
+    chosen = choose_examples("qqq", Settings(), names=NAMES, k=5, avoid=frozenset({"chen wei"}))
+    assert len(chosen) == 4 and all("Chen Wei" not in e.cypher for e in chosen)
+
+
 NAMES = (
-    ("Amara Okafor", "a researcher"),
-    ("Computer Vision", "a topic"),
-    ("Pretraining", "a subtopic"),
-    ("Chen Wei", "a researcher"),
+    ("Speculative Decoding on Laptops", "Article"),
+    ("Amara Okafor", "Researcher"),
+    ("Computer Vision", "Topic"),
+    ("Pretraining", "Subtopic"),
+    ("Chen Wei", "Researcher"),
 )
+
+
+def test_named_kinds() -> None:
+    assert named_kinds("Which co-authors of amara okafor wrote on Pretraining?", NAMES) == {
+        "a researcher", "a subtopic"
+    }  # fmt: skip
+    assert named_kinds("Who wrote 'X' after 2023-01-01 or in 2019?", NAMES) == {
+        "an article", "a date", "a year"
+    }  # fmt: skip
+    assert named_kinds("Who wrote an article after a date?", NAMES) == set()
+    assert named_kinds("speculative decoding on laptops", NAMES) == {"an article"}
 
 
 def test_mask_names_keeps_the_shape_of_the_question() -> None:
@@ -337,6 +389,37 @@ def test_mask_names_keeps_the_shape_of_the_question() -> None:
          "MATCH (a)-[:IN_TOPIC]->(:Topic {name: 'Computer Vision'}) RETURN count(a)", []),
         ("Which topic is about robots?",  # a literal of its own, not an example's
          "MATCH (t:Topic {name: 'Robots'}) RETURN t.name", []),
+        ("Which articles did Chen Wei write?",
+         "MATCH (:Researcher {name: 'Chen Wei'})-[:PUBLISHED]->(a:Article) RETURN a.title LIMIT 1",
+         ["drop the LIMIT 1"]),
+        ("Which researchers published the most articles?",
+         "MATCH (r:Researcher)-[:PUBLISHED]->(a) RETURN r.name, count(a) AS n "
+         "ORDER BY n DESC LIMIT 1", []),
+        ("Which topic has the most articles?",
+         "MATCH (t:Topic) RETURN t.name, count(*) AS n ORDER BY n DESC LIMIT 1",
+         ["never matches one"]),
+        ("How many topics are there?", "MATCH (t:Topic) RETURN count(t)", []),
+        ("What is the average number of authors per article?",
+         "MATCH (r:Researcher)-[:PUBLISHED]->(a:Article) WITH r, count(a) AS n RETURN avg(n)",
+         ["average per article: first one row per article (WITH a,"]),
+        ("What is the average number of authors per article?",
+         "MATCH (r:Researcher)-[:PUBLISHED]->(a:Article) WITH a, count(r) AS n RETURN avg(n)",
+         []),
+        ("What is the mean number of papers per year?",
+         "MATCH (a:Article) WITH a.year AS year, count(a) AS n RETURN avg(n)", []),
+        ("What is the mean number of papers per year?",
+         "MATCH (a:Article) RETURN avg(a.year)", ["(WITH a.year AS year, count(...) AS n)"]),
+        ("Who wrote 'Speculative Decoding on Laptops'?",
+         "MATCH (r:Researcher)-[:PUBLISHED]->(:Article)-[:IN_SUBTOPIC]->"
+         "(:Subtopic {name: 'Speculative Decoding on Laptops'}) RETURN r.name",
+         ["is an article, not a subtopic: match it as (:Article {title: "]),
+        ("Which articles are in Pretraining?",
+         "MATCH (r:Researcher)-[:PUBLISHED]->(a:Article) WHERE r.name = 'Pretraining' "
+         "RETURN a.title", ["'Pretraining' is a subtopic, not a researcher"]),
+        ("Which researchers published in Computer Vision?",  # a name from nowhere in the question
+         "MATCH (r:Researcher {name: 'Chen Wei'})-[:PUBLISHED]->(a:Article)-[:IN_TOPIC]->"
+         "(:Topic {name: 'Computer Vision'}) RETURN r.name",
+         ["filters on 'Chen Wei', which the question does not mention"]),
     ],
 )  # fmt: skip
 def test_question_problems(question: str, cypher: str, problems: list[str]) -> None:
@@ -368,8 +451,25 @@ def test_fix_order_by(query: str, fixed: str | None) -> None:
 
 def test_repair_hints() -> None:
     assert "WITH" in repair_hint("MATCH (a) WHERE count(a) = 3 RETURN a", "anything")
-    assert "MATCH pattern" in repair_hint("RETURN t.name", "UndefinedVariable: 't' not defined")
+    unbound = repair_hint("RETURN c.name", "UndefinedVariable: Variable 'c' not defined")
+    assert "the variable c must first appear in a MATCH pattern" in unbound
+    nested = repair_hint("MATCH (r)-->(a) RETURN avg(count(DISTINCT r))", "NestedAggregation")
+    assert "WITH a, count(r) AS n RETURN avg(n)" in nested
     assert repair_hint("MATCH (a RETURN a", "Invalid input") == ""
+
+
+@pytest.mark.parametrize(
+    ("query", "fixed"),
+    [
+        ("MATCH (a:Article) WITH a.year, count(a) AS n RETURN avg(n)",
+         "MATCH (a:Article) WITH a.year AS year, count(a) AS n RETURN avg(n)"),
+        ("MATCH (a) WITH DISTINCT a.year\nRETURN year", "MATCH (a) WITH DISTINCT a.year AS year\nRETURN year"),
+        ("MATCH (a) WITH a.year AS y, count(a) AS n RETURN y", None),
+        ("MATCH (a) WITH coalesce(a.x, a.y) AS v RETURN v", None),  # inside a call: not an item
+    ],
+)  # fmt: skip
+def test_alias_with_items(query: str, fixed: str | None) -> None:
+    assert alias_with_items(query) == (fixed or query)
 
 
 @pytest.mark.parametrize(
