@@ -289,13 +289,16 @@ Names = tuple[tuple[str, str], ...]  # (name, label), longest name first
 
 
 def graph_names(store: GraphStore) -> Names:
-    """The names of the graph's researchers, topics and subtopics and its article titles."""
+    """The names of the graph's researchers, topics and subtopics and its article titles.
+
+    One row per label, the names collected: a row per name would stop at the row limit.
+    """
     rows = store.read(
         "MATCH (n) WHERE n:Researcher OR n:Topic OR n:Subtopic OR n:Article "
-        "RETURN labels(n)[0] AS label, coalesce(n.name, n.title) AS name"
+        "RETURN labels(n)[0] AS label, collect(coalesce(n.name, n.title)) AS names"
     ).rows
-    pairs = {(str(name), label) for label, name in rows if name and label in NAME_KINDS}
-    return tuple(sorted(pairs, key=lambda p: (-len(p[0]), p[0])))
+    pairs = {(str(name), label) for label, found in rows if label in NAME_KINDS for name in found}
+    return tuple(sorted((p for p in pairs if p[0]), key=lambda p: (-len(p[0]), p[0])))
 
 
 def mask_names(text: str, names: Names) -> str:
@@ -515,4 +518,10 @@ def question_problems(
             problems.append(
                 "the question asks which ones, not how many: return their names or titles"
             )
+    if re.search(r"\bhow many\b", question, re.IGNORECASE):
+        returned = re.findall(r"\bRETURN\b(.+)", cypher, re.IGNORECASE | re.DOTALL)
+        if returned and not re.search(
+            r"\b(?:count|sum|avg|size|length|min|max)\s*\(|\b\d+\b", returned[-1], re.IGNORECASE
+        ):
+            problems.append("the question asks how many: return the number, with count(...)")
     return problems + misplaced_names(cypher, names) + shape_problems(question, cypher)

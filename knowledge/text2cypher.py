@@ -180,9 +180,11 @@ PROMPT = """You write one read-only Cypher query that answers the question about
 
 Rules:
 - Use only these labels, relationships and properties. Copy names exactly from the question.
-- a.date is a 'YYYY-MM-DD' string, a.year an integer.
+- a.date is a 'YYYY-MM-DD' string, a.year an integer. "In 2021" is a.year = 2021, "since
+  2021" a.year >= 2021, "after 2021" a.year > 2021, "between 2020 and 2022" includes both.
 - Articles have no author or topic properties: authors are (:Researcher)-[:PUBLISHED]->(a),
-  topics (a)-[:IN_TOPIC]->(:Topic), subtopics (a)-[:IN_SUBTOPIC]->(:Subtopic).
+  topics (a)-[:IN_TOPIC]->(:Topic), subtopics (a)-[:IN_SUBTOPIC]->(:Subtopic). An article has
+  exactly one topic and one subtopic: "in both X and Y" needs two different articles.
 - For questions about what articles are about, or similar to a theme, use the vector index with
   the parameter $embedding (no other parameters exist).
 - Use every condition of the question: each name, title and year it states.
@@ -196,9 +198,8 @@ Rules:
 Examples:
 {examples}"""
 
-RETRY_EMPTY = """That query found nothing. Check each name against the schema's values, drop any
-filter the question did not ask for, and follow the arrow directions of the schema. Reply with
-the query only, in a ```cypher block."""
+FOUND_NOTHING = """It ran but found nothing. Check each name against the schema's values, drop
+any filter the question did not ask for, and follow the arrow directions of the schema."""
 
 REPAIR = """This query for the question "{question}" is wrong:
 ```cypher
@@ -281,7 +282,7 @@ class GraphAnswer:
     refused: str = ""  # the reason, when the request or the query would write
     error: str = ""  # the database error that remained after the repair round
     attempts: list[dict[str, str]] = field(default_factory=list)  # every query run
-    notes: list[str] = field(default_factory=list)  # corrections a learner should see
+    notes: list[str] = field(default_factory=list)  # corrections a learner should see (markdown)
     examples: list[str] = field(default_factory=list)  # the few-shot questions the model saw
     edges: list[tuple[str, str, str, str, str]] = field(default_factory=list)
     seconds: float = 0.0
@@ -326,11 +327,10 @@ def similarity_theme(store: GraphStore, question: str) -> str:
         return ""
     theme = match.group("theme").strip(" .?!")
     folded = question.casefold()
-    people = store.read("MATCH (r:Researcher) RETURN r.name").rows
-    if any(str(name).casefold() in folded for (name,) in people):
+    names = graph_names(store)
+    if any(n.casefold() in folded for n, label in names if label in ("Researcher", "Article")):
         return ""
-    groups = store.read("MATCH (n) WHERE n:Topic OR n:Subtopic RETURN n.name").rows
-    if theme.casefold() in {str(name).casefold() for (name,) in groups}:
+    if theme.casefold() in {n.casefold() for n, label in names if label in ("Topic", "Subtopic")}:
         return ""
     return theme
 
@@ -341,7 +341,6 @@ def answer_question(store: GraphStore, llm: BaseChatModel, question: str) -> Gra
     One more model call when the first query fails (database error, or a label, type or
     property the graph lacks) or finds nothing; writes are refused outright.
     """
-    from langchain_core.messages import AIMessage, HumanMessage
     from neo4j.exceptions import Neo4jError
 
     started = time.perf_counter()
@@ -386,13 +385,16 @@ def answer_question(store: GraphStore, llm: BaseChatModel, question: str) -> Gra
         cypher = fix_relationships(generated, schema.patterns)
         if cypher != generated:
             result.notes.append(
-                f"Relationship corrected from the schema; the model wrote:\n{generated}"
+                _noted("Relationship corrected from the schema; the model wrote:", generated)
             )
         fixed = bind_anonymous(fix_order_by(alias_with_items(cypher), schema.properties))
         if fixed != cypher:
             result.notes.append(
-                "A name the query used but never defined was bound (WITH or ORDER BY alias, "
-                f"or anonymous node); the model wrote:\n{cypher}"
+                _noted(
+                    "A name the query used but never defined was bound (WITH or ORDER BY "
+                    "alias, or anonymous node); the model wrote:",
+                    cypher,
+                )
             )
         result.cypher = fixed
         try:
@@ -422,6 +424,11 @@ def answer_question(store: GraphStore, llm: BaseChatModel, question: str) -> Gra
             copied = copied_terms(question, result.cypher, [*examples, *always])
             if copied:  # show other examples, or the model copies the same name again
                 examples = choose_examples(question, store.settings, names, avoid=frozenset(copied))
+                result.notes.append(
+                    f"The query copied {', '.join(map(repr, copied))} from an example, so the "
+                    "repair was shown other examples:\n"
+                    + "\n".join(f"- {e.question}" for e in examples)
+                )
             # A fresh request rather than a follow-up turn: after its own reply in the
             # context, the small model mostly repeats the query it just wrote.
             hint = repair_hint(result.cypher, error)
@@ -434,17 +441,24 @@ def answer_question(store: GraphStore, llm: BaseChatModel, question: str) -> Gra
         runs.append(((not unasked, not _looks_empty(rows.rows)), result.cypher, rows))
         if last or not _looks_empty(rows.rows):
             break
-        # Nothing found is often a wrong name or a hallucinated filter: one more look.
-        result.notes.append(f"This query found nothing:\n{result.cypher}")
-        messages += [AIMessage(reply), HumanMessage(RETRY_EMPTY)]
+        # Nothing found is often a wrong name or a hallucinated filter: one more look, as a
+        # fresh request like a repair (as a follow-up turn, the 1.5B model drifted off).
+        result.notes.append(_noted("This query found nothing:", result.cypher))
+        repair = REPAIR.format(
+            question=question, cypher=result.cypher, error=FOUND_NOTHING, hint=""
+        )
+        messages = build_messages(store, schema, examples, repair)
     if runs and not result.refused:
         # The best query that ran: one that fits the question and finds something, the
         # latest of equals. A repair can be worse than the query it replaced.
         _, cypher, rows = max(reversed(runs), key=lambda run: run[0])
         if cypher != result.cypher:
             result.notes.append(
-                f"Kept an earlier query: the last one ran worse (still misread the question, "
-                f"failed, or found nothing). The last query was:\n{result.cypher}"
+                _noted(
+                    "Kept an earlier query: the last one did worse (it still misread the "
+                    "question, failed, or found nothing). The last query was:",
+                    result.cypher,
+                )
             )
         result.cypher, result.error = cypher, ""
         result.columns, result.rows, result.truncated = rows.columns, rows.rows, rows.truncated
@@ -452,6 +466,11 @@ def answer_question(store: GraphStore, llm: BaseChatModel, question: str) -> Gra
     result.answer = _answer_text(result)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _noted(text: str, cypher: str) -> str:
+    """A note for the learner (markdown) with the query it is about."""
+    return f"{text}\n```cypher\n{cypher}\n```"
 
 
 def _database_error(store: GraphStore, cypher: str, question: str) -> str:
@@ -483,7 +502,9 @@ def _answer_text(result: GraphAnswer) -> str:
     if result.refused:
         return result.refused
     if result.error:
-        return f"The generated Cypher failed even after one repair: {result.error}"
+        repairs = len(result.attempts) - 1
+        tries = f"{repairs} repair{'s' if repairs != 1 else ''}"
+        return f"The generated Cypher failed even after {tries}: {result.error}"
     if not result.rows:
         return "The query ran but found nothing: no rows match."
     if len(result.rows) == 1 and len(result.columns) == 1:

@@ -18,7 +18,7 @@ from langchain_core.messages import ToolMessage
 
 from agent.cli import main as cli_main
 from agent.settings import Settings
-from knowledge.cypher_checks import read_schema
+from knowledge.cypher_checks import graph_names, read_schema
 from knowledge.graph_load import DATASET, graph_counts, load_csv, load_csv_upload, parse_articles
 from knowledge.graph_store import GraphStore, _port_open, shared_store
 from knowledge.text2cypher import (
@@ -259,6 +259,17 @@ def test_text_to_cypher_repairs_a_bad_query(store: GraphStore) -> None:
     assert "(:Researcher)-[:PUBLISHED]->(:Article)" in llm.calls[0]["messages"][0].content
 
 
+def test_graph_names_holds_every_name_past_the_row_limit(store: GraphStore) -> None:
+    names = set(graph_names(store))
+    assert names == (
+        {(r.title, "Article") for r in ROWS}
+        | {(a, "Researcher") for r in ROWS for a in r.authors}
+        | {(r.topic, "Topic") for r in ROWS}
+        | {(r.subtopic, "Subtopic") for r in ROWS}
+    )
+    assert len(names) > store.settings.cypher_row_limit
+
+
 def test_text_to_cypher_gives_up_after_two_repairs(store: GraphStore) -> None:
     llm = ScriptedChatModel(script=["MATCH (n RETURN n"] * MAX_QUERIES, calls=[])
     answer = answer_question(store, llm, "Anything?")
@@ -274,9 +285,15 @@ def test_a_worse_repair_does_not_replace_a_query_that_fit(store: GraphStore) -> 
     llm = ScriptedChatModel(script=[fits, worse, worse], calls=[])
     answer = answer_question(store, llm, "Which articles did Amara Okafor write in 2030?")
     assert [a["cypher"] for a in answer.attempts] == [fits, worse, worse]
+    retry = llm.calls[1]["messages"][-1].content  # a fresh request naming the empty query
+    assert (
+        "found nothing" in retry
+        and fits in retry
+        and len(llm.calls[1]["messages"]) == len(llm.calls[0]["messages"])
+    )
     assert "'Chen Wei', which the question does not mention" in answer.attempts[1]["error"]
     assert answer.cypher == fits and answer.rows == [] and not answer.error
-    assert any(n.startswith("Kept an earlier query") for n in answer.notes)
+    assert any(n.startswith("Kept an earlier query") and worse in n for n in answer.notes)
 
 
 def test_write_requests_are_refused(store: GraphStore) -> None:

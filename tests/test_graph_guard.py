@@ -138,12 +138,17 @@ def test_questions_are_not_write_requests(question: str) -> None:
 
 
 class NamesOnlyStore:
-    """Answers the two name lookups similarity_theme makes; nothing else."""
+    """Answers the name lookup (graph_names) that similarity_theme makes; nothing else."""
 
     def read(self, cypher: str) -> ReadResult:
-        if "Researcher" in cypher and "Topic" not in cypher:
-            return ReadResult(["name"], [["Amara Okafor"], ["Chen Wei"]], False)
-        return ReadResult(["name"], [["Language Models"], ["Misinformation"]], False)
+        assert "collect(" in cypher
+        names = [
+            ["Researcher", ["Amara Okafor", "Chen Wei"]],
+            ["Topic", ["Language Models"]],
+            ["Subtopic", ["Misinformation"]],
+            ["Article", ["Tiny Models"]],
+        ]
+        return ReadResult(["label", "names"], names, False)
 
 
 @pytest.mark.parametrize(
@@ -157,6 +162,7 @@ class NamesOnlyStore:
          "keeping personal data private"),
         ("Which articles are about Misinformation?", ""),  # a subtopic: list all of it
         ("Which articles by Chen Wei are about retrieval?", ""),  # a person: text-to-Cypher
+        ("Which articles similar to Tiny Models are about speed?", ""),  # a title, unquoted
         ("How many articles are about robots?", ""),
         ("Which articles on robots appeared in 2023?", ""),
         ("Who wrote 'Speculative Decoding on Laptops'?", ""),
@@ -416,6 +422,11 @@ def test_mask_names_keeps_the_shape_of_the_question() -> None:
         ("Which articles are in Pretraining?",
          "MATCH (r:Researcher)-[:PUBLISHED]->(a:Article) WHERE r.name = 'Pretraining' "
          "RETURN a.title", ["'Pretraining' is a subtopic, not a researcher"]),
+        ("How many distinct authors published in Computer Vision?",
+         "MATCH (r)-[:PUBLISHED]->(a)-[:IN_TOPIC]->(:Topic {name: 'Computer Vision'}) "
+         "RETURN DISTINCT r.name", ["the question asks how many: return the number"]),
+        ("How many authors does each article have?",
+         "MATCH (r)-[:PUBLISHED]->(a) RETURN a.title, size(collect(r)) AS n", []),
         ("Which researchers published in Computer Vision?",  # a name from nowhere in the question
          "MATCH (r:Researcher {name: 'Chen Wei'})-[:PUBLISHED]->(a:Article)-[:IN_TOPIC]->"
          "(:Topic {name: 'Computer Vision'}) RETURN r.name",

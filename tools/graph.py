@@ -147,17 +147,16 @@ def build_artifact(store: GraphStore, answer: GraphAnswer) -> dict[str, Any]:
                 "the graph's vector index. The score is the cosine similarity."
             )
         )
-    for failed in answer.attempts[:-1]:
-        if failed["error"]:
+    for number, failed in enumerate(answer.attempts, 1):
+        if failed["error"] and not answer.refused:
+            fate = "went back to the model" if number < len(answer.attempts) else "was the last try"
             parts.append(
                 artifacts.markdown(
-                    "The first query failed and went back to the model with the error:\n"
+                    f"Query {number} of {len(answer.attempts)} failed and {fate}, with:\n"
                     f"```cypher\n{failed['cypher']}\n```\n`{failed['error']}`"
                 )
             )
-    for note in answer.notes:
-        head, _, query = note.partition("\n")
-        parts.append(artifacts.markdown(f"{head}\n```cypher\n{query}\n```"))
+    parts += [artifacts.markdown(note) for note in answer.notes]
     if answer.examples:
         listed = "\n".join(f"- {q}" for q in answer.examples)
         parts.append(
