@@ -353,7 +353,10 @@ def ignored_terms(question: str, cypher: str, names: Names) -> list[str]:
 
 
 def literals(cypher: str) -> set[str]:
-    return {a or b for a, b in re.findall(r"'([^']+)'|\"([^\"]+)\"", cypher)}
+    """The query's strings and years: the values it filters on."""
+    strings = {a or b for a, b in re.findall(r"'([^']+)'|\"([^\"]+)\"", cypher)}
+    code = re.sub(r"'[^']*'|\"[^\"]*\"", "''", cypher)
+    return strings | set(re.findall(r"(?<![\w.])(?:19|20)\d{2}(?![\w.])", code))
 
 
 def copied_terms(question: str, cypher: str, examples: Sequence[Example]) -> list[str]:

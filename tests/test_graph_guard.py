@@ -520,3 +520,18 @@ def test_a_list_question_answered_with_a_count_is_a_problem(
 )  # fmt: skip
 def test_bind_anonymous(query: str, fixed: str | None) -> None:
     assert bind_anonymous(query) == (fixed or query)
+
+
+def test_a_year_copied_from_an_example_is_flagged() -> None:
+    example = Example("Which articles came out in 2022?", "MATCH (a) WHERE a.year = 2022 RETURN a")
+    query = (
+        "MATCH (r:Researcher)-[:PUBLISHED]->(a:Article) WHERE a.year = 2022 "
+        "WITH a, count(r) AS n RETURN avg(n)"
+    )
+    found = question_problems(
+        "What is the average number of authors per article?", query, (), [example]
+    )
+    assert found == [
+        "it filters on '2022', copied from an example: the question does not mention it"
+    ]
+    assert question_problems("How many articles came out in 2022?", query, (), [example]) == []
