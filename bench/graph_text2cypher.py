@@ -2,9 +2,9 @@
 
 Each question's answer is computed in Python from `knowledge/articles.csv`, never from the
 database, so a wrong query cannot agree with itself. The tool runs as in the chat
-(`answer_question`: live schema, few-shot prompt, guard, one repair round) against a fresh
-embedded ArcadeDB in a temporary folder holding exactly that CSV; the LLM is the configured
-provider (`make_chat_model(settings)`; the local llama.cpp server by default).
+(`answer_question`: live schema, few-shot prompt, question checks, guard, up to two repairs)
+against a fresh embedded ArcadeDB in a temporary folder holding exactly that CSV; the LLM is
+the configured provider (`make_chat_model(settings)`; the local llama.cpp server by default).
 
 A result is right when its rows hold the answer: a number or value in the first row, a set
 equal to one column's values (or to a list cell), a ranked winner in the first row, every

@@ -31,6 +31,7 @@ class GraphSchema:
     text: str  # for the prompt
     patterns: frozenset[tuple[str, str, str]]  # (start label, type, end label)
     properties: dict[str, frozenset[str]]  # label -> property keys
+    single: frozenset[str] = frozenset()  # types a node has at most one of (an article's topic)
 
     @property
     def rel_types(self) -> set[str]:
@@ -66,15 +67,22 @@ def read_schema(store: GraphStore) -> GraphSchema:
             lines.append(f"  all {label} names: " + ", ".join(json.dumps(x) for x in names))
     lines.append("Relationships (mind the arrow direction):")
     patterns: set[tuple[str, str, str]] = set()
+    single: set[str] = set()
     types = store.read("CALL db.relationshipTypes() YIELD relationshipType RETURN relationshipType")
     for (rel_type,) in sorted(types.rows):
         pairs = store.read(
             f"MATCH (a)-[:`{rel_type}`]->(b) RETURN DISTINCT labels(a)[0] AS a, labels(b)[0] AS b "
             "LIMIT 3"
         ).rows
+        most = store.read(f"MATCH (a)-[:`{rel_type}`]->() WITH a, count(*) AS n RETURN max(n)")
+        one = most.rows[0][0] == 1
+        if one:
+            single.add(rel_type)
         patterns.update((a, rel_type, b) for a, b in pairs)
-        lines.extend(f"(:{a})-[:{rel_type}]->(:{b})" for a, b in pairs)
-    return GraphSchema("\n".join(lines), frozenset(patterns), keys)
+        lines.extend(
+            f"(:{a})-[:{rel_type}]->(:{b})" + (f" (one per {a})" if one else "") for a, b in pairs
+        )
+    return GraphSchema("\n".join(lines), frozenset(patterns), keys, frozenset(single))
 
 
 def schema_problems(cypher: str, schema: GraphSchema) -> list[str]:
@@ -119,7 +127,26 @@ def schema_problems(cypher: str, schema: GraphSchema) -> list[str]:
                 f"property {var}.{prop} ({label} has only {', '.join(sorted(known))}; "
                 f"related nodes are matched through {', '.join(links)})"
             )
-    return problems
+    return problems + impossible_pairs(cypher, schema.single)
+
+
+def impossible_pairs(cypher: str, single: frozenset[str]) -> list[str]:
+    """One node asked to have two different ends of a relationship it has only one of: an
+    article in two topics finds nothing. "Researchers in both X and Y" needs two articles."""
+    ends: dict[tuple[str, str], set[str]] = {}
+    node = r"\(\s*(\w+)[^()]*\)"
+    for rel_type in single:
+        rel = rf"\[\s*\w*\s*:\s*`?{rel_type}`?\s*\]"
+        for var, end in re.findall(rf"{node}\s*-{rel}->\s*(\([^()]*\))", cypher):
+            ends.setdefault((var, rel_type), set()).add(re.sub(r"\s+", " ", end))
+        for end, var in re.findall(rf"(\([^()]*\))\s*<-{rel}-\s*{node}", cypher):
+            ends.setdefault((var, rel_type), set()).add(re.sub(r"\s+", " ", end))
+    return [
+        f"({var}) has only one {rel_type} in this graph, but the query gives it two different "
+        "ones, so it finds nothing: match a second variable for the second one"
+        for (var, rel_type), found in sorted(ends.items())
+        if len({e for e in found if "{" in e}) > 1
+    ]
 
 
 NODE_INNER = re.compile(r"^\s*(\w*)\s*(?::\s*`?(\w+)`?)?")
@@ -195,6 +222,15 @@ ORDER_BY = re.compile(
 ORDER_KEYWORDS = frozenset({"ASC", "DESC", "ASCENDING", "DESCENDING"})
 
 
+def _unbound(code: str) -> set[str]:
+    """Variables the query reads (`x.prop`, `count(x)`) but never binds."""
+    bound = set(re.findall(r"(?<!\w)[(\[]\s*(\w+)", code))  # node and relationship variables
+    bound |= set(re.findall(r"\bAS\s+(\w+)", code, re.IGNORECASE))
+    used = set(re.findall(r"(?<![\w.$])([A-Za-z_]\w*)\.\w", code))
+    used |= set(re.findall(r"\(\s*(?:DISTINCT\s+)?([A-Za-z_]\w*)\s*\)", code, re.I))
+    return used - bound
+
+
 def bind_anonymous(cypher: str) -> str:
     """Name an anonymous node that the query uses by a variable it never binds, when the
     variable is the initial of the node's label: `(:Article) RETURN count(a)` → `(a:Article)`.
@@ -205,12 +241,8 @@ def bind_anonymous(cypher: str) -> str:
     code, _ = strip_literals(cypher)
     if re.search(r"\bYIELD\b", code, re.IGNORECASE):
         return cypher  # procedure results bind names of their own
-    bound = set(re.findall(r"(?<!\w)[(\[]\s*(\w+)", code))  # node and relationship variables
-    bound |= set(re.findall(r"\bAS\s+(\w+)", code, re.IGNORECASE))
-    used = set(re.findall(r"(?<![\w.$])([A-Za-z_]\w*)\.\w", code))
-    used |= set(re.findall(r"\(\s*(?:DISTINCT\s+)?([A-Za-z_]\w*)\s*\)", code, re.I))
     out = cypher
-    for var in sorted(used - bound):
+    for var in sorted(_unbound(code)):
         nodes = [m for m in re.finditer(r"\(\s*:\s*(\w+)", out) if m.group(1)[:1].lower() == var]
         if len(nodes) == 1:
             out = (
@@ -219,6 +251,47 @@ def bind_anonymous(cypher: str) -> str:
                 + out[nodes[0].end() - len(nodes[0].group(1)) :]
             )
     return out
+
+
+def match_unbound(cypher: str, patterns: frozenset[tuple[str, str, str]]) -> str:
+    """Match a node the query counts but never matched, when its variable names a label and
+    the schema links that label to a matched node in one way only:
+    `MATCH (a:Article)... WITH a, count(r)` gets `MATCH (r:Researcher)-[:PUBLISHED]->(a)`
+    before its first WITH or RETURN.
+
+    Told "r is not defined", the 1.5B model rewrites the same query; the schema knows the
+    one path it meant.
+    """
+    code, _ = strip_literals(cypher)
+    if re.search(r"\bYIELD\b", code, re.IGNORECASE):
+        return cypher
+    labels = {a for a, _, _ in patterns} | {b for _, _, b in patterns}
+    variables = dict(re.findall(r"\(\s*(\w+)\s*:\s*`?(\w+)`?", code))
+    added = []
+    for var in sorted(_unbound(code)):
+        named = [
+            label
+            for label in labels
+            if re.fullmatch(r"[a-z]\d*", var)
+            and label[:1].lower() == var[:1]
+            or label.lower() == var.lower()
+        ]
+        if len(named) != 1:
+            continue
+        for other, other_label in variables.items():
+            links = [(a, t, b) for a, t, b in patterns if {a, b} == {named[0], other_label}]
+            if len(links) == 1 and named[0] != other_label:
+                a, rel_type, _ = links[0]
+                if a == named[0]:
+                    added.append(f"MATCH ({var}:{named[0]})-[:{rel_type}]->({other})")
+                else:
+                    added.append(f"MATCH ({other})-[:{rel_type}]->({var}:{named[0]})")
+                break
+    same_length = re.sub(r"'[^']*'|\"[^\"]*\"", lambda m: "_" * len(m.group(0)), cypher)
+    first = re.search(r"\b(?:WITH|RETURN)\b", same_length, re.IGNORECASE)
+    if not added or not first:
+        return cypher
+    return cypher[: first.start()] + "\n".join(added) + "\n" + cypher[first.start() :]
 
 
 WITH_ITEMS = re.compile(
@@ -443,6 +516,7 @@ def shape_problems(question: str, cypher: str) -> list[str]:
     all of them, topic nodes counted for a question about articles, an average taken over
     the wrong groups. The 1.5B model copies these from the nearest example."""
     code, _ = strip_literals(cypher)
+    variables = dict(re.findall(r"\(\s*(\w+)\s*:\s*`?(\w+)`?", code))
     problems = []
     if (
         PLURAL_LIST.search(question)
@@ -451,11 +525,13 @@ def shape_problems(question: str, cypher: str) -> list[str]:
         and re.search(r"\bLIMIT\s+1\b", code, re.IGNORECASE)
     ):
         problems.append("the question asks for all of them, not one: drop the LIMIT 1")
-    relationships = re.search(r"-\[|\]-|--", code)
+    nodes = re.findall(r"(?<!\w)\(\s*(\w*)\s*(?::\s*`?(\w+)`?)?[^()]*\)", code)
+    node_labels = {label or variables.get(var, "") for var, label in nodes}
     if (
         ABOUT_ARTICLES.search(question)
-        and not relationships
-        and not re.search(r":\s*`?Article\b|queryNodes", code, re.IGNORECASE)
+        and "" not in node_labels  # every node's label is known, and none is an article
+        and "Article" not in node_labels
+        and not re.search(r"queryNodes", code, re.IGNORECASE)
     ):
         problems.append(
             "the question is about articles, but the query never matches one: reach them "

@@ -28,6 +28,7 @@ from knowledge.cypher_checks import (
     graph_names,
     literals,
     mask_names,
+    match_unbound,
     named_kinds,
     question_problems,
     read_schema,
@@ -280,7 +281,7 @@ class GraphAnswer:
     truncated: bool = False
     answer: str = ""
     refused: str = ""  # the reason, when the request or the query would write
-    error: str = ""  # the database error that remained after the repair round
+    error: str = ""  # the error that remained after the last repair, if no query ran
     attempts: list[dict[str, str]] = field(default_factory=list)  # every query run
     notes: list[str] = field(default_factory=list)  # corrections a learner should see (markdown)
     examples: list[str] = field(default_factory=list)  # the few-shot questions the model saw
@@ -338,8 +339,10 @@ def similarity_theme(store: GraphStore, question: str) -> str:
 def answer_question(store: GraphStore, llm: BaseChatModel, question: str) -> GraphAnswer:
     """Question → Cypher → rows → answer in words.
 
-    One more model call when the first query fails (database error, or a label, type or
-    property the graph lacks) or finds nothing; writes are refused outright.
+    Up to two more model calls, each a fresh request with the failed query and what was
+    wrong: a database error, a label, type or property the graph lacks, a mismatch with the
+    question (the question checks), or nothing found. The best query that ran is kept.
+    Writes are refused outright, never repaired.
     """
     from neo4j.exceptions import Neo4jError
 
@@ -388,11 +391,13 @@ def answer_question(store: GraphStore, llm: BaseChatModel, question: str) -> Gra
                 _noted("Relationship corrected from the schema; the model wrote:", generated)
             )
         fixed = bind_anonymous(fix_order_by(alias_with_items(cypher), schema.properties))
+        fixed = match_unbound(fixed, schema.patterns)
         if fixed != cypher:
             result.notes.append(
                 _noted(
-                    "A name the query used but never defined was bound (WITH or ORDER BY "
-                    "alias, or anonymous node); the model wrote:",
+                    "A name the query used but never defined was bound (a WITH or ORDER BY "
+                    "alias, an anonymous node, or a node matched by the one schema path to "
+                    "it); the model wrote:",
                     cypher,
                 )
             )
@@ -407,7 +412,7 @@ def answer_question(store: GraphStore, llm: BaseChatModel, question: str) -> Gra
             if unasked and not last:
                 problems.append("It does not match the question: " + "; ".join(unasked) + ".")
             if problems:
-                # The database's complaint too, so one repair can fix every mistake at once.
+                # The database's complaint too, so a repair can fix every mistake at once.
                 problems.append(_database_error(store, result.cypher, question))
                 raise ToolInputError(" ".join(problems).strip())
             rows = run_guarded(store, result.cypher, question)

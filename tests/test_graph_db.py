@@ -142,12 +142,13 @@ def test_schema_text_comes_from_the_live_graph(store: GraphStore) -> None:
         ("Article", "IN_SUBTOPIC", "Subtopic"),
         ("Subtopic", "PART_OF", "Topic"),
     }
+    assert schema.single == {"IN_TOPIC", "IN_SUBTOPIC", "PART_OF"}  # a researcher has many
     text = schema.text
     for pattern in (
         "(:Researcher)-[:PUBLISHED]->(:Article)",
-        "(:Article)-[:IN_TOPIC]->(:Topic)",
-        "(:Article)-[:IN_SUBTOPIC]->(:Subtopic)",
-        "(:Subtopic)-[:PART_OF]->(:Topic)",
+        "(:Article)-[:IN_TOPIC]->(:Topic) (one per Article)",
+        "(:Article)-[:IN_SUBTOPIC]->(:Subtopic) (one per Article)",
+        "(:Subtopic)-[:PART_OF]->(:Topic) (one per Subtopic)",
         '(:Researcher {name: "',
         'all Topic names: "AI Safety and Ethics", "Computer Vision"',
         "year: 20",

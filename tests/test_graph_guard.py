@@ -19,6 +19,7 @@ from knowledge.cypher_checks import (
     fix_order_by,
     fix_relationships,
     mask_names,
+    match_unbound,
     named_kinds,
     question_problems,
     schema_problems,
@@ -405,6 +406,9 @@ def test_mask_names_keeps_the_shape_of_the_question() -> None:
          "MATCH (t:Topic) RETURN t.name, count(*) AS n ORDER BY n DESC LIMIT 1",
          ["never matches one"]),
         ("How many topics are there?", "MATCH (t:Topic) RETURN count(t)", []),
+        ("Which topic has the most articles?",  # subtopics counted as if they were articles
+         "MATCH (t:Topic)<-[:PART_OF]-(s:Subtopic) RETURN t.name, count(s) AS n "
+         "ORDER BY n DESC LIMIT 1", ["never matches one"]),
         ("What is the average number of authors per article?",
          "MATCH (r:Researcher)-[:PUBLISHED]->(a:Article) WITH r, count(a) AS n RETURN avg(n)",
          ["average per article: first one row per article (WITH a,"]),
@@ -535,3 +539,32 @@ def test_a_year_copied_from_an_example_is_flagged() -> None:
         "it filters on '2022', copied from an example: the question does not mention it"
     ]
     assert question_problems("How many articles came out in 2022?", query, (), [example]) == []
+
+
+def test_an_article_in_two_topics_is_a_schema_problem() -> None:
+    schema = GraphSchema("", SCHEMA, PROPS, frozenset({"IN_TOPIC"}))
+    one = "MATCH (r:Researcher)-[:PUBLISHED]->(a:Article)-[:IN_TOPIC]->(:Topic {name: 'X'}) "
+    both = one + "MATCH (r)-[:PUBLISHED]->(a)-[:IN_TOPIC]->(:Topic {name: 'Y'}) RETURN r.name"
+    (problem,) = schema_problems(both, schema)
+    assert problem.startswith("(a) has only one IN_TOPIC in this graph")
+    two = one + "MATCH (r)-[:PUBLISHED]->(b)-[:IN_TOPIC]->(:Topic {name: 'Y'}) RETURN r.name"
+    assert schema_problems(two, schema) == []
+    assert schema_problems(both, GraphSchema("", SCHEMA, PROPS)) == []  # a graph with many
+
+
+@pytest.mark.parametrize(
+    ("query", "fixed"),
+    [
+        ("MATCH (a:Article)-[:IN_TOPIC]->(t:Topic) WITH a, count(DISTINCT r) AS n RETURN avg(n)",
+         "MATCH (a:Article)-[:IN_TOPIC]->(t:Topic) MATCH (r:Researcher)-[:PUBLISHED]->(a)\n"
+         "WITH a, count(DISTINCT r) AS n RETURN avg(n)"),
+        ("MATCH (s:Subtopic {name: 'X'}) RETURN t.name",
+         "MATCH (s:Subtopic {name: 'X'}) MATCH (s)-[:PART_OF]->(t:Topic)\nRETURN t.name"),
+        ("MATCH (r:Researcher) RETURN t.name", None),  # no one path from a researcher to a topic
+        ("MATCH (a:Article) RETURN c.name", None),  # c names no label
+        ("MATCH (a:Article) RETURN a.title", None),
+    ],
+)  # fmt: skip
+def test_match_unbound(query: str, fixed: str | None) -> None:
+    patterns = SCHEMA | {("Article", "IN_SUBTOPIC", "Subtopic")}
+    assert match_unbound(query, patterns) == (fixed or query)
