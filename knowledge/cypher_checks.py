@@ -130,9 +130,9 @@ def schema_problems(cypher: str, schema: GraphSchema) -> list[str]:
     return problems + impossible_pairs(cypher, schema.single)
 
 
-def impossible_pairs(cypher: str, single: frozenset[str]) -> list[str]:
-    """One node asked to have two different ends of a relationship it has only one of: an
-    article in two topics finds nothing. "Researchers in both X and Y" needs two articles."""
+def _impossible_vars(cypher: str, single: frozenset[str]) -> list[tuple[str, str]]:
+    """(variable, type) of each node the query gives two different named ends of a
+    relationship type it has only one of."""
     ends: dict[tuple[str, str], set[str]] = {}
     node = r"\(\s*(\w+)[^()]*\)"
     for rel_type in single:
@@ -141,12 +141,52 @@ def impossible_pairs(cypher: str, single: frozenset[str]) -> list[str]:
             ends.setdefault((var, rel_type), set()).add(re.sub(r"\s+", " ", end))
         for end, var in re.findall(rf"(\([^()]*\))\s*<-{rel}-\s*{node}", cypher):
             ends.setdefault((var, rel_type), set()).add(re.sub(r"\s+", " ", end))
+    return sorted(key for key, found in ends.items() if len({e for e in found if "{" in e}) > 1)
+
+
+def impossible_pairs(cypher: str, single: frozenset[str]) -> list[str]:
+    """One node asked to have two different ends of a relationship it has only one of: an
+    article in two topics finds nothing. "Researchers in both X and Y" needs two articles."""
     return [
         f"({var}) has only one {rel_type} in this graph, but the query gives it two different "
         "ones, so it finds nothing: match a second variable for the second one"
-        for (var, rel_type), found in sorted(ends.items())
-        if len({e for e in found if "{" in e}) > 1
+        for var, rel_type in _impossible_vars(cypher, single)
     ]
+
+
+def split_impossible_pairs(cypher: str, single: frozenset[str]) -> str:
+    """Give the second MATCH of an impossible pair its own variable, when the pair's node is
+    used nowhere else: `(r)-->(a)-[:IN_TOPIC]->(:Topic {name: 'X'}) MATCH (r)-->(a)-[:IN_TOPIC]->
+    (:Topic {name: 'Y'})` finds nothing, as an article has one topic; with `a2` in the second
+    MATCH it finds the researchers with articles in both, which is what "in both" asks.
+    """
+    impossible = _impossible_vars(cypher, single)
+    if not impossible:
+        return cypher
+    same_length = re.sub(r"'[^']*'|\"[^\"]*\"", lambda m: "_" * len(m.group(0)), cypher)
+    keyword = r"\b(?:OPTIONAL\s+MATCH|MATCH|WITH|RETURN|WHERE|UNWIND|ORDER|CALL)\b"
+    bounds = [m.start() for m in re.finditer(keyword, same_length, re.I)] + [len(cypher)]
+    clauses = [
+        (start, end)
+        for start, end in zip(bounds, bounds[1:], strict=False)
+        if re.match(r"(?:OPTIONAL\s+)?MATCH\b", same_length[start:], re.I)
+    ]
+    out = cypher
+    for var, _ in impossible:
+        word = rf"(?<![\w.$]){re.escape(var)}(?!\w)"
+        outside = list(same_length)
+        for start, end in clauses:
+            outside[start:end] = " " * (end - start)
+        holding = [(a, b) for a, b in clauses if re.search(word, same_length[a:b])]
+        if re.search(word, "".join(outside)) or len(holding) < 2:
+            continue
+        fresh = next(f"{var}{n}" for n in range(2, 10) if not re.search(rf"\b{var}{n}\b", cypher))
+        start, end = holding[-1]
+        for found in reversed(list(re.finditer(word, same_length[start:end]))):
+            at, to = start + found.start(), start + found.end()
+            out = out[:at] + fresh + out[to:]
+        break  # one split per query: positions after it have moved
+    return out
 
 
 NODE_INNER = re.compile(r"^\s*(\w*)\s*(?::\s*`?(\w+)`?)?")

@@ -33,6 +33,7 @@ from knowledge.cypher_checks import (
     question_problems,
     read_schema,
     schema_problems,
+    split_impossible_pairs,
 )
 from knowledge.cypher_guard import WriteRefused, check_read_only
 from tools.errors import ToolInputError
@@ -390,6 +391,17 @@ def answer_question(store: GraphStore, llm: BaseChatModel, question: str) -> Gra
             result.notes.append(
                 _noted("Relationship corrected from the schema; the model wrote:", generated)
             )
+        split = split_impossible_pairs(cypher, schema.single)
+        if split != cypher:
+            result.notes.append(
+                _noted(
+                    "One node was asked to have two different ends of a relationship it has "
+                    "only one of (an article in two topics), which finds nothing; the second "
+                    "MATCH got a variable of its own. The model wrote:",
+                    cypher,
+                )
+            )
+            cypher = split
         fixed = bind_anonymous(fix_order_by(alias_with_items(cypher), schema.properties))
         fixed = match_unbound(fixed, schema.patterns)
         if fixed != cypher:

@@ -271,6 +271,22 @@ def test_graph_names_holds_every_name_past_the_row_limit(store: GraphStore) -> N
     assert len(names) > store.settings.cypher_row_limit
 
 
+def test_an_article_in_two_topics_is_split_into_two_articles(store: GraphStore) -> None:
+    both = (
+        "MATCH (r:Researcher)-[:PUBLISHED]->(a:Article)-[:IN_TOPIC]->(:Topic {name: 'Computer "
+        "Vision'}) MATCH (r)-[:PUBLISHED]->(a)-[:IN_TOPIC]->(:Topic {name: 'AI Safety and "
+        "Ethics'}) RETURN DISTINCT r.name AS researcher"
+    )
+    llm = ScriptedChatModel(script=[both], calls=[])
+    question = "Which researchers published in both Computer Vision and AI Safety and Ethics?"
+    answer = answer_question(store, llm, question)
+    expected = {a for r in ROWS if r.topic == "Computer Vision" for a in r.authors} & {
+        a for r in ROWS if r.topic == "AI Safety and Ethics" for a in r.authors
+    }
+    assert expected and {row[0] for row in answer.rows} == expected
+    assert "(a2)" in answer.cypher and any("a variable of its own" in n for n in answer.notes)
+
+
 def test_text_to_cypher_gives_up_after_two_repairs(store: GraphStore) -> None:
     llm = ScriptedChatModel(script=["MATCH (n RETURN n"] * MAX_QUERIES, calls=[])
     answer = answer_question(store, llm, "Anything?")

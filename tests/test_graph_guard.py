@@ -23,6 +23,7 @@ from knowledge.cypher_checks import (
     named_kinds,
     question_problems,
     schema_problems,
+    split_impossible_pairs,
 )
 from knowledge.cypher_guard import WriteRefused, check_read_only
 from knowledge.graph_load import DATASET, parse_articles
@@ -568,3 +569,15 @@ def test_an_article_in_two_topics_is_a_schema_problem() -> None:
 def test_match_unbound(query: str, fixed: str | None) -> None:
     patterns = SCHEMA | {("Article", "IN_SUBTOPIC", "Subtopic")}
     assert match_unbound(query, patterns) == (fixed or query)
+
+
+def test_split_impossible_pairs() -> None:
+    single = frozenset({"IN_TOPIC"})
+    both = (
+        "MATCH (r:Researcher)-[:PUBLISHED]->(a:Article)-[:IN_TOPIC]->(:Topic {name: 'X'})\n"
+        "MATCH (r)-[:PUBLISHED]->(a)-[:IN_TOPIC]->(:Topic {name: 'Y a'}) RETURN r.name"
+    )
+    assert split_impossible_pairs(both, single) == both.replace("->(a)-", "->(a2)-")
+    used_later = both.replace("RETURN r.name", "RETURN a.title")  # which article? a guess
+    assert split_impossible_pairs(used_later, single) == used_later
+    assert split_impossible_pairs(both, frozenset()) == both
