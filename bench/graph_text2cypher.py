@@ -103,17 +103,23 @@ def _unique_max(counter: dict[Any, int]) -> Any:
     return ranked[0][0]
 
 
-def questions(rows: list[ArticleRow]) -> list[Question]:
-    """The question set with answers computed from the CSV rows."""
+def _indexes(
+    rows: list[ArticleRow],
+) -> tuple[dict[str, list[ArticleRow]], dict[str, set[str]], dict[str, ArticleRow]]:
+    """Each researcher's articles, each researcher's co-authors, each title's row."""
     by_author: dict[str, list[ArticleRow]] = defaultdict(list)
     coauthors: dict[str, set[str]] = defaultdict(set)
-    shared: Counter[tuple[str, str]] = Counter()
     for r in rows:
         for a in r.authors:
             by_author[a].append(r)
             coauthors[a] |= set(r.authors) - {a}
-        shared.update(itertools.combinations(sorted(r.authors), 2))
-    titles = {r.title: r for r in rows}
+    return by_author, coauthors, {r.title: r for r in rows}
+
+
+def questions(rows: list[ArticleRow]) -> list[Question]:
+    """The question set with answers computed from the CSV rows."""
+    by_author, coauthors, titles = _indexes(rows)
+    shared = Counter(pair for r in rows for pair in itertools.combinations(sorted(r.authors), 2))
 
     def titles_where(pred: Callable[[ArticleRow], bool]) -> set[str]:
         return {r.title for r in rows if pred(r)}
@@ -226,13 +232,7 @@ def held_out(rows: list[ArticleRow]) -> list[Question]:
     """Questions written after the text-to-Cypher prompt and example bank were tuned on the
     set above, and never tuned on: the same categories with other wording and other entities.
     Their accuracy, reported apart, shows whether the tuning generalises."""
-    by_author: dict[str, list[ArticleRow]] = defaultdict(list)
-    coauthors: dict[str, set[str]] = defaultdict(set)
-    for r in rows:
-        for a in r.authors:
-            by_author[a].append(r)
-            coauthors[a] |= set(r.authors) - {a}
-    titles = {r.title: r for r in rows}
+    by_author, coauthors, titles = _indexes(rows)
 
     def authors_in(pred: Callable[[ArticleRow], bool]) -> set[str]:
         return {a for r in rows if pred(r) for a in r.authors}
@@ -300,13 +300,7 @@ def blind(rows: list[ArticleRow]) -> list[Question]:
     """Questions written blind, after all tuning, by someone who had seen neither the
     text-to-Cypher prompt nor its example bank: learner-style chat phrasing, other entities
     than the two groups above. Reported apart from both."""
-    by_author: dict[str, list[ArticleRow]] = defaultdict(list)
-    coauthors: dict[str, set[str]] = defaultdict(set)
-    for r in rows:
-        for a in r.authors:
-            by_author[a].append(r)
-            coauthors[a] |= set(r.authors) - {a}
-    titles = {r.title: r for r in rows}
+    by_author, coauthors, titles = _indexes(rows)
 
     def titles_where(pred: Callable[[ArticleRow], bool]) -> set[str]:
         return {r.title for r in rows if pred(r)}

@@ -39,7 +39,7 @@ from knowledge.cypher_guard import WriteRefused, check_read_only
 from tools.errors import ToolInputError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     import numpy as np
     from langchain_core.language_models import BaseChatModel
@@ -337,6 +337,38 @@ def similarity_theme(store: GraphStore, question: str) -> str:
     return theme
 
 
+CORRECTIONS: tuple[tuple[Callable[[str, GraphSchema], str], str], ...] = (
+    (
+        lambda q, schema: fix_relationships(q, schema.patterns),
+        "Relationship corrected from the schema; the model wrote:",
+    ),
+    (
+        lambda q, schema: split_impossible_pairs(q, schema.single),
+        "One node was asked to have two different ends of a relationship it has only one of "
+        "(an article in two topics), which finds nothing; the second MATCH got a variable of "
+        "its own. The model wrote:",
+    ),
+    (
+        lambda q, schema: match_unbound(
+            bind_anonymous(fix_order_by(alias_with_items(q), schema.properties)), schema.patterns
+        ),
+        "A name the query used but never defined was bound (a WITH or ORDER BY alias, an "
+        "anonymous node, or a node matched by the one schema path to it); the model wrote:",
+    ),
+)
+
+
+def corrected(cypher: str, schema: GraphSchema) -> tuple[str, list[str]]:
+    """The query with the slips the schema can fix fixed, and a note for each fix made."""
+    notes = []
+    for fix, note in CORRECTIONS:
+        fixed = fix(cypher, schema)
+        if fixed != cypher:
+            notes.append(_noted(note, cypher))
+            cypher = fixed
+    return cypher, notes
+
+
 def answer_question(store: GraphStore, llm: BaseChatModel, question: str) -> GraphAnswer:
     """Question → Cypher → rows → answer in words.
 
@@ -384,36 +416,9 @@ def answer_question(store: GraphStore, llm: BaseChatModel, question: str) -> Gra
     runs: list[tuple[tuple[bool, bool], str, ReadResult]] = []  # (rank, cypher, rows)
     for attempt in range(MAX_QUERIES):
         last = attempt == MAX_QUERIES - 1
-        reply = _content(llm.invoke(messages))
-        generated = extract_cypher(reply)
-        cypher = fix_relationships(generated, schema.patterns)
-        if cypher != generated:
-            result.notes.append(
-                _noted("Relationship corrected from the schema; the model wrote:", generated)
-            )
-        split = split_impossible_pairs(cypher, schema.single)
-        if split != cypher:
-            result.notes.append(
-                _noted(
-                    "One node was asked to have two different ends of a relationship it has "
-                    "only one of (an article in two topics), which finds nothing; the second "
-                    "MATCH got a variable of its own. The model wrote:",
-                    cypher,
-                )
-            )
-            cypher = split
-        fixed = bind_anonymous(fix_order_by(alias_with_items(cypher), schema.properties))
-        fixed = match_unbound(fixed, schema.patterns)
-        if fixed != cypher:
-            result.notes.append(
-                _noted(
-                    "A name the query used but never defined was bound (a WITH or ORDER BY "
-                    "alias, an anonymous node, or a node matched by the one schema path to "
-                    "it); the model wrote:",
-                    cypher,
-                )
-            )
-        result.cypher = fixed
+        generated = extract_cypher(_content(llm.invoke(messages)))
+        result.cypher, notes = corrected(generated, schema)
+        result.notes += notes
         try:
             check_read_only(result.cypher)  # a write is refused, never "repaired"
             problems = []
