@@ -95,7 +95,7 @@ def schema_problems(cypher: str, schema: GraphSchema) -> list[str]:
         code, _ = strip_literals(cypher)
     except ToolInputError:
         return []  # the guard reports it
-    labels = dict(re.findall(r"\(\s*(\w+)\s*:\s*(\w+)", code))
+    labels = variable_labels(code)
     problems = []
     for label in sorted(set(re.findall(r"\(\s*\w*\s*:\s*(\w+)", code)) - set(schema.properties)):
         problems.append(f"label :{label} (labels are {', '.join(sorted(schema.properties))})")
@@ -189,6 +189,11 @@ def split_impossible_pairs(cypher: str, single: frozenset[str]) -> str:
     return out
 
 
+def variable_labels(cypher: str) -> dict[str, str]:
+    """The label of each node variable the query gives one: `(a:Article)` → {"a": "Article"}."""
+    return dict(re.findall(r"\(\s*(\w+)\s*:\s*`?(\w+)`?", cypher))
+
+
 NODE_INNER = re.compile(r"^\s*(\w*)\s*(?::\s*`?(\w+)`?)?")
 REL = re.compile(r"(<?)-\[\s*\w*\s*:\s*`?(\w+)`?\s*(?:\{[^\]]*\})?\s*\]-(>?)")
 
@@ -207,7 +212,7 @@ class Hop:
 def typed_hops(cypher: str) -> list[Hop]:
     """The `(a:A)-[:T]->(b:B)` hops of a query; labels come from the node or from its
     variable's label elsewhere in the query. Undirected hops are skipped."""
-    labels = dict(re.findall(r"\(\s*(\w+)\s*:\s*`?(\w+)`?", cypher))
+    labels = variable_labels(cypher)
 
     def end_label(inner: str) -> str:
         var, label = NODE_INNER.match(inner).groups()  # type: ignore[union-attr]
@@ -306,7 +311,7 @@ def match_unbound(cypher: str, patterns: frozenset[tuple[str, str, str]]) -> str
     if re.search(r"\bYIELD\b", code, re.IGNORECASE):
         return cypher
     labels = {a for a, _, _ in patterns} | {b for _, _, b in patterns}
-    variables = dict(re.findall(r"\(\s*(\w+)\s*:\s*`?(\w+)`?", code))
+    variables = variable_labels(code)
     added = []
     for var in sorted(_unbound(code)):
         named = [
@@ -365,7 +370,7 @@ def fix_order_by(cypher: str, properties: dict[str, frozenset[str]]) -> str:
     """
     aliases = re.findall(r"\bAS\s+(\w+)", cypher, re.IGNORECASE)
     defined = set(aliases) | set(re.findall(r"[(\[]\s*(\w+)", cypher))
-    labels = dict(re.findall(r"\(\s*(\w+)\s*:\s*(\w+)", cypher))
+    labels = variable_labels(cypher)
 
     def fix(word: re.Match[str]) -> str:
         name = word.group(0)
@@ -498,7 +503,7 @@ def misplaced_names(cypher: str, names: Names) -> list[str]:
     labels_of: dict[str, set[str]] = {}
     for name, label in names:
         labels_of.setdefault(name.casefold(), set()).add(label)
-    variables = dict(re.findall(r"\(\s*(\w+)\s*:\s*`?(\w+)`?", cypher))
+    variables = variable_labels(cypher)
     literal = r"'([^']*)'|\"([^\"]*)\""
     uses = [
         (label, a or b)
@@ -556,7 +561,7 @@ def shape_problems(question: str, cypher: str) -> list[str]:
     all of them, topic nodes counted for a question about articles, an average taken over
     the wrong groups. The 1.5B model copies these from the nearest example."""
     code, _ = strip_literals(cypher)
-    variables = dict(re.findall(r"\(\s*(\w+)\s*:\s*`?(\w+)`?", code))
+    variables = variable_labels(code)
     problems = []
     if (
         PLURAL_LIST.search(question)
@@ -582,7 +587,6 @@ def shape_problems(question: str, cypher: str) -> list[str]:
     if per and average:
         noun = per.group("noun").lower()
         label = PER_NOUN_LABEL[noun]
-        variables = dict(re.findall(r"\(\s*(\w+)\s*:\s*`?(\w+)`?", code))
         withs = re.findall(
             r"\bWITH\s+(.+?)(?=\s+(?:WHERE|MATCH|OPTIONAL|RETURN|WITH|ORDER|UNWIND)\b|$)",
             code[: average.start()],
