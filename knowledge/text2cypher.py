@@ -314,7 +314,7 @@ def run_guarded(store: GraphStore, cypher: str, embed_text: str = "") -> ReadRes
     return store.read(query, params)
 
 
-def similarity_theme(store: GraphStore, question: str) -> str:
+def similarity_theme(names: Names, question: str) -> str:
     """The theme of a "which articles are about X?" question, or "" for any other question.
 
     Such questions go straight to the vector index: a 1.5B model rarely picks it by itself,
@@ -329,7 +329,6 @@ def similarity_theme(store: GraphStore, question: str) -> str:
         return ""
     theme = match.group("theme").strip(" .?!")
     folded = question.casefold()
-    names = graph_names(store)
     if any(n.casefold() in folded for n, label in names if label in ("Researcher", "Article")):
         return ""
     if theme.casefold() in {n.casefold() for n, label in names if label in ("Topic", "Subtopic")}:
@@ -396,7 +395,8 @@ def answer_question(store: GraphStore, llm: BaseChatModel, question: str) -> Gra
         result.seconds = time.perf_counter() - started
         return result
 
-    theme = similarity_theme(store, question)
+    names = graph_names(store)  # one read: the similarity test and the checks both use them
+    theme = similarity_theme(names, question)
     if theme:
         result.method = "vector search"
         result.cypher = VECTOR_QUERY.format(index=store.vector_index_name())
@@ -408,7 +408,6 @@ def answer_question(store: GraphStore, llm: BaseChatModel, question: str) -> Gra
         return result
 
     schema = read_schema(store)
-    names = graph_names(store)
     examples = choose_examples(question, store.settings, names)
     result.examples = [e.question for e in examples]
     always = [e for e in example_bank() if e.always]
@@ -417,6 +416,7 @@ def answer_question(store: GraphStore, llm: BaseChatModel, question: str) -> Gra
     for attempt in range(MAX_QUERIES):
         last = attempt == MAX_QUERIES - 1
         generated = extract_cypher(_content(llm.invoke(messages)))
+        shown = [*examples, *always]
         result.cypher, notes = corrected(generated, schema)
         result.notes += notes
         try:
@@ -425,7 +425,7 @@ def answer_question(store: GraphStore, llm: BaseChatModel, question: str) -> Gra
             if missing := schema_problems(result.cypher, schema):
                 problems.append("Not in this graph: " + "; ".join(missing) + ".")
             # The last query runs even if it still misreads the question: its rows may help.
-            unasked = question_problems(question, result.cypher, names, [*examples, *always])
+            unasked = question_problems(question, result.cypher, names, shown)
             if unasked and not last:
                 problems.append("It does not match the question: " + "; ".join(unasked) + ".")
             if problems:
@@ -443,7 +443,7 @@ def answer_question(store: GraphStore, llm: BaseChatModel, question: str) -> Gra
             if last:
                 result.error = error
                 break
-            copied = copied_terms(question, result.cypher, [*examples, *always])
+            copied = copied_terms(question, result.cypher, shown)
             if copied:  # show other examples, or the model copies the same name again
                 examples = choose_examples(question, store.settings, names, avoid=frozenset(copied))
                 result.notes.append(

@@ -27,7 +27,6 @@ from knowledge.cypher_checks import (
 )
 from knowledge.cypher_guard import WriteRefused, check_read_only
 from knowledge.graph_load import DATASET, parse_articles
-from knowledge.graph_store import ReadResult
 from knowledge.text2cypher import (
     WRITE_REQUEST,
     Example,
@@ -139,18 +138,13 @@ def test_questions_are_not_write_requests(question: str) -> None:
     assert not WRITE_REQUEST.search(question)
 
 
-class NamesOnlyStore:
-    """Answers the name lookup (graph_names) that similarity_theme makes; nothing else."""
-
-    def read(self, cypher: str) -> ReadResult:
-        assert "collect(" in cypher
-        names = [
-            ["Researcher", ["Amara Okafor", "Chen Wei"]],
-            ["Topic", ["Language Models"]],
-            ["Subtopic", ["Misinformation"]],
-            ["Article", ["Tiny Models"]],
-        ]
-        return ReadResult(["label", "names"], names, False)
+NAMES_ONLY = (
+    ("Amara Okafor", "Researcher"),
+    ("Chen Wei", "Researcher"),
+    ("Language Models", "Topic"),
+    ("Misinformation", "Subtopic"),
+    ("Tiny Models", "Article"),
+)
 
 
 @pytest.mark.parametrize(
@@ -172,7 +166,7 @@ class NamesOnlyStore:
     ],
 )  # fmt: skip
 def test_similarity_questions_go_to_the_vector_index(question: str, theme: str) -> None:
-    assert similarity_theme(NamesOnlyStore(), question) == theme
+    assert similarity_theme(NAMES_ONLY, question) == theme
 
 
 SCHEMA = frozenset(
