@@ -9,8 +9,12 @@ What differs between the two backends stays in here: creating the vector index (
 refuses Cypher's `CREATE VECTOR INDEX`, so it gets SQL over its HTTP API) and the index's
 name. Querying it is `CALL db.index.vector.queryNodes(name, k, $v)` on both.
 
-ArcadeDB does not enforce READ access mode over Bolt: read-only safety comes from the static
-guard in `knowledge/cypher_guard.py`; READ routing here is what Neo4j enforces on top.
+Every read passes two gates that must agree it only reads: the static guard in
+`knowledge/cypher_guard.py` (the caller's), then the database's own parser here
+(`check_read_only`): ArcadeDB's Cypher parser's read-only flag, asked of the embedded
+server over a Unix socket, or the query type of Neo4j's `EXPLAIN`. ArcadeDB does not enforce
+READ access mode over Bolt; Neo4j does, so READ routing is a third line there. Each read also
+has a deadline on both sides: the server's transaction timeout and the client's own wait.
 """
 
 from __future__ import annotations
@@ -23,15 +27,21 @@ import secrets
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from knowledge.cypher_guard import WriteRefused
+from tools.errors import ToolInputError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from neo4j import Driver
 
     from agent.settings import Settings
@@ -41,10 +51,20 @@ ARCADE_USER = "root"
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 20.0
 HIDDEN_PROPERTIES = frozenset({"embedding"})
+# How long past the server's transaction timeout the client still waits for an answer: the
+# server should stop the query first, but one that ignores its deadline must not hang us.
+CLIENT_GRACE_S = 2.0
+MAX_SOCKET_PATH = 100  # bytes: AF_UNIX paths are cut at 104 (macOS) or 108 (Linux)
+T = TypeVar("T")
 
 
 class GraphStoreError(RuntimeError):
     """The graph database cannot be reached or started; the message says what to do."""
+
+
+class QueryTimeout(ToolInputError):
+    """The database did not answer within the client's deadline (a question the model may
+    rephrase, like the server's own timeout)."""
 
 
 @dataclass
@@ -109,6 +129,40 @@ def _port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def gate_socket(settings: Settings) -> Path:
+    """Where the embedded server answers the read-only gate: beside the graph, owner-only."""
+    return settings.path("graph", "gate.sock")
+
+
+def within(seconds: float, work: Callable[[], T]) -> T:
+    """work's result, or QueryTimeout after seconds.
+
+    The driver has no deadline of its own on an answer, only the transaction timeout it asks
+    the server to keep. work runs in a daemon thread, left to finish on its own if it
+    overruns: it cannot hold up the app's exit.
+    """
+    outcome: list[tuple[bool, Any]] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, work()))
+        except BaseException as exc:  # re-raised in the caller's thread
+            outcome.append((False, exc))
+
+    thread = threading.Thread(target=run, name="graph-read", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if not outcome:
+        raise QueryTimeout(
+            f"The query did not finish within the {seconds:g} s timeout and was abandoned. "
+            "Ask for less: add a LIMIT, or match connected patterns instead of unrelated ones."
+        )
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value
+
+
 def _password(path: Path) -> str:
     """The embedded server's root password: generated once, kept owner-readable only."""
     if not path.exists():
@@ -133,6 +187,7 @@ class EmbeddedArcadeDB:
         self.bolt_port = settings.graph_bolt_port
         self.http_port = settings.graph_http_port
         self.command_timeout_ms = int(settings.cypher_timeout_s * 1000)
+        self.gate_socket = gate_socket(settings)
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -152,6 +207,11 @@ class EmbeddedArcadeDB:
                 "database cannot start. Set GENAI101_GRAPH_BOLT_PORT / GENAI101_GRAPH_HTTP_PORT "
                 "to free ports, or NEO4J_URI to use a Neo4j server."
             )
+        if len(os.fsencode(self.gate_socket)) > MAX_SOCKET_PATH:
+            raise GraphStoreError(
+                f"The data folder's path is too long for the graph's read-only check socket "
+                f"({self.gate_socket}). Set GENAI101_DATA_DIR to a shorter path."
+            )
         cfg = {
             "root": str(self.root),
             "password_file": str(self.password_file),
@@ -159,8 +219,10 @@ class EmbeddedArcadeDB:
             "http_port": self.http_port,
             "bolt_port": self.bolt_port,
             "command_timeout_ms": self.command_timeout_ms,
+            "gate_socket": str(self.gate_socket),
         }
         _password(self.password_file)
+        self.gate_socket.unlink(missing_ok=True)  # a killed child's: not ready until rebound
         with self.log_file.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "knowledge._arcade_child", json.dumps(cfg)],
@@ -173,7 +235,8 @@ class EmbeddedArcadeDB:
         atexit.register(self.stop)
 
     def wait_ready(self, driver: Driver) -> None:
-        """Poll until the database answers, or fail with the end of the server log."""
+        """Poll until the database answers and its read-only gate listens, or fail with the
+        end of the server log."""
         from neo4j.exceptions import AuthError, Neo4jError, ServiceUnavailable
 
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -183,7 +246,9 @@ class EmbeddedArcadeDB:
             try:
                 with driver.session(database=DATABASE) as session:
                     session.run("RETURN 1").consume()
-                return
+                if self.gate_socket.exists():
+                    return
+                time.sleep(0.1)
             except AuthError as exc:
                 self.stop()
                 raise GraphStoreError(
@@ -291,25 +356,80 @@ class GraphStore:
         self.close()
 
     def read(self, cypher: str, params: dict[str, Any] | None = None) -> ReadResult:
-        """Run a read query with READ routing, the timeout and the row limit of the settings.
+        """Run a read query with READ routing, the timeout and the row limit of the settings,
+        once the database's parser agreed it only reads (`check_read_only`).
 
-        Only `row_limit + 1` records are pulled, to say whether the answer was cut.
+        The timeout binds twice: the server is asked to stop the transaction, and the client
+        stops waiting CLIENT_GRACE_S later (QueryTimeout) in case it did not. Only
+        `row_limit + 1` records are pulled, to say whether the answer was cut.
         """
         from neo4j import READ_ACCESS, unit_of_work
 
         limit = self.settings.cypher_row_limit
+        timeout = self.settings.cypher_timeout_s
 
-        @unit_of_work(timeout=self.settings.cypher_timeout_s)
+        @unit_of_work(timeout=timeout)
         def work(tx: Any) -> tuple[list[str], list[Any]]:
             result = tx.run(cypher, params or {})
             records = [rec for _, rec in zip(range(limit + 1), result, strict=False)]
             return list(result.keys()), records
 
-        with self.driver.session(database=self.database, default_access_mode=READ_ACCESS) as s:
-            columns, records = s.execute_read(work)
+        def checked_read() -> tuple[list[str], list[Any]]:
+            self.check_read_only(cypher, params)
+            with self.driver.session(
+                database=self.database, default_access_mode=READ_ACCESS
+            ) as session:
+                return session.execute_read(work)
+
+        columns, records = within(timeout + CLIENT_GRACE_S, checked_read)
         edges: list[tuple[str, str, str, str, str]] = []
         rows = [[to_plain(v, edges) for v in rec.values()] for rec in records[:limit]]
         return ReadResult(columns, rows, len(records) > limit, list(dict.fromkeys(edges)))
+
+    def check_read_only(self, cypher: str, params: dict[str, Any] | None = None) -> None:
+        """Nothing if the database's own parser takes cypher for a read; WriteRefused if it
+        does not, a ToolInputError (ArcadeDB) or Neo4jError (Neo4j) if it cannot parse it.
+
+        The second gate, independent of the static guard: it asks the parser that will run
+        the query, so text the two read differently is refused. Nothing runs: Neo4j plans the
+        query under EXPLAIN (query type 'r' is a read; 'rw', 'w' and 's' write), ArcadeDB's
+        parser answers over the embedded server's gate socket.
+        """
+        if self.backend == "neo4j":
+            from neo4j import READ_ACCESS, Query
+
+            with self.driver.session(
+                database=self.database, default_access_mode=READ_ACCESS
+            ) as session:
+                explain = Query(f"EXPLAIN {cypher}", timeout=self.settings.cypher_timeout_s)
+                kind = session.run(explain, params or {}).consume().query_type
+            if kind != "r":
+                raise WriteRefused(
+                    f"Refused: Neo4j plans this query as type {kind!r}, not a read ('r')."
+                )
+            return
+        reply = self._ask_gate(cypher)
+        if "error" in reply:
+            raise ToolInputError(str(reply["error"]))
+        if reply.get("read_only") is not True:
+            raise WriteRefused("Refused: ArcadeDB's Cypher parser says this query writes.")
+
+    def _ask_gate(self, cypher: str) -> dict[str, Any]:
+        """The embedded server's parser verdict on cypher (see knowledge/_arcade_child.py)."""
+        path = gate_socket(self.settings)
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.settimeout(self.settings.cypher_timeout_s)
+                s.connect(str(path))
+                s.sendall(json.dumps({"cypher": cypher}).encode() + b"\n")
+                with s.makefile("rb") as answer:
+                    return json.loads(answer.readline())
+        except (OSError, ValueError) as exc:
+            # Fail closed: without the parser's word the query does not run.
+            raise GraphStoreError(
+                f"The embedded graph database's read-only check at {path} did not answer "
+                f"({exc}). Restart the app (it restarts the database)."
+            ) from exc
 
     def write(self, statements: list[tuple[str, dict[str, Any]]]) -> None:
         """Run write statements in one transaction: all of them or none."""

@@ -35,7 +35,7 @@ from knowledge.cypher_checks import (
     schema_problems,
     split_impossible_pairs,
 )
-from knowledge.cypher_guard import WriteRefused, check_read_only
+from knowledge.cypher_guard import WriteRefused, cap_vector_k, check_read_only
 from tools.errors import ToolInputError
 
 if TYPE_CHECKING:
@@ -303,8 +303,9 @@ def _content(reply: Any) -> str:
 
 
 def run_guarded(store: GraphStore, cypher: str, embed_text: str = "") -> ReadResult:
-    """Guard, then run with READ routing. `$embedding` is the embedding of embed_text."""
-    query = check_read_only(cypher)
+    """Guard, cap each vector search's k, then run (the store asks the database's parser
+    too, then reads with READ routing). `$embedding` is the embedding of embed_text."""
+    query = cap_vector_k(check_read_only(cypher))
     params: dict[str, Any] = {}
     if re.search(rf"\${EMBEDDING_PARAM}\b", query):
         from knowledge.embeddings import embed
@@ -429,9 +430,9 @@ def answer_question(store: GraphStore, llm: BaseChatModel, question: str) -> Gra
             if unasked and not last:
                 problems.append("It does not match the question: " + "; ".join(unasked) + ".")
             if problems:
-                # The database's complaint too, so a repair can fix every mistake at once.
-                problems.append(_database_error(store, result.cypher, question))
-                raise ToolInputError(" ".join(problems).strip())
+                # Not run, not even for the database's error message: a query a check
+                # rejected never reaches the database.
+                raise ToolInputError(" ".join(problems))
             rows = run_guarded(store, result.cypher, question)
         except WriteRefused as exc:
             result.attempts.append({"cypher": result.cypher, "error": str(exc)})
@@ -493,17 +494,6 @@ def answer_question(store: GraphStore, llm: BaseChatModel, question: str) -> Gra
 def _noted(text: str, cypher: str) -> str:
     """A note for the learner (markdown) with the query it is about."""
     return f"{text}\n```cypher\n{cypher}\n```"
-
-
-def _database_error(store: GraphStore, cypher: str, question: str) -> str:
-    """What the database says about the query, or "" if it runs."""
-    from neo4j.exceptions import Neo4jError
-
-    try:
-        run_guarded(store, cypher, question)
-    except Neo4jError as exc:
-        return exc.message or str(exc)
-    return ""
 
 
 def _looks_empty(rows: list[list[Any]]) -> bool:

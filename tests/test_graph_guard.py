@@ -1,10 +1,14 @@
 """The read-only guard, Cypher extraction, write-request and similarity routing, few-shot
-example selection: pure, fast."""
+example selection, the store's database gate and deadline over a fake driver: pure, fast."""
 
 from __future__ import annotations
 
 import re
+import threading
+import time
 from collections.abc import Iterator, Sequence
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -25,19 +29,24 @@ from knowledge.cypher_checks import (
     schema_problems,
     split_impossible_pairs,
 )
-from knowledge.cypher_guard import WriteRefused, check_read_only
+from knowledge.cypher_guard import MAX_VECTOR_K, WriteRefused, cap_vector_k, check_read_only
 from knowledge.graph_load import DATASET, parse_articles
+from knowledge.graph_store import CLIENT_GRACE_S, GraphStore, QueryTimeout, ReadResult
 from knowledge.text2cypher import (
+    MAX_QUERIES,
     WRITE_REQUEST,
     Example,
+    answer_question,
     choose_examples,
     example_bank,
     extract_cypher,
     nearest,
     parse_examples,
     repair_hint,
+    run_guarded,
     similarity_theme,
 )
+from tests.fakes import ScriptedChatModel
 from tools.errors import ToolInputError
 
 ALLOWED = [
@@ -57,6 +66,10 @@ ALLOWED = [
     "MATCH (a:Article) WHERE a.title = 'It\\'s; DROP everything' RETURN a",
     "MATCH (a:Article) RETURN a.title AS `weird;name` ORDER BY a.date DESC LIMIT 5",
     "OPTIONAL MATCH (a:Article) WITH a UNWIND [1, 2] AS x RETURN x UNION RETURN 3 AS x",
+    "WITH 0 AS start, 9 AS stop RETURN start, stop",  # START/STOP only administer databases
+    "MATCH (a:Start)-->(b) RETURN a.starts",
+    "MATCH (n:`x``) DELETE n //`) RETURN n",  # `` escapes a backtick: one long label
+    "MATCH (a) WHERE a.t = 'a\u2028b' RETURN a // a comment to the end\n",
 ]
 
 REFUSED = [
@@ -90,6 +103,42 @@ REFUSED = [
     ("MATCH (a) /* never closed RETURN a", "unterminated"),
     ("", "empty"),
     ("MATCH (a) ON CREATE SET a.x = 1", "CREATE"),
+    # Every character some parser ends a line at ends a // comment (ArcadeDB: \r).
+    ("MATCH (m:Researcher) // list\rDETACH DELETE m", "DETACH"),
+    ("MATCH (m) // list\r\nDETACH DELETE m", "DETACH"),
+    ("MATCH (m) // list\u2028DETACH DELETE m", "DETACH"),
+    ("MATCH (m) // list\u2029DETACH DELETE m", "DETACH"),
+    ("MATCH (m) // list\x85DETACH DELETE m", "DETACH"),
+    ("MATCH (m) // list\x0bDETACH DELETE m", "DETACH"),
+    ("MATCH (m) // list\x0cDETACH DELETE m", "DETACH"),
+    ("MATCH (m) /* a /* b */ DETACH DELETE m /* c */", "DETACH"),  # block comments do not nest
+    ("MATCH (m) WHERE m.t = '\\\\' DETACH DELETE m", "DETACH"),  # '\\\\' is one backslash
+    ('MATCH (m) WHERE m.t = "\\"" DETACH DELETE m //"', "DETACH"),
+    ("MATCH (m:`a``b`) DETACH DELETE m", "DETACH"),
+    ("MATCH (m) RETURN m // `\nDETACH DELETE m", "DETACH"),  # no backtick inside a comment
+    # GQL, which ArcadeDB's parser runs, and ArcadeDB's own statements.
+    (
+        "MATCH (a:Article) WITH a LIMIT 1 INSERT (:Researcher {name:'M'})-[:PUBLISHED]->(a) "
+        "RETURN a.title",
+        "INSERT",
+    ),
+    ("MATCH (m) NODETACH DELETE m", "DELETE"),
+    ("SESSION SET GRAPH g", "SESSION"),
+    ("BEGIN", "BEGIN"),
+    ("COMMIT", "COMMIT"),
+    ("ROLLBACK", "ROLLBACK"),
+    ("START TRANSACTION", "START"),
+    ("stop /* x */ database neo4j", "STOP"),
+    ("START DATABASE neo4j", "START"),
+    ("PROFILE MATCH (n) RETURN n", "PROFILE"),
+    ("EXPLAIN MATCH (n) RETURN n", "EXPLAIN"),
+    ("TERMINATE TRANSACTIONS 'q-1'", "TERMINATE"),
+    ("TRUNCATE TYPE Article", "TRUNCATE"),
+    ("EXPORT DATABASE file:///tmp/x", "EXPORT"),
+    ("BACKUP DATABASE", "BACKUP"),
+    ("RESTORE DATABASE x", "RESTORE"),
+    ("REBUILD INDEX *", "REBUILD"),
+    ("CALL { MATCH (a) RETURN a } IN CONCURRENT TRANSACTIONS RETURN 1", "TRANSACTIONS"),
 ]
 
 
@@ -575,3 +624,156 @@ def test_split_impossible_pairs() -> None:
     used_later = both.replace("RETURN r.name", "RETURN a.title")  # which article? a guess
     assert split_impossible_pairs(used_later, single) == used_later
     assert split_impossible_pairs(both, frozenset()) == both
+
+
+@pytest.mark.parametrize(
+    ("query", "capped"),
+    [
+        (
+            "CALL db.index.vector.queryNodes('Article[embedding]', 100000, $embedding) YIELD node",
+            f"CALL db.index.vector.queryNodes('Article[embedding]', {MAX_VECTOR_K}, $embedding) "
+            "YIELD node",
+        ),
+        ("CALL db.index.vector.queryNodes('i', 5, $e) YIELD node RETURN node", None),
+        # Only the call's k changes, not a look-alike inside a string or a comment.
+        (
+            "CALL DB.Index.Vector.QueryNodes(\n'i' , 51 , $e) YIELD node "
+            "RETURN 'db.index.vector.queryNodes(x, 999,' // queryNodes('i', 999, $e)",
+            f"CALL DB.Index.Vector.QueryNodes(\n'i' , {MAX_VECTOR_K} , $e) YIELD node "
+            "RETURN 'db.index.vector.queryNodes(x, 999,' // queryNodes('i', 999, $e)",
+        ),
+    ],
+)
+def test_vector_search_k_is_capped(query: str, capped: str | None) -> None:
+    assert cap_vector_k(query) == (capped or query)
+
+
+@pytest.mark.parametrize("k", ["$k", "toInteger('1' + '000000')", "-1", "5.5"])
+def test_a_vector_search_k_that_cannot_be_read_is_refused(k: str) -> None:
+    with pytest.raises(ToolInputError, match="whole number"):
+        cap_vector_k(f"CALL db.index.vector.queryNodes('i', {k}, $e) YIELD node RETURN node")
+
+
+class FakeNeo4j:
+    """A Neo4j driver's surface as GraphStore uses it: records every statement run with the
+    session's access mode; EXPLAIN answers `query_type`; a read blocks for `hang_s`."""
+
+    def __init__(self, query_type: str = "r", hang_s: float = 0.0) -> None:
+        self.query_type = query_type
+        self.hang_s = hang_s
+        self.ran: list[tuple[str, Any, float | None]] = []  # (text, access mode, timeout)
+        self.released = threading.Event()
+
+    def session(self, **kwargs: Any) -> FakeSession:
+        return FakeSession(self, kwargs.get("default_access_mode"))
+
+
+class FakeSession:
+    def __init__(self, driver: FakeNeo4j, mode: Any) -> None:
+        self.driver, self.mode = driver, mode
+
+    def __enter__(self) -> FakeSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def run(self, query: Any, params: dict[str, Any] | None = None) -> Any:
+        self.driver.ran.append((query.text, self.mode, query.timeout))
+        summary = SimpleNamespace(query_type=self.driver.query_type)
+        return SimpleNamespace(consume=lambda: summary)
+
+    def execute_read(self, work: Any) -> Any:
+        return work(FakeTx(self, work.timeout))
+
+
+class FakeTx:
+    def __init__(self, session: FakeSession, timeout: float) -> None:
+        self.session, self.timeout = session, timeout
+
+    def run(self, cypher: str, params: dict[str, Any]) -> FakeResult:
+        from neo4j import Record
+
+        driver = self.session.driver
+        driver.ran.append((cypher, self.session.mode, self.timeout))
+        driver.released.wait(driver.hang_s)
+        return FakeResult([Record({"n": 1})])
+
+
+class FakeResult(list):
+    def keys(self) -> list[str]:
+        return ["n"]
+
+
+def neo4j_store(driver: FakeNeo4j, timeout_s: float = 5.0) -> GraphStore:
+    settings = Settings(neo4j_uri="bolt://fake:7687", cypher_timeout_s=timeout_s)
+    return GraphStore(settings, driver, None, None)
+
+
+def test_neo4j_reads_run_once_explain_says_read() -> None:
+    from neo4j import READ_ACCESS
+
+    driver = FakeNeo4j("r")
+    assert neo4j_store(driver).read("MATCH (n) RETURN 1 AS n").rows == [[1]]
+    assert driver.ran == [
+        ("EXPLAIN MATCH (n) RETURN 1 AS n", READ_ACCESS, 5.0),
+        ("MATCH (n) RETURN 1 AS n", READ_ACCESS, 5.0),  # the transaction's timeout
+    ]
+
+
+@pytest.mark.parametrize("query_type", ["rw", "w", "s"])
+def test_neo4j_never_runs_what_explain_plans_as_a_write(query_type: str) -> None:
+    driver = FakeNeo4j(query_type)
+    with pytest.raises(WriteRefused, match=f"'{query_type}'"):
+        neo4j_store(driver).read("MATCH (n) RETURN n")
+    assert [text for text, _, _ in driver.ran] == ["EXPLAIN MATCH (n) RETURN n"]
+
+
+def test_a_read_the_server_does_not_stop_hits_the_client_deadline() -> None:
+    driver = FakeNeo4j("r", hang_s=10.0)  # a server that ignores its transaction timeout
+    started = time.monotonic()
+    with pytest.raises(QueryTimeout, match="timeout"):
+        neo4j_store(driver, timeout_s=0.2).read("MATCH (a),(b),(c),(d) RETURN count(*)")
+    assert time.monotonic() - started < 0.2 + CLIENT_GRACE_S + 1.0
+    driver.released.set()
+
+
+class RecordingStore:
+    """A graph store with an empty graph that records every query sent to it."""
+
+    def __init__(self) -> None:
+        self.settings = Settings()
+        self.sent: list[str] = []
+
+    def vector_index_name(self) -> str:
+        return "Article[embedding]"
+
+    def read(self, cypher: str, params: dict[str, Any] | None = None) -> ReadResult:
+        self.sent.append(cypher)
+        return ReadResult([], [], False)
+
+
+@pytest.mark.usefixtures("fake_bank")
+@pytest.mark.parametrize(
+    "reply",
+    [
+        # A label the (empty) graph lacks: the schema check rejects it every time.
+        "MATCH (r:Researcher {name: 'Amara Okafor'})-[:PUBLISHED]->(a:Article) RETURN count(a)",
+        "MATCH (a:Article) WITH a LIMIT 1 INSERT (:Researcher {name:'M'})-[:PUBLISHED]->(a) "
+        "RETURN a.title",
+    ],
+)
+def test_a_rejected_query_never_reaches_the_database(reply: str) -> None:
+    store = RecordingStore()
+    llm = ScriptedChatModel(script=[f"```cypher\n{reply}\n```"] * MAX_QUERIES, calls=[])
+    answer = answer_question(store, llm, "How many articles did Amara Okafor publish?")
+    assert answer.error or answer.refused
+    assert not any("PUBLISHED" in sent for sent in store.sent), store.sent
+
+
+def test_run_guarded_sends_the_capped_k() -> None:
+    store = RecordingStore()
+    run_guarded(store, "CALL db.index.vector.queryNodes('i', 500, [1.0]) YIELD node RETURN node")
+    assert store.sent == [
+        f"CALL db.index.vector.queryNodes('i', {MAX_VECTOR_K}, [1.0]) YIELD node RETURN node"
+    ]
