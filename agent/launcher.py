@@ -23,7 +23,7 @@ from agent.llm_server import (
     port_in_use,
 )
 from agent.providers import provider_problem
-from agent.settings import Settings
+from agent.settings import Settings, private_file
 
 APP_ROOT = Path(__file__).resolve().parents[1]
 APP_FILES = ("app.py", "chainlit.md", ".chainlit", "public")
@@ -37,8 +37,7 @@ def auth_secret(settings: Settings) -> str:
         return settings.auth_secret
     path = settings.path("chat", "auth_secret")
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
+        private_file(path, secrets.token_urlsafe(48).encode())
     return path.read_text().strip()
 
 

@@ -2,16 +2,30 @@
 
 Every module receives a `Settings` instead of reading `os.environ` itself, so tests can build
 one with `Settings.from_env(overrides)` and nothing leaks between them.
+
+The data folder holds other people's chats, uploads and the auth secret, so what this module
+creates there is private to the OS user running the app: folders 0700, files 0600.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, fields, replace
+from itertools import takewhile
 from pathlib import Path
 from typing import Any
 
 PROVIDERS = ("local", "openai", "groq", "openai-compatible")
+NER_MODES = ("spacy", "llm")
+PARAPHRASE_MODELS = ("int8", "fp32")
+
+# The chat settings panel's choices: (label, offered values). Anything else a browser sends
+# is refused, since every distinct Settings compiles and caches its own graph.
+CHAT_CHOICES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "provider": ("LLM provider", PROVIDERS),
+    "ner_mode": ("entity recognizer", NER_MODES),
+    "paraphrase_model": ("paraphrase model", PARAPHRASE_MODELS),
+}
 
 
 class SettingsError(ValueError):
@@ -53,9 +67,10 @@ class Settings:
     # Torch shares the 2 cores with the LLM server: one thread is faster than two.
     torch_threads: int = 1
 
-    # Chainlit UI. With `users` ("name:password,name2:password2") the app asks for a login;
-    # without, everyone on this machine is the one local user "learner". Either way threads
-    # are saved and can be resumed. The auth secret is generated into the data folder if unset.
+    # Chainlit UI. With `users` ("name:password,name2:password2", see `parse_users`) the app
+    # asks for a login; without, everyone on this machine is the one local user "learner".
+    # Either way threads are saved and can be resumed. The auth secret is generated into the
+    # data folder if unset.
     host: str = "127.0.0.1"
     port: int = 8000
     users: str = ""
@@ -96,7 +111,12 @@ class Settings:
 
         Variables are `GENAI101_<FIELD>`; the graph also honours the standard `NEO4J_*`
         names and the providers `OPENAI_API_KEY` / `GROQ_API_KEY`, so existing setups work.
+
+        Every entry point (app, CLI, launcher) starts here, so this is where the process's
+        umask becomes 077: the files libraries create in the data folder (the LangGraph
+        history, RAG indexes) are then private too, not just the ones this code writes.
         """
+        os.umask(0o077)
         _load_dotenv()
         aliases = {
             "neo4j_uri": "NEO4J_URI",
@@ -133,20 +153,101 @@ class Settings:
                 f"The openai-compatible provider needs a server URL: set {_env_name('base_url')}, "
                 "for example http://localhost:8000/v1 for vLLM."
             )
-        if self.ner_mode not in ("spacy", "llm"):
+        if self.ner_mode not in NER_MODES:
             raise SettingsError(f"{_env_name('ner_mode')} must be spacy or llm.")
-        if self.paraphrase_model not in ("int8", "fp32"):
+        if self.paraphrase_model not in PARAPHRASE_MODELS:
             raise SettingsError(f"{_env_name('paraphrase_model')} must be int8 or fp32.")
+        self.user_passwords()
 
     def user_passwords(self) -> dict[str, str]:
-        pairs = (item.split(":", 1) for item in self.users.split(",") if ":" in item)
-        return {name.strip(): pw for name, pw in pairs if name.strip()}
+        return parse_users(self.users)
 
     def path(self, *parts: str) -> Path:
-        """A path under the data folder, its parent created."""
+        """A path under the data folder, its missing folders created private (0700)."""
         p = Path(self.data_dir).expanduser().resolve().joinpath(*parts)
-        p.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(p.parent)
         return p
+
+
+def parse_users(users: str) -> dict[str, str]:
+    """`GENAI101_USERS` as {name: password}.
+
+    The format: entries separated by commas, each `name:password`, split at the first colon
+    (a password may contain colons); spaces around names and passwords are ignored. Names
+    and passwords must be non-empty, names unique. A password cannot contain a comma: a
+    lenient reader turned "alice:pa,ss word" into the password "pa" without a word, so any
+    entry that does not fit is refused instead. Messages name the entry by position and
+    never echo a password.
+    """
+    if not users.strip():
+        return {}
+    var = _env_name("users")
+    passwords: dict[str, str] = {}
+    for n, entry in enumerate(users.split(","), start=1):
+        if not entry.strip():
+            raise SettingsError(f"{var}: entry {n} is empty (remove the extra comma).")
+        name, colon, password = (part.strip() for part in entry.partition(":"))
+        if not colon:
+            raise SettingsError(
+                f"{var}: entry {n} has no ':'. Write name:password pairs separated by commas; "
+                "a password cannot contain a comma, so choose one without."
+            )
+        if not name:
+            raise SettingsError(f"{var}: entry {n} has no user name before its ':'.")
+        if not password:
+            raise SettingsError(f"{var}: user {name!r} has an empty password.")
+        if name in passwords:
+            raise SettingsError(f"{var}: user {name!r} is listed twice.")
+        passwords[name] = password
+    return passwords
+
+
+def chat_choices(values: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The chat settings panel's values that were offered, and a message for each that was
+    not (its setting then keeps its current value).
+
+    The browser can send anything: 200 made-up `ner_mode` values once built 201 graphs.
+    Keys the panel does not have are ignored; the messages do not echo the values.
+    """
+    chosen: dict[str, Any] = {}
+    problems: list[str] = []
+    for key, (label, offered) in CHAT_CHOICES.items():
+        if key not in values:
+            continue
+        if isinstance(values[key], str) and values[key] in offered:
+            chosen[key] = values[key]
+        else:
+            choices = ", ".join(offered[:-1]) + f" or {offered[-1]}"
+            problems.append(f"The {label} must be {choices}; keeping the current one.")
+    if "wiki_online" in values:
+        if isinstance(values["wiki_online"], bool):
+            chosen["wiki_online"] = values["wiki_online"]
+        else:
+            problems.append("Online Wikipedia linking is on or off; keeping the current one.")
+    return chosen, problems
+
+
+def private_dir(folder: Path) -> Path:
+    """Create `folder` and its missing parents 0700 (`mkdir(parents=True)` would give the
+    parents the default mode); existing folders are left as they are."""
+    missing = list(takewhile(lambda d: not d.exists(), [folder, *folder.parents]))
+    for d in reversed(missing):
+        d.mkdir(mode=0o700, exist_ok=True)
+    return folder
+
+
+def private_file(path: Path, data: bytes | None = None) -> Path:
+    """Create `path` 0600 from its first byte (writing, then chmod, leaves a moment when it
+    is readable), or make an existing one 0600; with `data`, replace its content."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if data is not None else 0)
+    fd = os.open(path, flags, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        if data is not None:
+            os.write(fd, data)
+    finally:
+        os.close(fd)
+    return path
 
 
 def _convert(name: str, raw: str, type_name: Any) -> Any:

@@ -81,5 +81,7 @@ def test_settings_from_environment_and_bad_values(env):
 
 
 def test_users_setting_parses_name_password_pairs():
-    s = Settings(users="ada:lovelace, alan:turing:machine,broken")
+    s = Settings(users="ada:lovelace, alan:turing:machine")
     assert s.user_passwords() == {"ada": "lovelace", "alan": "turing:machine"}
+    with pytest.raises(SettingsError, match="entry 2 has no ':'"):
+        Settings(users="ada:lovelace,broken").user_passwords()
