@@ -2,8 +2,13 @@
 
 The CSV schema is the lesson's: `Title;Abstract;Topic;Subtopic;Authors;Publication_Date`,
 authors comma-separated, dates `YYYY-MM-DD`. The whole file is validated before anything is
-written, and all rows go in one transaction, so a bad file loads nothing. Every row is a
-parameterised MERGE, so loading the same file twice changes nothing.
+written, and all rows go in one transaction, so a bad file loads nothing.
+
+The graph is shared by every user of the app, so a load only adds: a new article comes with
+its researchers, topic and subtopic (merged with the ones already there), and an article
+whose title is already in the graph is kept exactly as it is, neither its abstract nor its
+authors or topics changed. Loading the same file twice therefore changes nothing. Only the
+operator's `genai101 load-graph --replace` rewrites existing articles (it wipes first).
 
 Graph model:
     (:Researcher {name})-[:PUBLISHED]->(:Article {title, abstract, date, year, embedding})
@@ -18,6 +23,7 @@ import csv
 import datetime as dt
 import io
 import json
+import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,10 +40,21 @@ REQUIRED = ("Title", "Topic", "Subtopic", "Authors", "Publication_Date")
 LABELS = ("Article", "Researcher", "Topic", "Subtopic")
 DATASET = Path(__file__).with_name("articles.csv")
 MAX_REPORTED_ERRORS = 8
+# Most articles one file may hold (the lesson's files have 20 and 64). Every new abstract is
+# embedded, about 64 a second on two cores, so 5,000 rows is about 80 s and one transaction
+# of 5,000 statements: the same bound as a document's chunk cap in knowledge/ingest.py.
+MAX_ARTICLES_PER_FILE = 5000
 
-MERGE_ROW = """
-MERGE (a:Article {title: $title})
-SET a.abstract = $abstract, a.date = $date, a.year = $year, a.embedding = $embedding
+log = logging.getLogger("genai101.graph_load")
+
+# Creates the article only if no article has its title when the statement runs. The loader
+# sends only titles it did not find; this also keeps an article that another upload
+# committed between that lookup and this write.
+ADD_ROW = """
+OPTIONAL MATCH (existing:Article {title: $title})
+WITH existing WHERE existing IS NULL
+CREATE (a:Article {title: $title, abstract: $abstract, date: $date, year: $year,
+                   embedding: $embedding})
 MERGE (t:Topic {name: $topic})
 MERGE (a)-[:IN_TOPIC]->(t)
 MERGE (s:Subtopic {name: $subtopic})
@@ -50,6 +67,8 @@ MERGE (r)-[:PUBLISHED]->(a)
 """
 
 WIPE = "MATCH (n) WHERE n:Article OR n:Researcher OR n:Topic OR n:Subtopic DETACH DELETE n"
+# One row whatever the number of titles: a read returns at most `cypher_row_limit` rows.
+EXISTING_TITLES = "MATCH (a:Article) WHERE a.title IN $titles RETURN collect(a.title) AS titles"
 
 
 @dataclass(frozen=True)
@@ -71,27 +90,61 @@ class ArticleRow:
 
 
 def parse_articles(path: Path) -> list[ArticleRow]:
-    """Read and validate the whole file; raise ToolInputError naming the bad rows."""
+    """Read and validate the whole file; raise ToolInputError naming the bad rows.
+
+    A file over `MAX_ARTICLES_PER_FILE` rows is refused as soon as the row past the cap is
+    read, and a text the csv module cannot split (a field over its size limit) names its
+    row instead of escaping as `_csv.Error`."""
+    name = Path(path).name
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ToolInputError(f"Cannot read {Path(path).name} as UTF-8 text: {exc}.") from exc
+        raise ToolInputError(f"Cannot read {name} as UTF-8 text: {exc}.") from exc
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=";")
+    try:
+        return _parse_rows(reader, name)
+    except csv.Error as exc:
+        raise ToolInputError(
+            f"{name} was not loaded (nothing was changed): row {reader.line_num}: "
+            f"{_csv_problem(exc)}."
+        ) from exc
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    if "field limit" in str(exc):
+        return (
+            f"a field is longer than {csv.field_size_limit():,} characters, the most a CSV "
+            "field may hold; this is usually a double quote that is opened and never closed, "
+            "which makes the rest of the file one field"
+        )
+    return f"this is not valid CSV ({exc})"
+
+
+def _parse_rows(reader: Any, name: str) -> list[ArticleRow]:
     header = [h.strip() for h in next(reader, [])]
     missing = [c for c in COLUMNS if c not in header]
     if missing:
         raise ToolInputError(
-            f"{Path(path).name} lacks the column(s) {', '.join(missing)}. The first line must be "
+            f"{name} lacks the column(s) {', '.join(missing)}. The first line must be "
             f"{';'.join(COLUMNS)} (semicolon-separated)."
         )
     index = {c: header.index(c) for c in COLUMNS}
     rows: list[ArticleRow] = []
     errors: list[str] = []
     first_line_of: dict[str, int] = {}
+    seen = 0
     for fields in reader:
         line_no = reader.line_num
         if not any(f.strip() for f in fields):
             continue
+        seen += 1
+        if seen > MAX_ARTICLES_PER_FILE:
+            raise ToolInputError(
+                f"{name} has more than {MAX_ARTICLES_PER_FILE:,} articles, the most one file "
+                f"may load. Nothing was loaded: split it into files of at most "
+                f"{MAX_ARTICLES_PER_FILE:,} rows (each with the header line) and load them "
+                "one after the other."
+            )
         row, problem = _parse_row(fields, header, index)
         if problem is None and row is not None and row.title in first_line_of:
             problem = f"repeats the title of row {first_line_of[row.title]}"
@@ -104,11 +157,11 @@ def parse_articles(path: Path) -> list[ArticleRow]:
         shown = "; ".join(errors[:MAX_REPORTED_ERRORS])
         more = len(errors) - MAX_REPORTED_ERRORS
         raise ToolInputError(
-            f"{Path(path).name} was not loaded (nothing was changed): {shown}"
+            f"{name} was not loaded (nothing was changed): {shown}"
             + (f"; and {more} more." if more > 0 else ".")
         )
     if not rows:
-        raise ToolInputError(f"{Path(path).name} has a header but no articles.")
+        raise ToolInputError(f"{name} has a header but no articles.")
     return rows
 
 
@@ -149,12 +202,20 @@ def graph_counts(store: GraphStore) -> dict[str, int]:
 def load_articles(
     store: GraphStore, rows: list[ArticleRow], *, replace: bool = False
 ) -> dict[str, Any]:
-    """MERGE the rows (after a wipe of the graph's labels if replace) in one transaction."""
+    """Add the rows' articles (after a wipe of the graph's labels if replace) in one
+    transaction, keeping every article whose title is already in the graph unchanged.
+
+    `added` counts the new articles and `kept` lists the titles left as they were. Kept
+    titles are found before embedding, so they cost neither embedding nor a statement.
+    """
     from knowledge.embeddings import EMBEDDING_DIM, embed
 
-    vectors = embed([r.embedding_text() for r in rows], store.settings)
+    found = set() if replace else _existing_titles(store, [r.title for r in rows])
+    kept = [r.title for r in rows if r.title in found]
+    new = [r for r in rows if r.title not in found]
+    vectors = embed([r.embedding_text() for r in new], store.settings)
     statements: list[tuple[str, dict[str, Any]]] = [(WIPE, {})] if replace else []
-    for row, vector in zip(rows, vectors, strict=True):
+    for row, vector in zip(new, vectors, strict=True):
         params = {
             "title": row.title,
             "abstract": row.abstract,
@@ -165,10 +226,22 @@ def load_articles(
             "subtopic": row.subtopic,
             "authors": list(row.authors),
         }
-        statements.append((MERGE_ROW, params))
+        statements.append((ADD_ROW, params))
     store.ensure_vector_index("Article", "embedding", EMBEDDING_DIM)
-    store.write(statements)
-    return {"rows": len(rows), "replaced": replace, "graph": graph_counts(store)}
+    if statements:
+        store.write(statements)
+    return {
+        "rows": len(rows),
+        "added": len(new),
+        "kept": kept,
+        "replaced": replace,
+        "graph": graph_counts(store),
+    }
+
+
+def _existing_titles(store: GraphStore, titles: list[str]) -> set[str]:
+    """Those of `titles` that articles in the graph already have."""
+    return set(store.read(EXISTING_TITLES, {"titles": titles}).rows[0][0])
 
 
 def load_csv(store: GraphStore, path: Path, *, replace: bool = False) -> dict[str, Any]:
@@ -177,11 +250,26 @@ def load_csv(store: GraphStore, path: Path, *, replace: bool = False) -> dict[st
 
 
 def load_csv_upload(settings: Settings, path: str | Path) -> dict[str, Any]:
-    """For the UI's CSV upload: load into the app's graph, return the counts."""
-    from knowledge.graph_store import shared_store
+    """For the UI's CSV upload: add its new articles to the app's graph, return the counts.
+
+    A graph that cannot be reached or refuses the write becomes a ToolInputError that names
+    only the error's type (the server's details go to the log, not to the chat). Retrying is
+    safe: the load is one transaction, and articles already in the graph are kept.
+    """
+    from neo4j.exceptions import DriverError, Neo4jError
+
+    from knowledge.graph_store import GraphStoreError, shared_store
 
     rows = parse_articles(Path(path))  # before starting anything: a bad file costs nothing
-    return load_articles(shared_store(settings), rows)
+    try:
+        return load_articles(shared_store(settings), rows)
+    except (GraphStoreError, Neo4jError, DriverError, OSError) as exc:
+        log.warning("loading %s into the graph failed", path, exc_info=exc)
+        raise ToolInputError(
+            f"The article graph could not be reached or refused the load ({type(exc).__name__})."
+            " Try again in a minute (articles already in the graph are kept, never doubled); if"
+            " it keeps failing, the server log says why."
+        ) from exc
 
 
 def ensure_dataset(store: GraphStore) -> None:
@@ -215,5 +303,6 @@ def _cmd_load_graph(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(result, indent=2))
     else:
         graph = ", ".join(f"{k}: {v}" for k, v in result["graph"].items())
-        print(f"Loaded {result['rows']} articles from {args.csv}. Graph now has {graph}.")
+        kept = f"; kept {len(result['kept'])} already in the graph" if result["kept"] else ""
+        print(f"Added {result['added']} articles from {args.csv}{kept}. Graph now has {graph}.")
     return 0

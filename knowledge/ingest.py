@@ -1,10 +1,12 @@
 """Turning files into chunks for retrieval: load, find sections, split, fingerprint.
 
-Markdown, plain text, HTML and PDF become one text plus a list of headings. The text is cut
-at every heading first and each section is then split with LangChain's
-`RecursiveCharacterTextSplitter`, so a chunk never straddles two sections and its citation
-(`source › section`) is exact. Spans are character offsets into the loaded text, so a cited
-chunk can be found again in its document.
+Markdown, plain text, HTML and PDF become one text plus a list of headings; a file whose
+name has no known extension (`LICENSE`, `MPL-2.0`, `notes`) is read as plain text if its
+content is UTF-8 text. The text is cut at every heading first and each section is then
+split with LangChain's `RecursiveCharacterTextSplitter`, so a chunk never straddles two
+sections and its citation (`source › section`) is exact. Spans are character offsets into
+the loaded text, so a cited chunk can be found again in its document. A document may make
+at most `MAX_CHUNKS_PER_DOCUMENT` chunks, checked before anything is embedded.
 
 Everything here raises `ToolInputError` with a message a learner can act on: the same code
 reads the shipped corpus, the files of `genai101 ingest` and the uploads in the chat.
@@ -32,6 +34,17 @@ SUPPORTED_TYPES = (*MARKDOWN_TYPES, ".txt", *HTML_TYPES, ".pdf")
 
 # Bump when loading or splitting changes, so indexes built by older code are rebuilt.
 CHUNKING_VERSION = 2
+
+# Most chunks one document may make: about 1 MB of text (a 400-page book) at the default
+# 500-character chunks, and about 80 s of embedding on two cores (26 chunks/s), during which
+# the collection stays locked. A 10 MB text would be 25,000 chunks and 16 minutes; a file
+# that big is better split into the parts one wants to ask about.
+MAX_CHUNKS_PER_DOCUMENT = 2000
+# A file of unknown type is text if at most this share of its first 64k characters are
+# control characters (tab, newline, carriage return and form feed do not count).
+MAX_CONTROL_SHARE = 0.05
+_TEXT_SAMPLE = 65536
+_CONTROL = re.compile(r"[\x01-\x08\x0b\x0e-\x1f\x7f-\x9f]")
 
 _HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
@@ -62,17 +75,15 @@ def fingerprint(data: bytes, chunk_size: int, chunk_overlap: int) -> str:
 
 
 def load_document(data: bytes, filename: str) -> LoadedDocument:
-    """Read `data` as the type its file name says; raises ToolInputError for files that
-    cannot become text (unsupported, binary, empty, broken PDF)."""
+    """Read `data` as the type its file name says, or as plain text if the name says
+    nothing known and the content is text; raises ToolInputError for files that cannot
+    become text (binary, empty, broken PDF)."""
     suffix = Path(filename).suffix.lower()
-    if suffix not in SUPPORTED_TYPES:
-        raise ToolInputError(
-            f"{filename}: unsupported file type {suffix or '(none)'!r}. "
-            f"I can read {', '.join(SUPPORTED_TYPES)}."
-        )
     if not data.strip():
         raise ToolInputError(f"{filename} is empty: there is nothing to index.")
-    if suffix == ".pdf":
+    if suffix not in SUPPORTED_TYPES:
+        doc = LoadedDocument(_unknown_type_text(data, filename, suffix), [])
+    elif suffix == ".pdf":
         doc = _load_pdf(data, filename)
     else:
         text = _decode_text(data, filename).replace("\r\n", "\n")
@@ -147,6 +158,30 @@ def _decode_text(data: bytes, filename: str) -> str:
         raise ToolInputError(
             f"{filename} is not readable text (neither UTF-8 nor Windows-1252)."
         ) from exc
+
+
+def _unknown_type_text(data: bytes, filename: str, suffix: str) -> str:
+    """The text of a file whose extension says nothing (`LICENSE`, `MPL-2.0`, `notes`).
+
+    Without an extension to go by, only strict UTF-8 with no NUL bytes and few control
+    characters counts as text: Windows-1252 accepts almost any bytes, so trying it here
+    would index images and archives as gibberish."""
+    refusal = (
+        f"{filename}: unsupported file type {suffix or '(none)'!r}, and its content is not "
+        f"UTF-8 text. I can read {', '.join(SUPPORTED_TYPES)}, or any plain text in UTF-8"
+    )
+    if b"\x00" in data:
+        raise ToolInputError(f"{refusal}.")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ToolInputError(
+            f"{refusal}: if it is text in another encoding, save it as UTF-8 or name it .txt."
+        ) from exc
+    sample = text[:_TEXT_SAMPLE]
+    if len(_CONTROL.findall(sample)) > MAX_CONTROL_SHARE * len(sample):
+        raise ToolInputError(f"{refusal}.")
+    return text.replace("\r\n", "\n")
 
 
 def _load_markdown(text: str) -> LoadedDocument:
@@ -232,7 +267,8 @@ def index_files(
 ) -> list[FileResult]:
     """Bring `collection` up to date with `files`, embedding only new or changed files.
 
-    A file that cannot be read gets an `error` result and leaves its old chunks (if any)
+    A file that cannot be read, or would make more than `MAX_CHUNKS_PER_DOCUMENT` chunks,
+    gets an `error` result before anything is embedded and leaves its old chunks (if any)
     alone. With `prune`, sources not in `files` are dropped (the corpus mirrors a folder).
     All new chunks are embedded in one batch and the store is saved once, atomically.
     """
@@ -253,6 +289,9 @@ def index_files(
                 results.append(FileResult(file.source, "error", 0, str(exc)))
                 continue
             chunks = split_document(doc, file.source, settings.chunk_size, settings.chunk_overlap)
+            if len(chunks) > MAX_CHUNKS_PER_DOCUMENT:
+                results.append(FileResult(file.source, "error", 0, _too_many_chunks(file, chunks)))
+                continue
             pending.append((file, fp, chunks))
         keep = {f.source for f in files}
         removed = [s for s in store.files if prune and s not in keep]
@@ -270,6 +309,17 @@ def index_files(
             results.append(FileResult(file.source, status, len(chunks)))
         store.save()
     return results
+
+
+def _too_many_chunks(file: SourceFile, chunks: list[Chunk]) -> str:
+    """The refusal says how much of this file would fit, so the learner knows how to cut it."""
+    fits = chunks[MAX_CHUNKS_PER_DOCUMENT].start
+    return (
+        f"{file.source} would make {len(chunks):,} chunks; the limit is "
+        f"{MAX_CHUNKS_PER_DOCUMENT:,} chunks per document. Nothing was embedded: split it into "
+        f"files of under {fits:,} characters each, or upload only the parts you want to ask "
+        "about."
+    )
 
 
 def corpus_dir(settings: Settings) -> Path:

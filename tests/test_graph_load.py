@@ -1,12 +1,17 @@
-"""CSV validation for the graph loader: pure, no database."""
+"""CSV validation for the graph loader, and what a load sends to the graph: pure, no
+database (a recording stand-in for the store; tests/test_graph_uploads_db.py uses the real
+one)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from knowledge.graph_load import DATASET, parse_articles
+from agent.settings import Settings
+from knowledge.graph_load import DATASET, load_articles, parse_articles
+from knowledge.graph_store import ReadResult
 from tools.errors import ToolInputError
 
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "data" / "seed-articles"
@@ -88,3 +93,50 @@ def test_unreadable_file(tmp_path: Path) -> None:
     path.write_bytes(b"\xff\xfe\x00\x81garbage")
     with pytest.raises(ToolInputError, match="UTF-8"):
         parse_articles(path)
+
+
+def test_a_file_over_the_row_cap_is_refused_before_anything_else(tmp_path: Path) -> None:
+    rows = [f"Title {i};x;T;S;Ann Lee;2021-01-01" for i in range(5001)]
+    with pytest.raises(ToolInputError) as err:
+        parse_articles(write(tmp_path, HEADER, *rows))
+    text = str(err.value)
+    assert "more than 5,000 articles" in text and "split it" in text
+
+
+def test_a_field_over_the_csv_size_limit_names_its_row(tmp_path: Path) -> None:
+    huge = 'Huge;"' + "a" * 200_000 + '";T;S;Ann Lee;2021-01-01'
+    with pytest.raises(ToolInputError) as err:
+        parse_articles(write(tmp_path, HEADER, GOOD, huge))
+    text = str(err.value)
+    assert "row 3" in text and "131,072 characters" in text and "nothing was changed" in text
+
+
+class RecordingGraph:
+    """Stands in for `GraphStore` in `load_articles`: knows which article titles exist,
+    answers every count with 0, and records the statements written."""
+
+    def __init__(self, titles: set[str]) -> None:
+        self.settings = Settings()
+        self.titles = titles
+        self.written: list[tuple[str, dict[str, Any]]] = []
+
+    def read(self, cypher: str, params: dict[str, Any] | None = None) -> ReadResult:
+        if params and "titles" in params:
+            return ReadResult(["titles"], [[sorted(self.titles & set(params["titles"]))]], False)
+        return ReadResult(["c"], [[0]], False)
+
+    def write(self, statements: list[tuple[str, dict[str, Any]]]) -> None:
+        self.written += statements
+
+    def ensure_vector_index(self, label: str, prop: str, dimensions: int) -> None:
+        pass
+
+
+def test_a_load_only_adds_and_keeps_articles_already_in_the_graph(tmp_path: Path) -> None:
+    graph = RecordingGraph({"A Title"})
+    new = "New One;Fresh.;Topic A;Sub A;Cy Dee;2024-02-03"
+    result = load_articles(graph, parse_articles(write(tmp_path, HEADER, GOOD, new)))
+    assert (result["added"], result["kept"]) == (1, ["A Title"])
+    assert [params["title"] for _, params in graph.written] == ["New One"]
+    for cypher, _ in graph.written:  # nothing may SET properties of a node that exists
+        assert "SET" not in cypher.replace("ON CREATE SET", "")

@@ -37,6 +37,11 @@ One scale per output channel.
 """
 
 
+ZIP = b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00[Content_Types].xml"  # .pptx, .docx
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
+CONTROL = bytes(range(1, 32)) * 40  # valid UTF-8 without NUL, but not text
+
+
 def make_pdf(pages: list[str]) -> bytes:
     """A minimal valid PDF with one line of Helvetica text per page."""
     objects = [
@@ -139,8 +144,10 @@ def test_pdf_pages_become_sections() -> None:
 @pytest.mark.parametrize(
     ("data", "name", "message"),
     [
-        (b"hello", "slides.pptx", "unsupported file type"),
-        (b"hello", "README", "unsupported file type"),
+        (ZIP, "slides.pptx", "unsupported file type '.pptx'"),
+        (PNG, "logo", r"unsupported file type '\(none\)'"),
+        (CONTROL, "dump.bin", "not UTF-8 text"),
+        ("café".encode("cp1252"), "NOTES", "save it as UTF-8"),
         (b"", "empty.md", "is empty"),
         (b"  \n\t\n", "blank.txt", "is empty"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "image.md", "binary"),
@@ -155,6 +162,13 @@ def test_pdf_pages_become_sections() -> None:
 def test_bad_files_raise_a_readable_error(data: bytes, name: str, message: str) -> None:
     with pytest.raises(ToolInputError, match=message):
         load_document(data, name)
+
+
+@pytest.mark.parametrize("name", ["LICENSE", "MPL-2.0", "notes", "Makefile", "setup.cfg"])
+def test_text_without_a_known_extension_is_read_as_plain_text(name: str) -> None:
+    text = "Mozilla Public License Version 2.0\n# 1. Definitions\n\n“Covered Software” means…\n"
+    doc = load_document(text.encode(), name)
+    assert (doc.text, doc.headings) == (text, [])
 
 
 def test_truncated_pdf_is_reported_as_damaged() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langgraph.graph import END, START, StateGraph
@@ -16,10 +17,11 @@ import knowledge.vectorstore
 from agent.cli import main as cli_main
 from agent.settings import Settings
 from agent.state import State
+from knowledge.embeddings import EMBEDDING_DIM
 from knowledge.ingest import SourceFile, index_files, sync_corpus
 from knowledge.vectorstore import CORPUS, VectorStore, read_store, store_path, user_collection
 from tests.fakes import ScriptedChatModel, tool_call
-from tests.test_rag import make_pdf
+from tests.test_rag import ZIP, make_pdf
 from tools import ToolContext
 from tools.errors import ToolInputError
 from tools.rag import TOOL_NAME, ingest_upload, make_tools, retrieve, search_collections
@@ -150,7 +152,7 @@ def test_pdf_upload_is_indexed(settings: Settings, tmp_path: Path) -> None:
     [
         (b"", "empty.md", "empty"),
         (b"\x00\x01\x02binary", "blob.txt", "binary"),
-        (b"slides", "deck.pptx", "unsupported"),
+        (ZIP, "deck.pptx", "unsupported"),
         (b"%PDF-1.7\n\x00\x00 broken beyond repair", "broken.pdf", "PDF"),
         (b"x" * (1024 * 1024 + 1), "huge.txt", "upload limit is 1 MB"),
     ],
@@ -179,6 +181,28 @@ def test_a_bad_file_in_a_batch_does_not_block_the_others(settings: Settings) -> 
     )
     assert [(r.source, r.status) for r in results] == [("bad.md", "error"), ("good.md", "added")]
     assert [c.source for c in read_store(settings, "mixed").chunks] == ["good.md"]
+
+
+def test_a_document_over_the_chunk_cap_is_refused_before_embedding(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    embedded: list[int] = []
+
+    def unit_vectors(texts, settings=None):
+        embedded.append(len(texts))
+        return np.eye(len(texts), EMBEDDING_DIM, dtype=np.float32)
+
+    monkeypatch.setattr(knowledge.ingest, "embed", unit_vectors)
+    one_line = b"word " * 200_000  # 1 MB on one line: about 2,500 chunks of 500 characters
+    results = index_files(
+        settings,
+        "user-frank",
+        [SourceFile("dump.txt", one_line, "upload"), SourceFile("ok.txt", b"Fine text.", "u")],
+    )
+    assert [(r.source, r.status) for r in results] == [("dump.txt", "error"), ("ok.txt", "added")]
+    assert "2,000 chunks" in results[0].error and "split it" in results[0].error
+    assert embedded == [1]  # only the small file was embedded
+    assert [c.source for c in read_store(settings, "user-frank").chunks] == ["ok.txt"]
 
 
 def test_cli_ingest_and_search(

@@ -7,8 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from neo4j.exceptions import ServiceUnavailable
 
+import knowledge.graph_store
+import tools.rag
 from agent.settings import Settings
+from knowledge.graph_store import GraphStoreError
+from tests.test_graph_load import RecordingGraph
 from ui.uploads import ingest_files
 
 
@@ -54,3 +59,71 @@ def test_malformed_article_csv_names_the_row_and_loads_nothing(settings, tmp_pat
     assert reply.startswith("⚠️ **articles.csv**")
     assert "row" in reply.lower() and "date" in reply.lower()
     assert not (settings.data_dir / "graph").exists()  # no server was even started
+
+
+HEADER = b"Title;Abstract;Topic;Subtopic;Authors;Publication_Date\n"
+HERON = b"# Heron\n\nThe codename is BLUEBIRD-7.\n"
+
+
+def test_a_csv_field_over_the_size_limit_does_not_stop_the_next_file(settings, tmp_path):
+    huge = drop(tmp_path, "big.csv", HEADER + b'T;"' + b"a" * 200_000 + b'";T;S;Ann;2021-01-01\n')
+    good = drop(tmp_path, "heron.md", HERON)
+    reply = ingest_files(settings, "ada", [huge, good]).splitlines()
+    assert len(reply) == 2
+    assert reply[0].startswith("⚠️ **big.csv**") and "row 2" in reply[0]
+    assert reply[1].startswith("✅ **heron.md**")
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        GraphStoreError("The embedded graph database did not start. Server log:\n..."),
+        ServiceUnavailable("Couldn't connect to 127.0.0.1:7687"),
+    ],
+)
+def test_a_graph_failure_is_one_clear_line(settings, tmp_path, monkeypatch, error):
+    def broken(settings):
+        raise error
+
+    monkeypatch.setattr(knowledge.graph_store, "shared_store", broken)
+    csv = drop(tmp_path, "articles.csv", HEADER + b"A title;An abstract;NLP;RAG;Ada;2024-01-01\n")
+    good = drop(tmp_path, "heron.md", HERON)
+    reply = ingest_files(settings, "ada", [csv, good]).splitlines()
+    assert len(reply) == 2
+    assert reply[0].startswith("⚠️ **articles.csv**")
+    assert "article graph" in reply[0] and type(error).__name__ in reply[0]
+    assert "Server log" not in reply[0]  # the details go to the log, not the chat
+    assert reply[1].startswith("✅ **heron.md**")
+
+
+def test_an_unexpected_error_shows_no_traceback_and_spares_the_others(
+    settings, tmp_path, monkeypatch
+):
+    real = tools.rag.ingest_upload
+
+    def flaky(settings, user_id, path, filename):
+        if filename == "first.md":
+            raise RuntimeError("faiss exploded at index.cpp:42")
+        return real(settings, user_id, path, filename)
+
+    monkeypatch.setattr(tools.rag, "ingest_upload", flaky)
+    files = [drop(tmp_path, "first.md", HERON), drop(tmp_path, "second.md", HERON)]
+    reply = ingest_files(settings, "ada", files).splitlines()
+    assert len(reply) == 2
+    assert reply[0].startswith("⚠️ **first.md**") and "RuntimeError" in reply[0]
+    assert "index.cpp" not in reply[0] and "Traceback" not in reply[0]
+    assert reply[1].startswith("✅ **second.md**")
+
+
+def test_a_text_file_without_an_extension_is_indexed(settings, tmp_path):
+    licence = drop(tmp_path, "LICENSE", b"MIT License\n\nPermission is hereby granted...\n")
+    assert ingest_files(settings, "ada", [licence]).startswith("✅ **LICENSE**: 1 chunks added")
+
+
+def test_articles_already_in_the_graph_are_reported_as_kept(settings, tmp_path, monkeypatch):
+    graph = RecordingGraph({"Old title"})
+    monkeypatch.setattr(knowledge.graph_store, "shared_store", lambda settings: graph)
+    rows = b"Old title;Rewritten;NLP;RAG;Ada;2024-01-01\nNew title;New;NLP;RAG;Ada;2024-01-02\n"
+    reply = ingest_files(settings, "ada", [drop(tmp_path, "articles.csv", HEADER + rows)])
+    assert reply.startswith("✅ **articles.csv**: 1 new article added")
+    assert "1 kept, already in the graph" in reply and "Old title" in reply
