@@ -19,8 +19,9 @@ from langchain_core.messages import ToolMessage
 from agent.cli import main as cli_main
 from agent.settings import Settings
 from knowledge.cypher_checks import graph_names, read_schema
+from knowledge.cypher_guard import WriteRefused
 from knowledge.graph_load import DATASET, graph_counts, load_csv, load_csv_upload, parse_articles
-from knowledge.graph_store import GraphStore, _port_open, shared_store
+from knowledge.graph_store import CLIENT_GRACE_S, GraphStore, QueryTimeout, _port_open, shared_store
 from knowledge.text2cypher import (
     FEW_SHOT_K,
     MAX_QUERIES,
@@ -209,6 +210,46 @@ def test_refused_writes_leave_the_graph_unchanged(store: GraphStore, query: str)
         run_guarded(store, query)
     assert graph_counts(store) == expected_counts()
     assert run_guarded(store, COUNT_AMARA).rows == [[8]]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "MATCH (a:Article) WITH a LIMIT 1 INSERT (:Researcher {name:'M'})-[:PUBLISHED]->(a) "
+        "RETURN a.title",
+        "MATCH (m:Researcher) // list\rDETACH DELETE m",
+        "MATCH (a:Article) SET a.title = 'hacked'",
+        "CALL { MATCH (t:Topic) DETACH DELETE t } RETURN 1",
+    ],
+)
+def test_the_database_s_parser_refuses_writes_the_static_guard_never_saw(
+    store: GraphStore, query: str
+) -> None:
+    """store.read is the second gate alone: ArcadeDB's parser must take it for a read."""
+    with pytest.raises(WriteRefused, match="ArcadeDB's Cypher parser"):
+        store.read(query)
+    assert graph_counts(store) == expected_counts()
+
+
+def test_the_database_s_parser_error_comes_back_unrun(store: GraphStore) -> None:
+    with pytest.raises(ToolInputError, match="Syntax error"):
+        store.check_read_only("MATCH (n RETURN n")
+
+
+def test_unrelated_patterns_are_bounded_by_the_deadline(store: GraphStore) -> None:
+    from neo4j.exceptions import Neo4jError
+
+    deadline = store.settings.cypher_timeout_s + CLIENT_GRACE_S + 1.0
+    for query in (
+        "MATCH (a),(b),(c),(d) RETURN count(*)",  # ArcadeDB counts this without enumerating
+        "MATCH (a),(b),(c),(d) RETURN a.title, d.name ORDER BY a.title DESC, d.name LIMIT 1",
+    ):
+        started = time.monotonic()
+        try:
+            run_guarded(store, query)
+        except (Neo4jError, QueryTimeout) as exc:
+            assert "time" in str(exc).lower()
+        assert time.monotonic() - started < deadline, query
 
 
 def test_row_limit_cuts_and_says_so(store: GraphStore) -> None:
