@@ -14,18 +14,16 @@ import chainlit.server
 from chainlit.data import get_data_layer
 from chainlit.input_widget import Select, Switch
 from chainlit.server import app as server
-from fastapi import HTTPException
-from fastapi.responses import FileResponse
-from langchain_core.messages import AIMessageChunk, HumanMessage, ToolMessage
-from langgraph.errors import GraphRecursionError
 
+from agent import events
 from agent.providers import local_server, provider_problem
-from agent.runner import RECURSION_MESSAGE, Assistant, open_checkpointer, validate_message
-from agent.settings import PROVIDERS, Settings, SettingsError
-from tools import warm_up_tools
+from agent.runner import Assistant, open_checkpointer
+from agent.settings import PROVIDERS, Settings, SettingsError, chat_choices
+from tools import lessons, warm_up_tools
 from tools.errors import ToolInputError
 from ui import render
-from ui.data_layer import FILES_ROUTE, LocalStorageClient, SQLiteDataLayer
+from ui.data_layer import LocalStorageClient, SQLiteDataLayer, add_files_route
+from ui.logins import LoginGuard
 from ui.uploads import ingest_files
 
 log = logging.getLogger("genai101")
@@ -41,16 +39,7 @@ class Runtime:
     warm_up: asyncio.Task | None = None
 
 
-@server.get(FILES_ROUTE + "/{key:path}")
-async def element_file(key: str) -> FileResponse:
-    try:
-        path = STORE.file_path(key)
-    except ValueError as exc:
-        raise HTTPException(404) from exc
-    if not path.is_file():
-        raise HTTPException(404)
-    return FileResponse(path)
-
+add_files_route(server, get_data_layer)  # element files, to their owner only
 
 # Chainlit registers a catch-all route for its SPA at import; ours must come first.
 server.router.routes.insert(0, server.router.routes.pop())
@@ -61,16 +50,26 @@ _page = chainlit.server.get_html_template
 chainlit.server.get_html_template = lambda root: re.sub(r"<link[^>]*katex[^>]*>", "", _page(root))
 
 
+async def _thread_deleted(thread_id: str) -> None:
+    """A thread deleted in the sidebar takes the agent's copy of the conversation (the
+    LangGraph checkpoint) and its owner record with it, not just what Chainlit shows."""
+    await Runtime.assistant.delete_thread(thread_id)
+
+
 @cl.data_layer
 def data_layer() -> SQLiteDataLayer:
-    return SQLiteDataLayer(SETTINGS.path("chat", "threads.sqlite"), STORE.root)
+    return SQLiteDataLayer(
+        SETTINGS.path("chat", "threads.sqlite"), STORE.root, on_delete_thread=_thread_deleted
+    )
 
 
 if SETTINGS.user_passwords():
+    LOGINS = LoginGuard(SETTINGS.user_passwords())
 
     @cl.password_auth_callback
     def password_login(username: str, password: str) -> cl.User | None:
-        if SETTINGS.user_passwords().get(username) == password:
+        """Constant-time check; a name with repeated failures is refused for a while."""
+        if LOGINS.check(username, password):
             return cl.User(identifier=username, metadata={"provider": "credentials"})
         return None
 
@@ -123,28 +122,7 @@ async def shutdown() -> None:
 
 @cl.set_starters
 async def starters(user: cl.User | None = None) -> list[cl.Starter]:
-    return [
-        cl.Starter(
-            label="Link entities to Wikipedia",
-            message="Find the entities in: Marie Curie won the Nobel Prize in Paris in 1911.",
-        ),
-        cl.Starter(
-            label="Ask the course documents",
-            message="Using the course documents, what is the difference between static and dynamic quantization?",
-        ),
-        cl.Starter(
-            label="Query the research graph",
-            message="In the article graph, which researchers have published the most articles?",
-        ),
-        cl.Starter(
-            label="See attention inside BERT",
-            message="Show me the attention of BERT on: The cat sat on the mat because it was tired.",
-        ),
-        cl.Starter(
-            label="Paraphrase or not?",
-            message='Do these mean the same? "The company hired Anna." and "Anna was hired by the company."',
-        ),
-    ]
+    return [cl.Starter(label=lesson["title"], message=lesson["example"]) for lesson in lessons()]
 
 
 def _settings_widgets(s: Settings) -> list[Any]:
@@ -188,12 +166,15 @@ async def chat_resume(thread: dict) -> None:
 
 @cl.on_settings_update
 async def settings_update(values: dict[str, Any]) -> None:
-    chosen = {k: values[k] for k in ("provider", "ner_mode", "paraphrase_model", "wiki_online")}
-    problem = provider_problem(SETTINGS.with_(**chosen))
-    if problem:
-        await cl.Message(f"⚠️ {problem} Keeping {cl.user_session.get('settings').provider}.").send()
+    current: Settings = cl.user_session.get("settings")
+    chosen, problems = chat_choices(values)
+    for problem in problems:
+        await cl.Message(f"⚠️ {problem}").send()
+    problem = provider_problem(current.with_(**chosen))
+    if problem and "provider" in chosen:
+        await cl.Message(f"⚠️ {problem} Keeping {current.provider}.").send()
         chosen.pop("provider")
-    cl.user_session.set("settings", cl.user_session.get("settings").with_(**chosen))
+    cl.user_session.set("settings", current.with_(**chosen))
 
 
 @cl.on_message
@@ -206,95 +187,84 @@ async def on_message(message: cl.Message) -> None:
         await cl.Message(await asyncio.to_thread(ingest_files, settings, user_id, files)).send()
         if not message.content.strip():
             return
-    try:
-        text = validate_message(message.content, settings)
-    except ToolInputError as exc:
-        await cl.Message(f"⚠️ {exc}").send()
-        return
-    await run_turn(text, settings, user_id, cl.context.session.thread_id)
+    await run_turn(message.content, settings, user_id, cl.context.session.thread_id)
 
 
 async def run_turn(text: str, settings: Settings, user_id: str, thread_id: str) -> None:
-    """Stream one turn: the model's words as they come, each tool call as a step, then each
-    tool's artifact. Text the model writes before calling a tool stays its own message, so
-    the final answer always follows the steps it used."""
-    assistant = Runtime.assistant
-    await assistant.prepare(settings)
-    graph = await asyncio.to_thread(assistant.graph, settings)
-    config = assistant.config(thread_id, user_id, settings)
+    """Show one turn as its events come: the router's decision and the tool as steps, the
+    tool's artifact as soon as the tool returns, then the answer streamed under it. A
+    checked-and-rewritten answer replaces the streamed one; the check is a step too."""
     answer: cl.Message | None = None
     steps: dict[str, cl.Step] = {}
-    artifacts: list[dict[str, Any]] = []
-
-    async def write(token: str) -> None:
-        nonlocal answer
-        answer = answer or cl.Message(content="")
-        await answer.stream_token(token)
-
-    async with assistant.turn_lock(thread_id):
-        await assistant.settle(graph, config)
-        try:
-            async for mode, chunk in graph.astream(
-                {"messages": [HumanMessage(text)]}, config, stream_mode=["messages", "updates"]
-            ):
-                if mode == "messages":
-                    msg, meta = chunk
-                    node = meta.get("langgraph_node")
-                    if isinstance(msg, AIMessageChunk) and node == "model" and msg.content:
-                        await write(msg.content)
-                    continue
-                for node, update in chunk.items():
-                    if node == "route" and (update or {}).get("route_note"):
-                        await _router_step(update["route_note"])
-                    for m in (update or {}).get("messages", []):
-                        if node == "model" and getattr(m, "tool_calls", None):
-                            if answer is not None:
-                                await answer.send()
-                                answer = None
-                            for call in m.tool_calls:
-                                steps[call["id"]] = await _open_step(call)
-                        elif isinstance(m, ToolMessage):
-                            await _close_step(steps.pop(m.tool_call_id, None), m)
-                            if isinstance(m.artifact, dict):
-                                artifacts.append(m.artifact)
-        except GraphRecursionError:
-            await write(RECURSION_MESSAGE.format(n=config["recursion_limit"]))
-        except Exception:
-            log.exception("turn failed")
-            await write(
-                "⚠️ Something went wrong while answering; your conversation is kept. "
-                "Please try again."
-            )
-    final = answer.content if answer else ""
-    if answer is not None:
-        await answer.send()
-    for artifact in artifacts:
-        content, elements = render.render(artifact, final)
-        if content or elements:
-            await cl.Message(
-                content=content, elements=elements, author=artifact.get("tool", "tool")
-            ).send()
+    shown: list[tuple[cl.Message, dict[str, Any]]] = []
+    try:
+        async for event in Runtime.assistant.run_turn(text, thread_id, user_id, settings):
+            if isinstance(event, events.Routed):
+                await _note_step("router", event.note)
+            elif isinstance(event, events.ToolStarted):
+                steps[event.call["id"]] = await _open_step(event)
+            elif isinstance(event, events.ToolFinished):
+                await _close_step(steps.pop(event.call["id"], None), event)
+                if event.artifact:
+                    shown.append((await _show_artifact(event.artifact), event.artifact))
+            elif isinstance(event, events.Token):
+                answer = answer or cl.Message(content="")
+                await answer.stream_token(event.text)
+            elif isinstance(event, events.Checked):
+                await _note_step("answer check", _check_note(event))
+            elif isinstance(event, events.Finished):
+                answer = answer or cl.Message(content="")
+                answer.content = event.answer
+                await answer.send()
+    except ToolInputError as exc:
+        await cl.Message(f"⚠️ {exc}").send()
+        return
+    for message, artifact in shown:
+        if artifact.get("passages") and answer is not None:
+            message.content = render.render(artifact, answer.content)[0]
+            await message.update()
 
 
-async def _router_step(note: str) -> None:
-    """How this turn's tool was chosen (classifier or LLM router): part of the lesson."""
+def _check_note(event: events.Checked) -> str:
+    """The answer check in words: what was checked, what failed, what was done about it."""
+    if event.source == "tool registry":
+        return "answered from the list of lessons (the tool registry), not by the model"
+    lines = []
+    if event.first:
+        lines.append("first answer sent back: " + "; ".join(event.first))
+    lines.append(
+        f"final answer ({event.source}): "
+        + ("passed the check" if event.ok else "still fails: " + "; ".join(event.problems))
+    )
+    return "\n".join(lines)
+
+
+async def _show_artifact(artifact: dict[str, Any]) -> cl.Message:
+    content, elements = render.render(artifact)
+    message = cl.Message(content=content, elements=elements, author=artifact.get("tool", "tool"))
+    await message.send()
+    return message
+
+
+async def _note_step(name: str, note: str) -> None:
+    """How this turn's tool was chosen, or how its answer was checked: part of the lesson."""
     parent = cl.context.current_step
-    step = cl.Step(name="router", type="undefined", parent_id=parent.id if parent else None)
+    step = cl.Step(name=name, type="undefined", parent_id=parent.id if parent else None)
     step.output = note
     await step.send()
 
 
-async def _open_step(call: dict[str, Any]) -> cl.Step:
+async def _open_step(event: events.ToolStarted) -> cl.Step:
     parent = cl.context.current_step
-    step = cl.Step(name=call["name"], type="tool", parent_id=parent.id if parent else None)
-    step.input = call["args"]
+    step = cl.Step(name=event.call["name"], type="tool", parent_id=parent.id if parent else None)
+    step.input = {**event.call["args"], "(arguments)": event.how}
     await step.send()
     return step
 
 
-async def _close_step(step: cl.Step | None, result: ToolMessage) -> None:
+async def _close_step(step: cl.Step | None, event: events.ToolFinished) -> None:
     if step is None:
         return
-    step.output = result.content
-    step.is_error = result.status == "error"
+    step.output = event.content
+    step.is_error = event.error
     await step.update()

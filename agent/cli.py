@@ -79,6 +79,10 @@ def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
             print(f"[router] {result['route_note']}")
         for call in result["tool_calls"]:
             print(f"[tool] {call['name']}({json.dumps(call['args'], ensure_ascii=False)})")
+        check = result.get("check") or {}
+        if check:
+            verdict = "passed" if check.get("ok") else "failed: " + "; ".join(check["problems"])
+            print(f"[check] {check.get('source', 'model')}, {verdict}")
         print(result["answer"])
     return 0 if not result.get("error") else 1
 

@@ -1,43 +1,61 @@
-"""The agent: a LangGraph `StateGraph` with a router, a model node, a `ToolNode` and a
-conditional edge.
+"""The agent: a LangGraph `StateGraph` of fixed shape, one tool at most per message.
 
-    START -> route -> model --(tool calls?)--> tools -> model -> ... -> END
+    START -> route -> act (when a tool is chosen) -> answer -> END
 
-The router first classifies the message with a classifier trained on example messages of
-each tool (see `agent.semantic_router`; a follow-up such as "and Chen Wei?" goes to the
-tool used last); when it is unsure, it asks the model one narrow question,
-"which tool, or none?", answered as JSON constrained by a schema. A 1.5B model offered five tools at once invents calls for
-requests no tool serves (a weather question became a graph query); asked to choose, with
-"none" as a named option, it routes far better. The model node then sees only the chosen
-tool (or none) and fills in its arguments. If routing fails, the model gets every tool.
+- **route** classifies the message (`agent.semantic_router`; a follow-up such as "and Chen
+  Wei?" goes to the tool used last) and asks the model "which tool, or none?" only when the
+  classifier is unsure. "What can you teach me?" is answered from the tool registry.
+- **act** reads the tool's arguments from the message when they are there plainly
+  (`agent.arguments`); otherwise (a follow-up, two sentences not marked apart) one model
+  call fills them in, constrained to the tool's schema. Then the tool runs.
+- **answer** streams the model's answer to the tool's result, checks it against the facts
+  the tool reported (`agent.answer_check`), regenerates once if it fails, and falls back to
+  a sentence written from the result if it fails again.
 
-Small local models can also call tools forever, so each user message gets at most
-`settings.max_tool_rounds` tool rounds; after that the model is called without tools and
-told to answer from what it has. The graph's recursion limit sits just above that, and
-hitting it anyway ends the turn with an honest message (see `agent.runner`).
+Prompt reuse is the point of the layout. Every model call sends the same prefix, byte for
+byte: the system prompt, then the conversation rendered by `conversation` (each earlier
+turn as the learner's message, its tool result, and the answer). Only the tail differs: the
+router's question, the argument request, or nothing. So llama.cpp re-reads only the tail
+and the latest message, not the history, on every call of a turn and across turns. The
+history window moves in big steps (`window_start`) so that it too changes rarely.
+
+Nodes report what happened through LangGraph's custom stream (`tool_start`, `tool_end`,
+`retry`, `check`); `agent.runner` turns that into the events the UI, the CLI and the
+benchmarks consume.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
+import uuid
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages import (
     AIMessage,
     AnyMessage,
+    BaseMessage,
     HumanMessage,
     SystemMessage,
     ToolMessage,
-    trim_messages,
 )
 from langchain_core.messages.utils import count_tokens_approximately
+from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
-from langgraph.prebuilt import ToolNode, tools_condition
 
-from agent.prompts import CALL_TOOL_NOTE, FINAL_ANSWER_NOTE, ROUTER_PROMPT, SYSTEM_PROMPT
-from agent.semantic_router import FOLLOW_UP, asks_for_no_tools
+from agent.answer_check import answer_from_result, check_answer
+from agent.arguments import read_arguments
+from agent.prompts import (
+    ARGUMENTS_NOTE,
+    NO_TOOL_RETRY_NOTE,
+    RETRY_NOTE,
+    ROUTER_NOTE,
+    SYSTEM_PROMPT,
+    TOOL_RESULT,
+)
+from agent.semantic_router import FOLLOW_UP, asks_about_lessons, asks_for_no_tools
 from agent.state import State
 from tools.errors import ToolInputError
 
@@ -49,22 +67,10 @@ if TYPE_CHECKING:
     from agent.settings import Settings
 
 MODEL_ERROR_PREFIX = "⚠️ "
-ANY_TOOL = "*"  # routing failed: let the model choose among all tools
-ROUTER_HISTORY = 6  # messages of conversation the router sees, for follow-ups
-
-
-def router_prompt(tools: Sequence[BaseTool], messages: Sequence[AnyMessage]) -> list[AnyMessage]:
-    """The tool names with the first sentence of each description, the choosing rules, and
-    the latest conversation text without tool traffic: a short prompt, so the small model
-    weighs the rules rather than five paragraphs of tool documentation."""
-    lines = "Tools:\n" + "\n".join(f"- {t.name}: {t.description.split('. ')[0]}." for t in tools)
-    convo = [
-        m
-        for m in messages
-        if isinstance(m, HumanMessage)
-        or (isinstance(m, AIMessage) and m.content and not m.tool_calls)
-    ]
-    return [SystemMessage(ROUTER_PROMPT.format(tools=lines)), *convo[-ROUTER_HISTORY:]]
+ABOUT = "about"  # the route of "what can you teach me?": answered from the tool registry
+RECURSION_LIMIT = 8  # route, act, answer: a fixed shape never needs more
+# An answer is a few sentences; at ~13 tokens/s on two cores every 100 tokens is 8 s.
+ANSWER_MAX_TOKENS = 220
 
 
 def route_format(names: Sequence[str]) -> dict:
@@ -79,12 +85,21 @@ def route_format(names: Sequence[str]) -> dict:
     return {"type": "json_schema", "json_schema": {"name": "route", "schema": schema}}
 
 
+def arguments_format(tool: BaseTool) -> dict:
+    """The tool's own argument schema as a response format (injected arguments left out)."""
+    schema = tool.tool_call_schema.model_json_schema()
+    schema.pop("title", None)
+    return {"type": "json_schema", "json_schema": {"name": "arguments", "schema": schema}}
+
+
 def parse_route(content: str, names: Sequence[str]) -> str:
+    """The chosen tool, or "none" when the reply is unusable: answering without a tool is
+    the safe failure (a wrong tool would run on words not meant for it)."""
     try:
         choice = json.loads(content).get("tool")
     except (ValueError, AttributeError):
-        return ANY_TOOL
-    return choice if choice in (*names, "none") else ANY_TOOL
+        return "none"
+    return choice if choice in (*names, "none") else "none"
 
 
 def last_tool_used(messages: Sequence[AnyMessage]) -> str | None:
@@ -95,40 +110,67 @@ def last_tool_used(messages: Sequence[AnyMessage]) -> str | None:
     return None
 
 
-def tool_rounds_this_turn(messages: Sequence[AnyMessage]) -> int:
-    return sum(1 for m in current_turn(messages) if isinstance(m, AIMessage) and m.tool_calls)
+def current_turn(messages: Sequence[AnyMessage]) -> list[AnyMessage]:
+    """The messages after the latest user message: this turn's tool call, result, answer."""
+    for i in range(len(messages) - 1, -1, -1):
+        if isinstance(messages[i], HumanMessage):
+            return list(messages[i + 1 :])
+    return list(messages)
 
 
-def recursion_limit(settings: Settings) -> int:
-    # route, model + tools per round, a final model call, and one step of slack.
-    return 2 * settings.max_tool_rounds + 4
+def latest_user_index(messages: Sequence[AnyMessage]) -> int:
+    for i in range(len(messages) - 1, -1, -1):
+        if isinstance(messages[i], HumanMessage):
+            return i
+    return 0
 
 
-def drop_unanswered_tool_calls(messages: Sequence[AnyMessage]) -> list[AnyMessage]:
-    """A turn stopped mid-tool (the stop button, a crash) leaves a tool call without its
-    result, which chat APIs reject; keep such a message's text and forget the call."""
-    answered = {m.tool_call_id for m in messages if isinstance(m, ToolMessage)}
-    out: list[AnyMessage] = []
+def earlier_answers(messages: Sequence[AnyMessage]) -> list[str]:
+    """The thread's answers before this turn: what a new answer must not copy."""
+    before = messages[: latest_user_index(messages)]
+    return [
+        str(m.content)
+        for m in before
+        if isinstance(m, AIMessage) and m.content and not m.tool_calls
+    ]
+
+
+def rendered(messages: Sequence[AnyMessage]) -> list[BaseMessage]:
+    """The conversation as the model reads it: the learner's messages, each tool result once
+    (as the learner-side message `TOOL_RESULT`, so no tool schema or call syntax sits in the
+    history), and the answers. Tool calls themselves are left out: the result says which
+    tool ran. Rendering depends only on the messages, so an old turn reads the same, byte
+    for byte, in every later prompt."""
+    out: list[BaseMessage] = []
     for m in messages:
-        if isinstance(m, AIMessage) and any(c["id"] not in answered for c in m.tool_calls):
-            if m.content:
-                out.append(AIMessage(m.content))
-            continue
-        out.append(m)
+        if isinstance(m, HumanMessage):
+            out.append(HumanMessage(str(m.content)))
+        elif isinstance(m, ToolMessage):
+            out.append(HumanMessage(TOOL_RESULT.format(tool=m.name, result=m.content)))
+        elif isinstance(m, AIMessage) and not m.tool_calls and m.content:
+            out.append(AIMessage(str(m.content)))
     return out
 
 
-def trim_history(messages: Sequence[AnyMessage], max_tokens: int) -> list[AnyMessage]:
-    """Keep the latest messages that fit, starting at a user message so a tool result is
-    never separated from the call that asked for it."""
-    return trim_messages(
-        drop_unanswered_tool_calls(messages),
-        max_tokens=max_tokens,
-        strategy="last",
-        token_counter=count_tokens_approximately,
-        start_on="human",
-        allow_partial=False,
-    )
+def window_start(messages: Sequence[AnyMessage], start: int, max_tokens: int) -> int:
+    """Where the history the model sees begins. It stays put while the history fits, and
+    when it no longer does it jumps ahead to a user message leaving about half the budget,
+    so the prefix (and llama.cpp's cache of it) changes once every few turns, not on every
+    turn as a sliding window would."""
+    if count_tokens_approximately(rendered(messages[start:])) <= max_tokens:
+        return start
+    last = latest_user_index(messages)
+    for i in range(start + 1, last + 1):
+        fits = count_tokens_approximately(rendered(messages[i:])) <= max_tokens // 2
+        if isinstance(messages[i], HumanMessage) and fits:
+            return i
+    return last
+
+
+def conversation(state: State) -> list[BaseMessage]:
+    """The shared prefix of every model call of the turn (see the module docstring)."""
+    start = state.get("window", 0)
+    return [SystemMessage(SYSTEM_PROMPT), *rendered(state["messages"][start:])]
 
 
 def describe_tool_error(exc: Exception) -> str:
@@ -146,97 +188,186 @@ def model_error_message(exc: Exception) -> str:
     )
 
 
+def parse_json(content: Any) -> dict[str, Any] | None:
+    text = content if isinstance(content, str) else str(content)
+    text = re.sub(r"^```(?:json)?\s*|\s*```$", "", text.strip())
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def tool_facts(result: ToolMessage | None) -> dict[str, Any] | None:
+    """The facts an answer to this result must state (an error's message is the fact)."""
+    if result is None:
+        return None
+    if result.status == "error":
+        return {"must": [], "need": 0, "stance": None, "passages": [], "statement": result.content}
+    artifact = result.artifact if isinstance(result.artifact, dict) else {}
+    return artifact.get("facts") or {"must": [], "need": 0, "statement": result.content}
+
+
 def build_graph(
     model: BaseChatModel,
     tools: Sequence[BaseTool],
     settings: Settings,
     checkpointer: BaseCheckpointSaver | None = None,
-    stop: list[str] | None = None,
     semantic_router: Callable[[str], tuple[str, float]] | None = None,
+    lessons: Callable[[], str] | None = None,
 ):
-    def with_tools(chosen: Sequence[BaseTool]):
-        bound = model.bind_tools(list(chosen))
-        return bound.bind(stop=stop) if stop else bound
-
-    names = [t.name for t in tools]
-    one_tool = {t.name: with_tools([t]) for t in tools}
-    all_tools = with_tools(tools) if tools else model
+    by_name = {t.name: t for t in tools}
+    names = list(by_name)
     router = model.bind(response_format=route_format(names))
+    tool_list = "Tools:\n" + "\n".join(
+        f"- {t.name}: {t.description.split('. ')[0]}." for t in tools
+    )
 
     async def route(state: State) -> dict:
+        messages = state["messages"]
+        window = window_start(messages, state.get("window", 0), settings.history_tokens)
+        turn = {"window": window, "follow_up": False}
+        text = str(messages[-1].content)
+        if lessons is not None and asks_about_lessons(text):
+            return turn | {"route": ABOUT, "route_note": "you asked what I teach: the lessons"}
         if not tools:
-            return {"route": "none", "route_note": "no tools are loaded"}
-        note, text = "", str(state["messages"][-1].content)
+            return turn | {"route": "none", "route_note": "no tools are loaded"}
         if asks_for_no_tools(text):
-            return {"route": "none", "route_note": "you asked for an answer without tools"}
+            note = "you asked for an answer without tools, or about our conversation"
+            return turn | {"route": "none", "route_note": note}
+        note = ""
         if semantic_router is not None:
             label, score = await asyncio.to_thread(semantic_router, text)
-            choice = last_tool_used(state["messages"]) if label == FOLLOW_UP else label
+            choice = last_tool_used(messages) if label == FOLLOW_UP else label
+            turn["follow_up"] = label == FOLLOW_UP
             guess = f"{label} → {choice}" if label == FOLLOW_UP else label
             note = f"classifier: {guess}, p = {score:.2f}"
             if score >= settings.route_threshold and choice in (*names, "none"):
                 note += f" ≥ {settings.route_threshold:.2f}, so the LLM router was not asked"
-                return {"route": choice, "route_note": note}
+                return turn | {"route": choice, "route_note": note}
             note += f" (not confident, threshold {settings.route_threshold:.2f}); "
+        prompt = [
+            *conversation({**state, "window": window}),
+            SystemMessage(ROUTER_NOTE.format(tools=tool_list)),
+        ]
         try:
-            reply = await router.ainvoke(router_prompt(tools, state["messages"]))
-        except Exception:  # the model node will meet the same fault and report it
-            return {"route": ANY_TOOL, "route_note": note + "the LLM router failed: all tools"}
+            reply = await router.ainvoke(prompt)
+        except Exception:  # the answer node will meet the same fault and report it
+            return turn | {"route": "none", "route_note": note + "the LLM router failed: no tool"}
         choice = parse_route(str(reply.content), names)
-        decided = "all tools offered" if choice == ANY_TOOL else choice
-        return {"route": choice, "route_note": note + f"the LLM router chose {decided}"}
+        return turn | {"route": choice, "route_note": note + f"the LLM router chose {choice}"}
 
-    async def call_model(state: State) -> dict:
-        history = trim_history(state["messages"], settings.history_tokens)
-        prompt: list[AnyMessage] = [SystemMessage(SYSTEM_PROMPT), *history]
-        chosen = state.get("route", ANY_TOOL)
-        rounds = tool_rounds_this_turn(state["messages"])
-        if rounds >= settings.max_tool_rounds or chosen == "none":
-            runnable = model
-            if rounds:
-                prompt.append(SystemMessage(FINAL_ANSWER_NOTE))
-        elif chosen in one_tool:
-            runnable = one_tool[chosen]
-            if not rounds:
-                prompt.append(SystemMessage(CALL_TOOL_NOTE.format(tool=chosen)))
-        else:
-            runnable = all_tools
+    async def arguments(state: State, tool: BaseTool) -> tuple[dict[str, Any], str]:
+        """The tool's arguments and how they were found (shown in the tool's step)."""
+        text = str(state["messages"][-1].content)
+        read = None if state.get("follow_up") else read_arguments(tool.name, text)
+        if read is not None:
+            return read, "read from your message"
+        note = ARGUMENTS_NOTE.format(tool=tool.name, description=tool.description)
+        filler = model.bind(response_format=arguments_format(tool)).with_config(tags=["arguments"])
         try:
-            response = await runnable.ainvoke(prompt)
+            reply = await filler.ainvoke([*conversation(state), SystemMessage(note)])
+            args = parse_json(reply.content)
+        except Exception:
+            args = None
+        if args:
+            return args, "filled in by the model"
+        fallback = read_arguments(tool.name, text)
+        if fallback is None:
+            raise ToolInputError(
+                f"I could not tell what to run {tool.name} on. Put the text in quotes, "
+                'for example: "The cat sat on the mat."'
+            )
+        return fallback, "read from your message (the model's arguments were unusable)"
+
+    async def act(state: State) -> dict:
+        write = get_stream_writer()
+        tool = by_name[state["route"]]
+        call_id = f"call-{uuid.uuid4().hex[:12]}"
+        try:
+            args, how = await arguments(state, tool)
+        except ToolInputError as exc:
+            args, how = {}, "no arguments"
+            call = {"name": tool.name, "args": args, "id": call_id}
+            write({"kind": "tool_start", "call": call, "how": how})
+            result = ToolMessage(str(exc), tool_call_id=call_id, name=tool.name, status="error")
+        else:
+            call = {"name": tool.name, "args": args, "id": call_id}
+            write({"kind": "tool_start", "call": call, "how": how})
+            try:
+                result = await tool.ainvoke({**call, "type": "tool_call"})
+            except Exception as exc:  # the tool's own fault: the learner reads why
+                result = ToolMessage(
+                    describe_tool_error(exc), tool_call_id=call_id, name=tool.name, status="error"
+                )
+        write({"kind": "tool_end", "call": call, "result": result})
+        return {"messages": [AIMessage("", tool_calls=[call]), result]}
+
+    answerer = model.bind(max_tokens=ANSWER_MAX_TOKENS)
+
+    async def generate(prompt: list[BaseMessage]) -> str:
+        parts = [str(chunk.content) async for chunk in answerer.astream(prompt) if chunk.content]
+        return "".join(parts)
+
+    async def answer(state: State) -> dict:
+        write = get_stream_writer()
+        if state.get("route") == ABOUT and lessons is not None:
+            text = lessons()
+            write({"kind": "check", "ok": True, "problems": [], "source": "tool registry"})
+            return {"messages": [AIMessage(text, response_metadata={"source": "tool registry"})]}
+        messages = state["messages"]
+        result = next((m for m in current_turn(messages) if isinstance(m, ToolMessage)), None)
+        facts = tool_facts(result)
+        earlier = earlier_answers(messages)
+        prompt = conversation(state)
+        problems: list[str] = []
+        source = "model"
+        try:
+            text = await generate(prompt)
+            check = check_answer(text, facts, earlier)
+            if not check.ok:
+                problems = check.problems
+                write({"kind": "retry", "problems": problems})
+                note = RETRY_NOTE if result is not None else NO_TOOL_RETRY_NOTE
+                retry = [*prompt, SystemMessage(note.format(problems="; ".join(problems)))]
+                text = await generate(retry)
+                check = check_answer(text, facts, earlier)
+                source = "model, second try"
+                if not check.ok and result is not None:
+                    text = answer_from_result(facts, str(result.content))
+                    source = "written from the tool's result"
         except Exception as exc:  # the server died or timed out: keep the history usable
-            response = AIMessage(model_error_message(exc), response_metadata={"error": True})
-        return {"messages": [response]}
+            write({"kind": "check", "ok": False, "problems": [], "source": "error"})
+            return {
+                "messages": [AIMessage(model_error_message(exc), response_metadata={"error": True})]
+            }
+        final = {"ok": check.ok, "problems": check.problems, "first": problems, "source": source}
+        write({"kind": "check", **final})
+        return {"messages": [AIMessage(text, response_metadata={"check": final})]}
+
+    def after_route(state: State) -> str:
+        return "act" if state.get("route") in by_name else "answer"
 
     builder = StateGraph(State)
     builder.add_node("route", route)
-    builder.add_node("model", call_model)
-    builder.add_node("tools", ToolNode(list(tools), handle_tool_errors=describe_tool_error))
+    builder.add_node("act", act)
+    builder.add_node("answer", answer)
     builder.add_edge(START, "route")
-    builder.add_edge("route", "model")
-    builder.add_conditional_edges("model", tools_condition, {"tools": "tools", END: END})
-    builder.add_edge("tools", "model")
+    builder.add_conditional_edges("route", after_route, {"act": "act", "answer": "answer"})
+    builder.add_edge("act", "answer")
+    builder.add_edge("answer", END)
     return builder.compile(checkpointer=checkpointer, name="genai101")
-
-
-def current_turn(messages: Sequence[AnyMessage]) -> list[AnyMessage]:
-    """The messages after the latest user message: this turn's tool calls, results, answer."""
-    for i in range(len(messages) - 1, -1, -1):
-        if isinstance(messages[i], HumanMessage):
-            return list(messages[i + 1 :])
-    return list(messages)
 
 
 def make_graph():
     """Entry point for LangGraph's own tooling (`langgraph.json`): the default settings and
     tools, with the platform's checkpointer."""
-    from agent.providers import make_chat_model, tool_call_stop
+    from agent.providers import make_chat_model
     from agent.semantic_router import semantic_route
     from agent.settings import Settings
-    from tools import ToolContext, load_tools
+    from tools import ToolContext, lessons_text, load_tools
 
     settings = Settings.from_env()
     model = make_chat_model(settings)
-    tools = load_tools(ToolContext(settings, lambda: model))
-    return build_graph(
-        model, tools, settings, stop=tool_call_stop(settings), semantic_router=semantic_route
-    )
+    tools = load_tools(ToolContext(settings, lambda: make_chat_model(settings, slot=1)))
+    return build_graph(model, tools, settings, semantic_router=semantic_route, lessons=lessons_text)

@@ -5,6 +5,7 @@ the graph and the tools never know which one they talk to."""
 from __future__ import annotations
 
 import atexit
+import re
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -15,13 +16,6 @@ if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
 DEFAULT_MODELS = {"openai": "gpt-4o-mini", "groq": "llama-3.1-8b-instant"}
-
-
-def tool_call_stop(settings: Settings) -> list[str]:
-    """Stop sequences for the tool-routing call. The local 1.5B model, once it has written
-    its ```json tool-call block, tends to repeat it until max_tokens (over a minute on two
-    cores); stopping at the block's end keeps one call, which llama.cpp still parses."""
-    return ["}\n```"] if settings.provider == "local" else []
 
 
 def provider_problem(settings: Settings) -> str | None:
@@ -37,6 +31,19 @@ def provider_problem(settings: Settings) -> str | None:
     return None
 
 
+def _chat_openai_class():
+    from langchain_openai import ChatOpenAI
+
+    class NeutralisingChatOpenAI(ChatOpenAI):
+        """ChatOpenAI whose every request has role markers neutralised (see `neutralise`):
+        the one place all messages, tool results and passages pass on their way out."""
+
+        def _get_request_payload(self, input_, *, stop=None, **kwargs):
+            return _neutralised(super()._get_request_payload(input_, stop=stop, **kwargs))
+
+    return NeutralisingChatOpenAI
+
+
 @lru_cache(maxsize=4)
 def local_server(settings: Settings) -> LocalLLMServer:
     """One server per settings for the whole process, stopped when the process exits."""
@@ -45,7 +52,32 @@ def local_server(settings: Settings) -> LocalLLMServer:
     return server
 
 
-def make_chat_model(settings: Settings) -> BaseChatModel:
+# The chat template's role markers and the tool-result tags. llama.cpp reads special tokens
+# in the prompt text, so "<|im_end|><|im_start|>system" in a message or a document would
+# become a forged turn; a word joiner after "<" keeps the text readable but not special.
+ROLE_MARKER = re.compile(r"<(\|[a-z_]+\||/?tool_(?:response|call)>)", re.IGNORECASE)
+
+
+def neutralise(text: str) -> str:
+    return ROLE_MARKER.sub("<\u2060\\1", text)
+
+
+def _neutralised(payload: dict) -> dict:
+    for message in payload.get("messages", []):
+        content = message.get("content")
+        if isinstance(content, str):
+            message["content"] = neutralise(content)
+        elif isinstance(content, list):
+            for part in content:
+                if isinstance(part, dict) and isinstance(part.get("text"), str):
+                    part["text"] = neutralise(part["text"])
+    return payload
+
+
+def make_chat_model(settings: Settings, slot: int = 0) -> BaseChatModel:
+    """The chat model. `slot` picks the local server's llama.cpp slot: the conversation uses
+    slot 0 and the tools' own prompts (text-to-Cypher, in-context NER, query rewriting) slot
+    1, so a tool's prompt never evicts the conversation's cached prefix."""
     problem = provider_problem(settings)
     if problem:
         raise SettingsError(problem)
@@ -62,22 +94,22 @@ def make_chat_model(settings: Settings) -> BaseChatModel:
             model=settings.model or DEFAULT_MODELS["groq"], api_key=settings.groq_api_key, **common
         )
     import httpx
-    from langchain_openai import ChatOpenAI
 
     # A connection pool per model: langchain-openai otherwise shares one process-wide async
     # client, whose pooled connections belong to the event loop that opened them, so a
     # second event loop in the process (each test, each CLI turn) fails with "Event loop is
     # closed" on its first call.
     common["http_async_client"] = httpx.AsyncClient(timeout=settings.llm_timeout_s)
+    NeutralisingChatOpenAI = _chat_openai_class()  # noqa: N806 (a class, built lazily)
     if settings.provider == "openai":
-        return ChatOpenAI(
+        return NeutralisingChatOpenAI(
             model=settings.model or DEFAULT_MODELS["openai"],
             api_key=settings.openai_api_key,
             base_url=settings.base_url or None,
             **common,
         )
     if settings.provider == "openai-compatible":
-        return ChatOpenAI(
+        return NeutralisingChatOpenAI(
             model=settings.model,
             api_key=settings.openai_api_key or "none",
             base_url=settings.base_url,
@@ -85,12 +117,14 @@ def make_chat_model(settings: Settings) -> BaseChatModel:
         )
     server = local_server(settings)
     server.ensure_running()
-    return ChatOpenAI(
+    return NeutralisingChatOpenAI(
         model=MODEL_ALIAS,
         api_key="local",
         base_url=server.base_url,
         # Greedy decoding makes the 1.5B model loop on a phrase; llama.cpp's repetition
-        # penalty breaks the loop without making answers random.
-        extra_body={"repeat_penalty": 1.1},
+        # penalty breaks the loop without making answers random. `id_slot` keeps this
+        # model's prompts in their own slot's cache; `cache_prompt` reuses its prefix.
+        extra_body={"repeat_penalty": 1.1, "id_slot": slot, "cache_prompt": True},
+        stream_usage=True,
         **common,
     )

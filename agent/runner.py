@@ -1,39 +1,60 @@
-"""Running turns: one `Assistant` per process holds the checkpointer and a compiled graph per
-provider setting; the Chainlit app and the `genai101 chat` command both go through it."""
+"""Running turns, in one place: `Assistant.run_turn` runs a turn and yields its events
+(`agent.events`); the Chainlit app, `genai101 chat` (through `ainvoke`) and the benchmarks
+all consume it, so they cannot drift apart in how a turn is run, stopped or measured.
+
+One `Assistant` per process holds the checkpointer and a compiled graph per provider
+setting.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.messages import AIMessage, AIMessageChunk, AnyMessage, HumanMessage, ToolMessage
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.errors import GraphRecursionError
 
-from agent.graph import build_graph, current_turn, recursion_limit
-from agent.providers import local_server, make_chat_model, tool_call_stop
+from agent import events
+from agent.graph import RECURSION_LIMIT, build_graph, current_turn
+from agent.providers import local_server, make_chat_model
 from agent.semantic_router import semantic_route
 from agent.settings import Settings
-from tools import ToolContext, load_tools
+from agent.threads import ThreadOwners
+from tools import ToolContext, lessons_text, load_tools
 from tools.errors import ToolInputError
 
+log = logging.getLogger("genai101")
+
 STOPPED_MESSAGE = "(This turn was stopped before it finished.)"
+FAILED_MESSAGE = (
+    "⚠️ Something went wrong while answering; your conversation is kept. Please try again."
+)
 RECURSION_MESSAGE = (
     "I could not finish this within {n} steps, so I stopped instead of guessing. "
     "Try asking for one thing at a time."
 )
+# UTF-8 bytes bound the model's tokens from above (its tokenizer works on bytes), so a
+# message of 4,000 emoji cannot pass as "4,000 characters".
+BYTES_PER_CHAR_LIMIT = 2
 
 
 def validate_message(text: str, settings: Settings) -> str:
     text = (text or "").strip()
     if not text:
         raise ToolInputError("Your message is empty: type a question or pick a starter.")
-    if len(text) > settings.max_message_chars:
+    limit = settings.max_message_chars
+    if len(text) > limit or len(text.encode("utf-8")) > BYTES_PER_CHAR_LIMIT * limit:
         raise ToolInputError(
-            f"Your message has {len(text):,} characters; the limit is "
-            f"{settings.max_message_chars:,}. Shorten it, or upload long text as a file."
+            f"Your message is too long for the model ({len(text):,} characters, "
+            f"{len(text.encode('utf-8')):,} bytes); the limit is {limit:,} characters "
+            f"({BYTES_PER_CHAR_LIMIT * limit:,} bytes for text outside plain English). "
+            "Shorten it, or upload long text as a file."
         )
     return text
 
@@ -46,10 +67,56 @@ async def open_checkpointer(settings: Settings) -> AsyncIterator[AsyncSqliteSave
         yield cp
 
 
+class CallMeter(BaseCallbackHandler):
+    """Every chat-model call of a turn, with its prompt tokens and how many of them the
+    server took from its cache (the OpenAI `cached_tokens` field, which llama.cpp fills
+    from its `cache_n`)."""
+
+    run_inline = True
+
+    def __init__(self) -> None:
+        self.open: dict[Any, tuple[float, bool]] = {}
+        self.calls: list[events.LLMCall] = []
+
+    def on_chat_model_start(self, serialized: Any, messages: Any, *, run_id: Any, **kw: Any):
+        self.open[run_id] = (
+            time.perf_counter(),
+            (kw.get("metadata") or {}).get("langgraph_node") == "act"
+            and "arguments" not in (kw.get("tags") or []),
+        )
+
+    def on_llm_end(self, response: Any, *, run_id: Any, **kw: Any):
+        start, in_tool = self.open.pop(run_id, (time.perf_counter(), False))
+        usage: dict[str, Any] = {}
+        for generation in (response.generations or [[]])[0]:
+            message = getattr(generation, "message", None)
+            usage = getattr(message, "usage_metadata", None) or usage
+        details = usage.get("input_token_details") or {}
+        self.calls.append(
+            events.LLMCall(
+                seconds=time.perf_counter() - start,
+                prompt_tokens=int(usage.get("input_tokens") or 0),
+                cached_tokens=int(details.get("cache_read") or 0),
+                in_tool=in_tool,
+            )
+        )
+
+    def on_llm_error(self, error: BaseException, *, run_id: Any, **kw: Any):
+        self.open.pop(run_id, None)
+
+
 class Assistant:
-    def __init__(self, settings: Settings, checkpointer: AsyncSqliteSaver) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        checkpointer: AsyncSqliteSaver,
+        owners: ThreadOwners | None = None,
+    ) -> None:
         self.settings = settings
         self.checkpointer = checkpointer
+        # Who owns each thread id: checked before the agent reads or writes a thread, so a
+        # user who knows another user's thread id (or sends it from the CLI) gets nothing.
+        self.owners = owners or ThreadOwners(settings)
         self._graphs: dict[Settings, Any] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
@@ -60,18 +127,22 @@ class Assistant:
 
     def graph(self, settings: Settings | None = None):
         """The compiled graph for these settings (a provider switch in the chat settings
-        panel gets its own model and tools; the checkpointer, so the history, is shared)."""
+        panel gets its own model and tools; the checkpointer, so the history, is shared).
+        The tools get their own model on the local server's second slot."""
         settings = settings or self.settings
         if settings not in self._graphs:
             model = make_chat_model(settings)
-            tools = load_tools(ToolContext(settings, lambda: model))
+            tool_model = (
+                make_chat_model(settings, slot=1) if settings.provider == "local" else model
+            )
+            tools = load_tools(ToolContext(settings, lambda: tool_model))
             self._graphs[settings] = build_graph(
                 model,
                 tools,
                 settings,
                 self.checkpointer,
-                stop=tool_call_stop(settings),
                 semantic_router=semantic_route,
+                lessons=lessons_text,
             )
         return self._graphs[settings]
 
@@ -81,31 +152,34 @@ class Assistant:
             await asyncio.to_thread(local_server(settings).ensure_running)
 
     async def warm_up(self, settings: Settings | None = None) -> None:
-        """One throwaway turn on a scratch thread, so llama.cpp caches the system prompt and
-        tool schemas (~1,000 tokens) before the first learner waits for them."""
+        """One throwaway turn on a scratch thread, so llama.cpp caches the system prompt
+        before the first learner waits for it."""
         settings = settings or self.settings
-        graph = self.graph(settings)
-        config = self.config("warm-up", "system", settings)
         try:
-            await graph.ainvoke({"messages": [HumanMessage("Hi")]}, config)
+            await self.ainvoke("Hi", "warm-up", "system", settings)
         finally:
-            await self.checkpointer.adelete_thread("warm-up")
+            await self.delete_thread("warm-up")
+
+    async def delete_thread(self, thread_id: str) -> None:
+        """Forget a thread: its history in the checkpointer and who owned it."""
+        await self.checkpointer.adelete_thread(thread_id)
+        await self.owners.forget(thread_id)
 
     async def settle(self, graph, config: dict[str, Any]) -> None:
         """Close a turn that was stopped midway (the stop button, a crash, a restart): its
-        checkpoint still has the tool step pending, and LangGraph would run that step on
-        the next message instead of answering it."""
+        checkpoint still has a step pending, and LangGraph would run that step on the next
+        message instead of answering it."""
         state = await graph.aget_state(config)
         if state.next:
             await graph.aupdate_state(
-                config, {"messages": [AIMessage(STOPPED_MESSAGE)]}, as_node="model"
+                config, {"messages": [AIMessage(STOPPED_MESSAGE)]}, as_node="answer"
             )
 
     @staticmethod
     def config(thread_id: str, user_id: str, settings: Settings) -> dict[str, Any]:
         return {
             "configurable": {"thread_id": thread_id, "user_id": user_id},
-            "recursion_limit": recursion_limit(settings),
+            "recursion_limit": RECURSION_LIMIT,
         }
 
     async def messages(self, thread_id: str) -> list[AnyMessage]:
@@ -114,46 +188,133 @@ class Assistant:
         checkpoint = await self.checkpointer.aget({"configurable": {"thread_id": thread_id}})
         return list((checkpoint or {}).get("channel_values", {}).get("messages", []))
 
+    async def run_turn(
+        self,
+        text: str,
+        thread_id: str,
+        user_id: str = "default",
+        settings: Settings | None = None,
+        callbacks: list[BaseCallbackHandler] | None = None,
+    ) -> AsyncIterator[events.Event]:
+        """One turn, as events. Raises ToolInputError (a message for the chat) for a
+        message that cannot be sent; every other failure ends in a `Finished` that says so."""
+        settings = settings or self.settings
+        text = validate_message(text, settings)
+        await self.owners.claim(thread_id, user_id)
+        await self.prepare(settings)
+        graph = await asyncio.to_thread(self.graph, settings)
+        meter = CallMeter()
+        config = {
+            **self.config(thread_id, user_id, settings),
+            "callbacks": [meter, *(callbacks or [])],
+        }
+        started = time.perf_counter()
+        first_result: float | None = None
+        failure = ""
+        async with self.turn_lock(thread_id):
+            await self.settle(graph, config)
+            try:
+                async for mode, chunk in graph.astream(
+                    {"messages": [HumanMessage(text)]},
+                    config,
+                    stream_mode=["messages", "updates", "custom"],
+                ):
+                    event = _event(mode, chunk)
+                    if event is None:
+                        continue
+                    if first_result is None and isinstance(
+                        event, events.ToolFinished | events.Token
+                    ):
+                        first_result = time.perf_counter() - started
+                    yield event
+            except GraphRecursionError:
+                failure = RECURSION_MESSAGE.format(n=RECURSION_LIMIT)
+            except Exception:
+                log.exception("turn failed")
+                failure = FAILED_MESSAGE
+            if failure:
+                await graph.aupdate_state(
+                    config,
+                    {"messages": [AIMessage(failure, response_metadata={"error": True})]},
+                    as_node="answer",
+                )
+            state = (await graph.aget_state(config)).values
+        yield _finished(state, meter.calls, time.perf_counter() - started, first_result)
+
     async def ainvoke(
         self, text: str, thread_id: str, user_id: str = "default", settings: Settings | None = None
     ) -> dict[str, Any]:
         """One turn, no streaming: the CLI's path and the tests'."""
-        settings = settings or self.settings
-        text = validate_message(text, settings)
-        await self.prepare(settings)
-        graph = self.graph(settings)
-        config = self.config(thread_id, user_id, settings)
-        async with self.turn_lock(thread_id):
-            await self.settle(graph, config)
-            try:
-                await graph.ainvoke({"messages": [HumanMessage(text)]}, config)
-            except GraphRecursionError:
-                answer = RECURSION_MESSAGE.format(n=config["recursion_limit"])
-                await graph.aupdate_state(
-                    config, {"messages": [AIMessage(answer)]}, as_node="model"
-                )
-            state = (await graph.aget_state(config)).values
-        return {**turn_result(state["messages"]), "route_note": state.get("route_note", "")}
+        final: events.Finished | None = None
+        async for event in self.run_turn(text, thread_id, user_id, settings):
+            if isinstance(event, events.Finished):
+                final = event
+        assert final is not None  # run_turn always ends with Finished
+        return final.as_dict()
 
 
-def turn_result(messages: list[AnyMessage]) -> dict[str, Any]:
+def _event(mode: str, chunk: Any) -> events.Event | None:
+    """A LangGraph stream item as a turn event, or None for what no consumer needs."""
+    if mode == "messages":
+        message, meta = chunk
+        if (
+            isinstance(message, AIMessageChunk)
+            and meta.get("langgraph_node") == "answer"
+            and message.content
+        ):
+            return events.Token(str(message.content))
+        return None
+    if mode == "updates":
+        update = (chunk or {}).get("route") or {}
+        if update.get("route"):
+            return events.Routed(update["route"], update.get("route_note", ""))
+        return None
+    kind = chunk.get("kind")
+    if kind == "tool_start":
+        return events.ToolStarted(chunk["call"], chunk["how"])
+    if kind == "tool_end":
+        result: ToolMessage = chunk["result"]
+        artifact = result.artifact if isinstance(result.artifact, dict) else None
+        return events.ToolFinished(
+            chunk["call"], str(result.content), artifact, result.status == "error"
+        )
+    if kind == "retry":
+        return events.Retry(chunk["problems"])
+    if kind == "check":
+        return events.Checked(
+            chunk["ok"], chunk["problems"], chunk.get("first", []), chunk["source"]
+        )
+    return None
+
+
+def _finished(
+    state: dict[str, Any], calls: list[events.LLMCall], seconds: float, first: float | None
+) -> events.Finished:
+    messages = state.get("messages", [])
     turn = current_turn(messages)
-    final = messages[-1]
-    return {
-        "answer": final.content if isinstance(final, AIMessage) else "",
-        "tool_calls": [
+    final = messages[-1] if messages else None
+    is_answer = isinstance(final, AIMessage) and not final.tool_calls
+    return events.Finished(
+        answer=str(final.content) if is_answer else "",
+        error=bool(is_answer and final.response_metadata.get("error")),
+        route=state.get("route", "none"),
+        route_note=state.get("route_note", ""),
+        tool_calls=[
             {"name": c["name"], "args": c["args"]}
             for m in turn
             if isinstance(m, AIMessage)
             for c in m.tool_calls
         ],
-        "tool_results": [
+        tool_results=[
             {"name": m.name, "content": m.content, "artifact": m.artifact}
             for m in turn
             if isinstance(m, ToolMessage)
         ],
-        "error": bool(isinstance(final, AIMessage) and final.response_metadata.get("error")),
-    }
+        check=(final.response_metadata.get("check", {}) if is_answer else {}),
+        llm_calls=calls,
+        seconds=seconds,
+        first_result_seconds=first,
+    )
 
 
 def chat_once(settings: Settings, text: str, thread_id: str = "cli") -> dict[str, Any]:

@@ -48,8 +48,38 @@ NO_TOOLS = re.compile(
 )
 
 
+# "What did we just do?", "summarise our chat": about the conversation itself, which the
+# model has in view; the classifier follows the topic words ("we looked at attention").
+ABOUT_CONVERSATION = re.compile(
+    r"\bwhat\s+(?:did|have)\s+we\s+(?:just\s+)?(?:do|done|look(?:ed)?\s+at|see|seen|"
+    r"cover(?:ed)?|talk(?:ed)?\s+about|learn(?:ed|t)?)\b"
+    r"|\b(?:summari[sz]e|recap)\b.{0,40}\b(?:so\s+far|conversation|chat|we\s+(?:did|looked|saw|covered)|"
+    r"this\s+session|everything)\b|\bwhat\s+was\s+(?:that|the\s+last\s+(?:one|result|answer))\b",
+    re.IGNORECASE,
+)
+
+
 def asks_for_no_tools(text: str) -> bool:
-    return bool(NO_TOOLS.search(text))
+    """An explicit request for no tools, or a question about the conversation itself."""
+    return bool(NO_TOOLS.search(text) or ABOUT_CONVERSATION.search(text))
+
+
+# "What can you teach me?": answered from the tool registry, never from the model's idea of
+# what an assistant does (it offered to write poems, with a citation).
+ABOUT_LESSONS = re.compile(
+    r"\bwhat\s+(?:can|could|do|will)\s+you\s+(?:do|teach|show|offer|help)"
+    r"|\bwhat\s+(?:are|is)\s+(?:you|your)\s+(?:able|for|lessons?|tools?|skills?)\b"
+    r"|\bwhat\s+(?:lessons|tools|topics)\s+(?:do\s+you|are\s+there|can\s+i)"
+    r"|\bhow\s+can\s+you\s+help\b|\bwho\s+are\s+you\b|\bwhat\s+are\s+you\b",
+    re.IGNORECASE,
+)
+
+
+def asks_about_lessons(text: str) -> bool:
+    """Only a short question about the assistant itself: "what can you show me in: 'The
+    cat sat'" is a request for a tool, not for the list of lessons."""
+    short = len(text.split()) <= 12 and not re.search(r"[:\"“'‘]", text)
+    return short and bool(ABOUT_LESSONS.search(text))
 
 
 def load_examples() -> dict[str, list[str]]:

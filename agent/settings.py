@@ -51,7 +51,7 @@ class Settings:
 
     # The local llama.cpp server (xllamacpp in a child process).
     llm_port: int = 8765
-    llm_ctx: int = 8192
+    llm_ctx: int = 12288
     llm_threads: int = 1
     llm_batch_threads: int = 2
     llm_cache_mib: int = 256
@@ -60,7 +60,6 @@ class Settings:
 
     # The agent.
     max_message_chars: int = 4000
-    max_tool_rounds: int = 1
     route_threshold: float = 0.5  # router classifier: below this probability the LLM decides
     history_tokens: int = 3000
 

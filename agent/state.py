@@ -1,8 +1,8 @@
-"""The graph's state: the conversation, and the router's choice for the current turn with
-how it was made.
+"""The graph's state: the conversation, and this turn's routing.
 
-How many tool rounds this turn has used is derived from the messages (see
-`graph.tool_rounds_this_turn`) instead of being stored, so it can never drift from them.
+`window` is where the history the model sees begins (see `graph.window_start`); it is kept
+in the state because a window computed afresh each turn would slide, and a sliding window
+changes the prompt's prefix, so llama.cpp's cache of it, on every turn.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict
 
 
-class State(TypedDict):
+class State(TypedDict, total=False):
     messages: Annotated[list[AnyMessage], add_messages]
-    route: str  # a tool name, "none", or "*" (routing failed: all tools offered)
+    route: str  # a tool name, "none", or "about" (what the lessons are)
     route_note: str  # how the router decided, in words the learner sees
+    follow_up: bool  # the classifier read the message as a follow-up of the last tool
+    window: int  # index of the first message the model sees

@@ -79,10 +79,9 @@ async def run_agent_parts(
     async with open_checkpointer(local) as checkpointer:
         assistant = Assistant(local, checkpointer)
         if "routing" in parts:
-            capped = Assistant(routing.routing_settings(local), checkpointer)
             for name, path in routing.SETS.items():
                 chosen = routing.load_cases(path)[:limit] if limit else routing.load_cases(path)
-                results[name] = await routing.measure_routing(capped, assistant, chosen, progress)
+                results[name] = await routing.measure_routing(assistant, chosen, progress)
                 print(f"\n{path.name}: " + routing.report(results[name]), flush=True)
         if {"latency", "grounding"} & set(parts):
             # First use of each tool loads its model and builds its index: not a turn's cost.

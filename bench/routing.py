@@ -6,15 +6,11 @@ The sets are `bench/data/routing.jsonl` (82 turns, the one the router was tuned 
 turns `{"user", "assistant", "tool"?: {"name", "args", "output"}}` for follow-ups that only
 make sense with them.
 
-Method: the real compiled agent graph (`Assistant.graph()`: same router node, system prompt,
-history trimming and bound tools as a chat), invoked with `interrupt_before=["tools"]`, so
-it stops before any tool runs. The routed tool is the model node's first tool call ("none"
-for a plain answer, "error" when the model call failed): what would run, whatever the
-router node chose; the router's choice is saved beside each miss. The reply is capped at
-`ROUTING_MAX_TOKENS`: decoding is greedy, so the capped reply starts exactly like the full
-one, and a plain answer cut short is still a plain answer; this saves up to a minute a turn
-on two busy cores. A reply the cap cut inside a tool-call block (llama.cpp then fails to
-parse it: an error, or "cut") is routed again with the app's own token limit.
+Method: the real compiled agent graph (`Assistant.graph()`: the same route node as a chat:
+classifier, no-tool and lesson rules, the LLM router when the classifier is unsure), invoked
+with `interrupt_before=["act", "answer"]`, so it stops once the route is chosen and before
+any tool runs. The graph runs at most one tool, the routed one, so the route is what would
+run. "What can you teach me?" (the lesson list) counts as "none".
 """
 
 from __future__ import annotations
@@ -33,7 +29,6 @@ if TYPE_CHECKING:
     from langchain_core.messages import AnyMessage
 
     from agent.runner import Assistant
-    from agent.settings import Settings
 
 ROUTING_SET = Path(__file__).resolve().parent / "data" / "routing.jsonl"
 # Written by a helper that saw neither the router's examples nor its prompt, after the
@@ -41,13 +36,9 @@ ROUTING_SET = Path(__file__).resolve().parent / "data" / "routing.jsonl"
 HELDOUT_SET = ROUTING_SET.with_name("routing_heldout.jsonl")
 SETS = {"routing": ROUTING_SET, "routing_heldout": HELDOUT_SET}
 NONE = "none"
-ERROR = "error"
-CUT = "cut"
-ROUTING_MAX_TOKENS = 200
 METHOD = (
-    "first model call of the real agent graph (interrupt before the tool node), reply capped "
-    f"at {ROUTING_MAX_TOKENS} tokens (re-run with the app's limit when the cap cut a tool "
-    "call); history turns replayed as messages"
+    "route node of the real agent graph (interrupt before the tool runs); history turns "
+    "replayed as messages"
 )
 
 
@@ -71,25 +62,6 @@ def history_messages(history: Sequence[dict[str, Any]]) -> list[AnyMessage]:
             messages.append(ToolMessage(tool["output"], tool_call_id=call_id, name=tool["name"]))
         messages.append(AIMessage(turn["assistant"]))
     return messages
-
-
-def routing_settings(settings: Settings) -> Settings:
-    return settings.with_(llm_max_tokens=ROUTING_MAX_TOKENS)
-
-
-def routed_tool(message: Any) -> str:
-    """The first tool the model asked for, "none" for a plain answer, "error" on failure,
-    "cut" for a tool-call block the token cap stopped before it could be parsed."""
-    metadata = getattr(message, "response_metadata", {}) or {}
-    if metadata.get("error"):
-        return ERROR
-    calls = getattr(message, "tool_calls", None) or []
-    if calls:
-        return calls[0]["name"]
-    text = message.content if isinstance(message.content, str) else ""
-    if metadata.get("finish_reason") == "length" and text.lstrip().startswith("```json"):
-        return CUT
-    return NONE
 
 
 def confusion(pairs: Iterable[tuple[str, str]]) -> dict[str, dict[str, int]]:
@@ -147,38 +119,34 @@ def summarize(
 
 
 async def route(assistant: Assistant, case: dict[str, Any]) -> tuple[str, str]:
-    """The tool the assistant's model node calls first for this case (in a fresh thread),
-    and what the graph's router node chose before it ("" for a graph without a router)."""
+    """The tool the graph routes this case to (in a fresh thread), and how it decided."""
     from langchain_core.messages import HumanMessage
+
+    from agent.graph import ABOUT
 
     config = assistant.config(f"bench-routing-{uuid.uuid4()}", "bench", assistant.settings)
     messages = [*history_messages(case.get("history", [])), HumanMessage(case["prompt"])]
     await assistant.prepare(assistant.settings)
     state = await assistant.graph().ainvoke(
-        {"messages": messages}, config, interrupt_before=["tools"]
+        {"messages": messages}, config, interrupt_before=["act", "answer"]
     )
-    return routed_tool(state["messages"][-1]), str(state.get("route", ""))
+    chosen = state.get("route", NONE)
+    return (NONE if chosen == ABOUT else chosen), str(state.get("route_note", ""))
 
 
 async def measure_routing(
-    capped: Assistant, full: Assistant, cases: Sequence[dict[str, Any]], progress: bool = True
+    assistant: Assistant, cases: Sequence[dict[str, Any]], progress: bool = True
 ) -> dict[str, Any]:
-    """Route every case with the capped reply; a case whose capped call failed or was cut
-    (a tool-call block llama.cpp cannot parse once cut) is routed again as the app would,
-    so the cap saves time without changing an outcome."""
     from tqdm import tqdm
 
-    called, routes, seconds, retried = [], [], [], 0
+    called, routes, seconds = [], [], []
     for case in tqdm(cases, desc="routing", unit="turn", disable=not progress):
         started = time.perf_counter()
-        tool, router = await route(capped, case)
-        if tool in (ERROR, CUT):
-            tool, router = await route(full, case)
-            retried += 1
+        tool, router = await route(assistant, case)
         seconds.append(time.perf_counter() - started)
         called.append(tool)
         routes.append(router)
-    return {**summarize(cases, called, seconds, routes), "rerun_uncapped": retried}
+    return summarize(cases, called, seconds, routes)
 
 
 def report(result: dict[str, Any]) -> str:

@@ -104,39 +104,31 @@ def covered(spans: Sequence[tuple[float, float]]) -> float:
 
 
 async def run_turn(assistant: Assistant, text: str) -> dict[str, Any]:
-    """One turn in a fresh thread, with its timings and what the tools returned."""
-    from langchain_core.messages import HumanMessage
-    from langgraph.errors import GraphRecursionError
-
-    from agent.runner import turn_result
+    """One turn in a fresh thread through the app's own runner, with its timings and what
+    the tools returned."""
+    from agent.events import Finished
 
     timer = TurnTimer()
-    settings = assistant.settings
-    config = assistant.config(f"bench-turn-{uuid.uuid4()}", "bench", settings)
-    await assistant.prepare(settings)
-    started = time.perf_counter()
-    try:
-        state = await assistant.graph().ainvoke(
-            {"messages": [HumanMessage(text)]}, {**config, "callbacks": [timer]}
-        )
-        result = turn_result(state["messages"])
-    except GraphRecursionError:
-        result = {"answer": "", "tool_calls": [], "tool_results": [], "error": True}
-    seconds = time.perf_counter() - started
+    final: Finished | None = None
+    thread = f"bench-turn-{uuid.uuid4()}"
+    async for event in assistant.run_turn(text, thread, "bench", callbacks=[timer]):
+        if isinstance(event, Finished):
+            final = event
+    assert final is not None  # the runner always ends a turn with Finished
     return {
         "prompt": text,
-        "tool": result["tool_calls"][0]["name"] if result["tool_calls"] else NONE,
-        "seconds": seconds,
+        "tool": final.tool_calls[0]["name"] if final.tool_calls else NONE,
+        "seconds": final.seconds,
         "llm_seconds": timer.llm_seconds(),
         "llm_calls": len(timer.llm),
         "tool_calls": len(timer.tools),
         "tool_seconds": timer.tool_seconds(),
         "llm_in_tools": timer.llm_in_tools(),
-        "error": result["error"],
-        "answer": result["answer"],
+        "error": final.error,
+        "answer": final.answer,
         "tool_results": [
             {"name": r["name"], "content": r["content"], "artifact": r["artifact"]}
-            for r in result["tool_results"]
+            for r in final.tool_results
         ],
     }
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
 
 class ScriptedChatModel(BaseChatModel):
@@ -35,6 +35,24 @@ class ScriptedChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        return ChatResult(generations=[ChatGeneration(message=self._next(messages, kwargs))])
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ):
+        """The scripted answer in two chunks, as a streaming server sends tokens."""
+        text = str(self._next(messages, kwargs).content)
+        for piece in (text[: len(text) // 2], text[len(text) // 2 :]):
+            chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
+            if run_manager:
+                run_manager.on_llm_new_token(piece, chunk=chunk)
+            yield chunk
+
+    def _next(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> AIMessage:
         self.calls.append(
             {"messages": list(messages), "tools": list(self.bound_tools), "kwargs": kwargs}
         )
@@ -45,8 +63,7 @@ class ScriptedChatModel(BaseChatModel):
             item = item(messages)
         if isinstance(item, BaseException):
             raise item
-        message = item if isinstance(item, AIMessage) else AIMessage(str(item))
-        return ChatResult(generations=[ChatGeneration(message=message)])
+        return item if isinstance(item, AIMessage) else AIMessage(str(item))
 
 
 def route(tool: str) -> str:

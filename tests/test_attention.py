@@ -214,8 +214,11 @@ def test_tool_returns_text_view_table_and_html(settings: Settings) -> None:
             "args": {"sentence": FOX, "layer": 1},
         }
     )
-    assert "Previous-token heads: layer 0 head 2" in message.content
-    assert "Next-token heads: layer 1 head 8" in message.content
+    assert "look at the previous token, most clearly layer 0 head 2" in message.content
+    assert "look at the next token, most clearly layer 1 head 8" in message.content
+    # The model reads a few facts, not the grid of 72 heads; the answer must name the head.
+    assert len(message.content) < 900
+    assert message.artifact["facts"]["must"] == [["layer 1", "layer1"], ["head 8", "head8"]]
     kinds = [p["kind"] for p in message.artifact["parts"]]
     assert kinds == ["custom", "markdown", "html"]
     custom, table, page = message.artifact["parts"]

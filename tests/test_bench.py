@@ -55,26 +55,6 @@ def test_history_becomes_a_valid_conversation():
     assert call["name"] == "find_entities" and messages[4].tool_call_id == call["id"]
 
 
-def test_routed_tool_reads_the_first_call_or_none():
-    from langchain_core.messages import AIMessage
-
-    two_calls = AIMessage(
-        "",
-        tool_calls=[
-            {"name": "show_attention", "args": {}, "id": "a"},
-            {"name": "find_entities", "args": {}, "id": "b"},
-        ],
-    )
-    assert routing.routed_tool(two_calls) == "show_attention"
-    assert routing.routed_tool(AIMessage("Hello!")) == routing.NONE
-    failed = AIMessage("⚠️ down", response_metadata={"error": True})
-    assert routing.routed_tool(failed) == routing.ERROR
-    cut = AIMessage('```json\n{"name": "find_en', response_metadata={"finish_reason": "length"})
-    assert routing.routed_tool(cut) == routing.CUT
-    long_prose = AIMessage("Once upon a time", response_metadata={"finish_reason": "length"})
-    assert routing.routed_tool(long_prose) == routing.NONE
-
-
 def test_confusion_counts_and_table():
     pairs = [("a", "a"), ("a", "none"), ("none", "none"), ("b", "a"), ("a", "a")]
     matrix = routing.confusion(pairs)
@@ -356,28 +336,12 @@ def test_machine_description():
     assert info["date"].endswith("+00:00")
 
 
-class GraphOnly:
-    """The part of `Assistant` a benchmark turn uses, around a graph with a scripted model."""
-
-    def __init__(self, graph, settings: Settings) -> None:
-        self._graph, self.settings = graph, settings
-
-    def graph(self):
-        return self._graph
-
-    def config(self, thread_id: str, user_id: str, settings: Settings) -> dict:
-        return {"configurable": {"thread_id": thread_id, "user_id": user_id}}
-
-    async def prepare(self, settings: Settings) -> None:
-        return None
-
-
-async def test_run_turn_times_model_calls_made_inside_a_tool():
+async def test_run_turn_times_model_calls_made_inside_a_tool(tmp_path):
     from langchain_core.tools import StructuredTool
-    from langgraph.checkpoint.memory import InMemorySaver
 
     from agent.graph import build_graph
-    from tests.fakes import ScriptedChatModel, route, tool_call
+    from agent.runner import Assistant, open_checkpointer
+    from tests.fakes import ScriptedChatModel
 
     inner = ScriptedChatModel(script=["MATCH (a) RETURN count(a)"])
 
@@ -386,47 +350,53 @@ async def test_run_turn_times_model_calls_made_inside_a_tool():
         return inner.invoke(question).content
 
     tool = StructuredTool.from_function(write_cypher)
-    outer = ScriptedChatModel(
-        script=[route("write_cypher"), tool_call("write_cypher", {"question": "how many?"}), "42."]
+    outer = ScriptedChatModel(script=['{"question": "how many?"}', "42."])
+    settings = Settings.from_env(
+        {"provider": "openai-compatible", "base_url": "http://x", "data_dir": tmp_path}
     )
-    settings = Settings.from_env({"provider": "openai-compatible", "base_url": "http://x"})
-    graph = build_graph(outer, [tool], settings, InMemorySaver())
-
-    turn = await turns.run_turn(GraphOnly(graph, settings), "How many articles?")
+    async with open_checkpointer(settings) as cp:
+        assistant = Assistant(settings, cp)
+        assistant._graphs[settings] = build_graph(
+            outer, [tool], settings, cp, semantic_router=lambda t: ("write_cypher", 0.9)
+        )
+        turn = await turns.run_turn(assistant, "How many articles?")
     assert (turn["tool"], turn["answer"], turn["error"]) == ("write_cypher", "42.", False)
-    assert turn["llm_calls"] == 4  # router, tool call, the tool's own call, answer
+    assert turn["llm_calls"] == 3  # the arguments, the tool's own call, the answer
     assert turn["tool_calls"] == 1
     assert 0 < turn["llm_in_tools"] <= turn["tool_seconds"] <= turn["seconds"]
     assert turn["tool_results"][0]["content"] == "MATCH (a) RETURN count(a)"
 
 
-async def test_routing_reruns_a_capped_call_that_failed():
+async def test_routing_reads_the_route_node_and_runs_no_tool(tmp_path):
     from langchain_core.tools import StructuredTool
-    from langgraph.checkpoint.memory import InMemorySaver
 
     from agent.graph import build_graph
-    from tests.fakes import ScriptedChatModel, route, tool_call
+    from agent.runner import Assistant, open_checkpointer
+    from tests.fakes import ScriptedChatModel, route
 
     def find_entities(text: str) -> str:
-        """Never runs: routing stops before the tool node."""
+        """Never runs: routing stops before the tool runs."""
         raise AssertionError("the tool ran")
 
     tools = [StructuredTool.from_function(find_entities)]
-    settings = Settings.from_env({"provider": "openai-compatible", "base_url": "http://x"})
-
-    def assistant(script: list) -> GraphOnly:
-        model = ScriptedChatModel(script=script)
-        return GraphOnly(build_graph(model, tools, settings, InMemorySaver()), settings)
-
-    cut = RuntimeError("Failed to parse tool call arguments as JSON")
-    capped = assistant([route("find_entities"), cut, route("none"), "Hello!"])
-    full = assistant([route("find_entities"), tool_call("find_entities", {"text": "Paris"})])
+    settings = Settings.from_env(
+        {"provider": "openai-compatible", "base_url": "http://x", "data_dir": tmp_path}
+    )
+    labels = {"Entities in: Paris": ("find_entities", 0.9), "Hi": ("none", 0.2)}
+    model = ScriptedChatModel(script=[route("none")])  # the unsure "Hi" asks the LLM router
     cases = [
         {"id": "e-1", "prompt": "Entities in: Paris", "expected": "find_entities"},
         {"id": "c-1", "prompt": "Hi", "expected": "none"},
+        {"id": "c-2", "prompt": "What can you teach me?", "expected": "none"},
     ]
-    result = await routing.measure_routing(capped, full, cases, progress=False)
-    assert (result["correct"], result["rerun_uncapped"], result["misses"]) == (2, 1, [])
+    async with open_checkpointer(settings) as cp:
+        assistant = Assistant(settings, cp)
+        assistant._graphs[settings] = build_graph(
+            model, tools, settings, cp, semantic_router=labels.get, lessons=lambda: "lessons"
+        )
+        result = await routing.measure_routing(assistant, cases, progress=False)
+    assert (result["correct"], result["misses"]) == (3, [])
+    assert len(model.calls) == 1
 
 
 async def test_learner_waits_for_the_end_of_its_own_task():

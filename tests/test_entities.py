@@ -452,8 +452,9 @@ def test_tool_returns_text_and_artifact(settings, monkeypatch):
         {"type": "tool_call", "name": tool.name, "id": "1", "args": {"text": BEATLES}}
     )
     assert isinstance(message, ToolMessage)
-    assert "[John Lennon](https://en.wikipedia.org/wiki/John_Lennon)" in message.content
-    assert "Paul McCartney (person): no article" in message.content
+    assert "- John Lennon (person) -> Wikipedia: John Lennon" in message.content
+    assert "- Paul McCartney (person) -> not linked: no article" in message.content
+    assert ["John Lennon"] in message.artifact["facts"]["must"]
     assert message.artifact["tool"] == "find_entities"
 
 

@@ -49,6 +49,25 @@ def warm_up_tools(settings: Settings) -> None:
             mod.warm_up(settings)
 
 
+def lessons() -> list[dict[str, str]]:
+    """Each tool module's `LESSON`: its title, what it shows and an example prompt. The
+    answer to "what can you teach me?" and the chat's starters are made from these, so
+    they name exactly the tools there are."""
+    return [mod.LESSON for mod in tool_modules() if hasattr(mod, "LESSON")]
+
+
+def lessons_text() -> str:
+    items = "\n".join(
+        f"- **{lesson['title']}**: {lesson['shows']}. Try: _{lesson['example']}_"
+        for lesson in lessons()
+    )
+    return (
+        "I teach generative AI with live lessons, each one a real tool you can try:\n"
+        f"{items}\n\nYou can also ask me about any concept (tokens, embeddings, fine-tuning...) "
+        "and I answer from what I know, or upload your own documents and ask about them."
+    )
+
+
 def load_tools(ctx: ToolContext) -> list[BaseTool]:
     tools = [t for mod in tool_modules() for t in mod.make_tools(ctx)]
     for t in tools:

@@ -14,6 +14,9 @@ Part kinds:
     code      {"content": str, "language": str, "name": str}
     custom    {"component": str, "props": dict, "name": str}   # public/elements/<component>.jsx
     html      {"path": str, "name": str}             # a self-contained HTML file, offered as download
+
+An artifact may also carry `facts` (see `facts()`): what an answer about the result must
+state, which the agent checks before a turn ends.
 """
 
 from __future__ import annotations
@@ -58,3 +61,28 @@ def custom(component: str, props: dict[str, Any], name: str = "view") -> dict[st
 
 def html(path: str, name: str = "view.html") -> dict[str, Any]:
     return {"kind": "html", "path": str(path), "name": name}
+
+
+def facts(
+    must: list[list[str]] | None = None,
+    need: int | None = None,
+    stance: bool | None = None,
+    passages: list[int] | None = None,
+    statement: str = "",
+) -> dict[str, Any]:
+    """What an answer about this result has to state, for the agent's answer check.
+
+    `must` lists the facts, each as the ways it may be written ("0.55", "55%"); at least
+    `need` of them (default: all) must appear. `stance` is a yes/no verdict (True: the two
+    sentences mean the same) the answer must not contradict. `passages` are the numbers an
+    answer may cite, and it must cite one. `statement` is the result in one plain sentence:
+    the answer written from the result when the model's answer fails the check twice.
+    """
+    must = [list(alternatives) for alternatives in (must or []) if alternatives]
+    return {
+        "must": must,
+        "need": len(must) if need is None else min(need, len(must)),
+        "stance": stance,
+        "passages": list(passages or []),
+        "statement": statement,
+    }

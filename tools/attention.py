@@ -26,6 +26,13 @@ import numpy as np
 from tools import artifacts
 from tools.errors import ToolInputError
 
+LESSON = {
+    "title": "Self-attention in BERT",
+    "shows": "how each of the 6 x 12 attention heads of a small BERT spreads its attention "
+    "over the tokens of a sentence, as an interactive view",
+    "example": "Show me the attention of BERT on: The cat sat on the mat because it was tired.",
+}
+
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -311,36 +318,38 @@ def markdown_summary(result: AttentionResult, layer: int, head: int) -> str:
 
 
 def describe(result: AttentionResult, layer: int, head: int) -> str:
-    """A short text for the chat model: what the learner should notice."""
+    """A short text for the chat model: what the learner should notice, in the few facts an
+    answer needs (the grid of all 72 heads is in the view; in the prompt it would cost
+    seconds of reading before the first word)."""
     groups = notable_heads(result)
     n_heads = result.num_layers * result.num_heads
+    tokens = " ".join(result.tokens[:24]) + (" ..." if len(result.tokens) > 24 else "")
+    s = result.summary(layer, head)
     parts = [
         f"{MODEL_NAMES[result.model]} ({result.num_layers} layers x {result.num_heads} heads) "
-        f"split the input into {len(result.tokens)} WordPiece tokens: {' '.join(result.tokens)}."
+        f"split the input into {len(result.tokens)} WordPiece tokens: {tokens}.",
+        f"The view opens on layer {layer} head {head}, a {s.label}.",
     ]
-    for key in ("previous", "next", "itself", "sep"):
+    kinds = {
+        "previous": "look at the previous token",
+        "next": "look at the next token",
+        "itself": "look at the token itself",
+    }
+    for key, does in kinds.items():
         heads = groups.get(LABELS[key], [])
         if heads:
-            named = ", ".join(
-                f"layer {s.layer} head {s.head} ({getattr(s, key):.2f})" for s in heads[:3]
+            best = heads[0]
+            parts.append(
+                f"{len(heads)} heads {does}, most clearly layer {best.layer} head {best.head} "
+                f"({getattr(best, key):.2f} of its attention)."
             )
-            parts.append(f"{LABELS[key].capitalize()}s: {named}.")
-    cls_heads = groups.get(LABELS["cls"], [])
-    if cls_heads:
+    resting = len(groups.get(LABELS["cls"], [])) + len(groups.get(LABELS["sep"], []))
+    if resting:
         parts.append(
-            f"{len(cls_heads)} of {n_heads} heads put most of their attention on [CLS], a "
-            "resting place when a head has nothing specific to do (BERT-base does this with [SEP])."
+            f"{resting} of {n_heads} heads rest most of their attention on [CLS] or [SEP] "
+            "(a place to look when a head has nothing specific to do)."
         )
-    broad = groups.get(BROAD_LABEL, [])
-    if broad:
-        named = ", ".join(f"layer {s.layer} head {s.head}" for s in broad[:3])
-        parts.append(f"Broad heads (attention spread evenly): {named}.")
-    s = result.summary(layer, head)
-    parts.append(
-        f"The view opens on layer {layer} head {head} ({s.label}); the learner can switch "
-        "layer and head and hover a token to see its lines. Attention weights show where a head "
-        "looks, not why the model decides."
-    )
+    parts.append("Attention weights show where a head looks, not why the model decides.")
     return " ".join(parts)
 
 
@@ -365,7 +374,12 @@ def attention_lesson(
         artifacts.markdown(markdown_summary(result, layer, head)),
         artifacts.html(str(page), name="attention.html"),
     ]
-    return text, artifacts.artifact("show_attention", parts, summary=text)
+    result_artifact = artifacts.artifact("show_attention", parts, summary=text)
+    result_artifact["facts"] = artifacts.facts(
+        must=[[f"layer {layer}", f"layer{layer}"], [f"head {head}", f"head{head}"]],
+        statement=text,
+    )
+    return text, result_artifact
 
 
 def make_tools(ctx: ToolContext) -> list[BaseTool]:

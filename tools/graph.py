@@ -33,6 +33,12 @@ if TYPE_CHECKING:
     from tools import ToolContext
 
 TOOL_NAME = "query_knowledge_graph"
+LESSON = {
+    "title": "Knowledge graph",
+    "shows": "a question about research articles turned into a read-only Cypher query, the "
+    "query itself, its rows and a picture of the part of the graph it touched",
+    "example": "In the article graph, which researchers have published the most articles?",
+}
 PICTURE_EDGES = 40
 
 
@@ -176,7 +182,32 @@ def build_artifact(store: GraphStore, answer: GraphAnswer) -> dict[str, Any]:
         edges = involved_edges(store, answer)
         if edges:
             parts.append(artifacts.plotly(graph_figure(edges), "Graph"))
-    return artifacts.artifact(TOOL_NAME, parts, summary=answer.answer.splitlines()[0])
+    result = artifacts.artifact(TOOL_NAME, parts, summary=answer.answer.splitlines()[0])
+    result["facts"] = answer_facts(answer)
+    return result
+
+
+def answer_facts(answer: GraphAnswer) -> dict[str, Any]:
+    """An answer must give the rows' first values (three of a long list), or say that
+    nothing matched; a refusal or an error is stated as it is."""
+    statement = f"The graph query returned: {answer.answer}"
+    if answer.refused or answer.error:
+        return artifacts.facts(statement=answer.answer)
+    if not answer.rows:
+        found = [
+            "nothing",
+            "no rows",
+            "no articles",
+            "no researchers",
+            "none",
+            "did not find",
+            "didn't find",
+            "no result",
+            "no match",
+        ]
+        return artifacts.facts(must=[found], statement=statement)
+    firsts = list(dict.fromkeys(str(cell(row[0])) for row in answer.rows[:10] if row))
+    return artifacts.facts(must=[[v] for v in firsts], need=3, statement=statement)
 
 
 def _tool_text(answer: GraphAnswer) -> str:

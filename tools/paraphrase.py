@@ -32,6 +32,13 @@ if TYPE_CHECKING:
     from agent.settings import Settings
     from tools import ToolContext
 
+LESSON = {
+    "title": "Paraphrase detection",
+    "shows": "whether two sentences mean the same, by a small BERT fine-tuned for it and "
+    "quantized to int8, with its probability and the fp32 model to compare",
+    "example": 'Do these mean the same? "The company hired Anna." and "Anna was hired by the '
+    'company."',
+}
 MAX_LENGTH = 128
 ModelChoice = Literal["int8", "fp32"]
 MODEL_NAMES = {"int8": "int8 (ONNX Runtime)", "fp32": "fp32 (PyTorch)"}
@@ -285,8 +292,33 @@ def paraphrase_lesson(
     if show_benchmark:
         parts += benchmark_parts()
         text += " The quantization benchmark (size, latency, accuracy of fp32 vs int8) is shown."
-    return text, artifacts.artifact(
+    result = artifacts.artifact(
         "check_paraphrase", parts, summary=f"{v.label} ({v.probability:.0%})"
+    )
+    result["facts"] = verdict_facts(v.model, v.label == "paraphrase", v.probability)
+    return text, result
+
+
+def verdict_facts(model: str, same: bool, p: float) -> dict[str, Any]:
+    """An answer must give the verdict and the probability, and not say the opposite."""
+    words = (
+        ["paraphrase", "same meaning", "mean the same", "means the same"]
+        if same
+        else [
+            "not a paraphrase",
+            "not paraphrase",
+            "different meaning",
+            "not mean the same",
+            "n't mean the same",
+            "not the same",
+        ]
+    )
+    verdict = "the same meaning" if same else "different meanings"
+    return artifacts.facts(
+        must=[words, [f"{p:.2f}", f"{p:.0%}", f"{p * 100:.1f}%", f"{p:.3f}", f"{p:.1f}"]],
+        stance=same,
+        statement=f"The {model} paraphrase model says the two sentences have {verdict}: "
+        f"P(paraphrase) = {p:.2f}.",
     )
 
 

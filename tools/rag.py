@@ -35,6 +35,13 @@ if TYPE_CHECKING:
     from tools import ToolContext
 
 TOOL_NAME = "search_documents"
+LESSON = {
+    "title": "Document RAG",
+    "shows": "the passages of the course documents (or your uploaded files) retrieved for a "
+    "question, with their scores, and an answer that cites them by number",
+    "example": "Using the course documents, what is the difference between static and "
+    "dynamic quantization?",
+}
 # `genai101 chat` runs as this user (see agent.runner.chat_once), so files added with
 # `genai101 ingest` are the ones it can search.
 CLI_USER = "cli"
@@ -211,7 +218,22 @@ def _artifact(
 ) -> dict[str, Any]:
     result = artifacts.artifact(TOOL_NAME, parts, summary)
     result.update(passages=passages, query=query, standalone_query=searched)
+    result["facts"] = artifacts.facts(
+        passages=[p["n"] for p in passages],
+        statement=(
+            "The passages found for this question:\n"
+            + "\n".join(f"[{p['n']}] ({label(p)}) {_first_sentence(p['text'])}" for p in passages)
+            if passages
+            else summary
+        ),
+    )
     return result
+
+
+def _first_sentence(text: str) -> str:
+    flat = " ".join(text.split())
+    end = re.search(r"(?<=[.!?])\s", flat[:400])
+    return flat[: end.start()] if end else flat[:300]
 
 
 def ingest_upload(settings: Settings, user_id: str, path: str | Path, filename: str) -> dict:

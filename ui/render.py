@@ -28,8 +28,14 @@ def markdown_table(columns: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
-def render(artifact: dict[str, Any], answer: str = "") -> tuple[str, list[cl.Element]]:
-    cited = {p["n"] for p in cited_passages(answer, artifact.get("passages", []))}
+def render(artifact: dict[str, Any], answer: str | None = None) -> tuple[str, list[cl.Element]]:
+    """The artifact as text and elements. Without an answer (the result shown as soon as the
+    tool returns) every passage is shown; with one, only those it rested on."""
+    passages = artifact.get("passages", [])
+    if answer is None:
+        cited = {p["n"] for p in passages}
+    else:
+        cited = {p["n"] for p in cited_passages(answer, passages)}
     texts: list[str] = []
     elements: list[cl.Element] = []
     for i, part in enumerate(artifact.get("parts", [])):

@@ -1,0 +1,134 @@
+"""The answer check: before a turn ends, the model's answer is held against what the tool
+found (the `facts` of its artifact, see `tools.artifacts.facts`) and against the thread's
+earlier answers.
+
+A 1.5B model, given a long history, answers an earlier question again, contradicts the tool
+it just called ("not paraphrases" after P = 0.55), or cites a passage it was never given.
+Each of those is a plain string test here, cheap enough to run on every turn; the agent
+regenerates once with the problems named, and falls back to a sentence written from the
+result itself. The checks look for stated facts, not for every invented claim: an invented
+sentence with no name or number in it passes (see README, "The answer check").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
+from typing import Any
+
+COPY_SIMILARITY = 0.6  # above this, an answer repeats an earlier one of the thread
+
+# A reply that is a tool call written out as text (the template's fenced JSON block).
+TOOL_CALL_TEXT = re.compile(r"```(?:json)?\s*\{\s*\"name\"\s*:", re.IGNORECASE)
+CITATION = re.compile(r"\[(\d{1,3})\]")
+SAME = re.compile(
+    r"same meaning|means? the same|mean much the same|are paraphrases|is a paraphrase"
+    r"|paraphrases? of each other|\bparaphrases?\b|equivalent|say the same",
+    re.IGNORECASE,
+)
+NEGATION = re.compile(
+    r"\bnot\b|n't\b|\bno\b|\bnever\b|\bdifferent\b|\bdiffer\b|\bunrelated\b", re.IGNORECASE
+)
+DIFFERENT = re.compile(r"different meanings?|differ in meaning|mean different", re.IGNORECASE)
+
+
+@dataclass
+class Check:
+    """The verdict on one answer: `problems` in words the model (and the learner) can read."""
+
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def normalise(text: str) -> str:
+    return " ".join(re.sub(r"[*_`]", "", text).lower().split())
+
+
+def mentions(answer: str, alternatives: Sequence[str]) -> bool:
+    """Whether the answer states a fact in one of its spellings (case, markdown and
+    whitespace aside; a number must stand alone, so "0.5" is not found in "0.55")."""
+    text = normalise(answer)
+    for alt in alternatives:
+        alt = normalise(str(alt))
+        if not alt:
+            continue
+        if re.fullmatch(r"[\d.,%]+", alt):
+            if re.search(rf"(?<![\d.]){re.escape(alt)}(?![\d]|\.\d)", text):
+                return True
+        elif alt in text:
+            return True
+    return False
+
+
+def stances(answer: str) -> set[bool]:
+    """The yes/no verdicts the answer states about "do these mean the same", per sentence."""
+    found: set[bool] = set()
+    for sentence in re.split(r"(?<=[.!?;])\s+|\n+", answer):
+        if DIFFERENT.search(sentence):
+            found.add(False)
+        elif SAME.search(sentence):
+            found.add(not NEGATION.search(sentence))
+    return found
+
+
+def similarity(a: str, b: str) -> float:
+    """How much of two answers is the same words in the same order (0..1). Over words, not
+    characters: two short answers built on one pattern ("It found X and Y.") share most of
+    their letters but few of their words; a repeated answer shares nearly all."""
+    words_a, words_b = re.findall(r"\w+", a.lower()), re.findall(r"\w+", b.lower())
+    return SequenceMatcher(None, words_a, words_b, autojunk=False).ratio()
+
+
+def check_answer(
+    answer: str, facts: dict[str, Any] | None, earlier_answers: Sequence[str] = ()
+) -> Check:
+    """Everything wrong with this answer, or nothing. `facts` is None for a turn without a
+    tool: then only the copy and tool-call-text checks apply."""
+    check = Check()
+    if not answer.strip():
+        check.problems.append("the answer is empty")
+        return check
+    if TOOL_CALL_TEXT.search(answer):
+        check.problems.append("the answer is a tool call written as text, not an answer")
+    for earlier in earlier_answers:
+        if earlier and similarity(answer, earlier) > COPY_SIMILARITY:
+            check.problems.append(
+                "the answer repeats an earlier answer of this conversation instead of "
+                "answering the latest message"
+            )
+            break
+    given = set((facts or {}).get("passages") or [])
+    if not given and CITATION.search(answer):
+        check.problems.append("the answer cites a passage, but this turn found none")
+    if not facts:
+        return check
+    stance = facts.get("stance")
+    if stance is not None and (not stance) in stances(answer):
+        verdict = "mean the same" if stance else "do not mean the same"
+        check.problems.append(f"the answer contradicts the tool, which found that they {verdict}")
+    must = facts.get("must") or []
+    missing = [alts[0] for alts in must if not mentions(answer, alts)]
+    if len(must) - len(missing) < facts.get("need", len(must)):
+        check.problems.append(
+            "the answer leaves out what the tool found: " + ", ".join(map(str, missing[:5]))
+        )
+    if given:
+        cited = {int(n) for n in CITATION.findall(answer)}
+        if cited - given:
+            bad = ", ".join(f"[{n}]" for n in sorted(cited - given))
+            check.problems.append(f"the answer cites {bad}, which no passage has")
+        elif not cited:
+            check.problems.append("the answer cites none of the numbered passages")
+    return check
+
+
+def answer_from_result(facts: dict[str, Any] | None, tool_text: str) -> str:
+    """The fallback when the model's answer failed twice: the result in its own words,
+    marked so the learner knows the model did not write it."""
+    statement = (facts or {}).get("statement") or tool_text
+    return f"{statement}\n\n_(Written from the tool's result: the model's answer did not pass the check.)_"

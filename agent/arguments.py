@@ -1,0 +1,67 @@
+"""Tool arguments read from the learner's message, without a model call.
+
+A model call whose only job is to copy the learner's words into a tool argument costs 3-5 s
+on two cores. When the route is known and the message holds the argument plainly (a
+question for the graph or the documents, a quoted sentence, a text after a colon), it is read
+here; when it does not (a follow-up such as "and for computer vision?", two sentences not
+marked apart), `read_arguments` returns None and the model fills the arguments in.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+# Straight and curly double quotes, and single quotes that open and close a phrase (not
+# the apostrophe in "don't").
+QUOTED = re.compile(r"\"([^\"]+)\"|“([^”]+)”|(?<!\w)'([^']+?)'(?!\w)|‘([^’]+)’")
+AFTER_COLON = re.compile(r":\s*(.+)$", re.DOTALL)
+VERSUS = re.compile(r"\s+(?:vs\.?|versus)\s+|\s+and\s+(?=[\"“'‘])", re.IGNORECASE)
+
+
+def quoted(text: str) -> list[str]:
+    return [next(g for g in m.groups() if g is not None).strip() for m in QUOTED.finditer(text)]
+
+
+def after_colon(text: str) -> str:
+    m = AFTER_COLON.search(text)
+    return m.group(1).strip() if m else ""
+
+
+def passage(text: str) -> str:
+    """The text a request is about: what follows its colon, else the one quoted part."""
+    found = after_colon(text)
+    if found:
+        parts = quoted(found)
+        return parts[0] if len(parts) == 1 and len(parts[0]) > 0.8 * len(found) - 4 else found
+    parts = quoted(text)
+    return parts[0] if len(parts) == 1 else ""
+
+
+def sentence_pair(text: str) -> tuple[str, str] | None:
+    parts = [p for p in quoted(text) if len(p.split()) >= 2]
+    if len(parts) == 2:
+        return parts[0], parts[1]
+    body = after_colon(text)
+    halves = [h.strip(" \"'“”‘’") for h in VERSUS.split(body)] if body else []
+    if len(halves) == 2 and all(len(h.split()) >= 2 for h in halves):
+        return halves[0], halves[1]
+    return None
+
+
+def read_arguments(tool: str, text: str) -> dict[str, Any] | None:
+    """The arguments for `tool` read from the message, or None when a model must read it."""
+    text = text.strip()
+    if tool in ("query_knowledge_graph", "search_documents"):
+        key = "question" if tool == "query_knowledge_graph" else "query"
+        return {key: text}
+    if tool == "find_entities":
+        found = passage(text)
+        return {"text": found} if found else None
+    if tool == "show_attention":
+        found = passage(text)
+        return {"sentence": found} if found and len(found.split()) <= 60 else None
+    if tool == "check_paraphrase":
+        pair = sentence_pair(text)
+        return {"sentence1": pair[0], "sentence2": pair[1]} if pair else None
+    return None

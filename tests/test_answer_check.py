@@ -1,0 +1,78 @@
+"""The answer check on recorded tool results: the failures seen in real conversations (a
+contradicted verdict, a copied answer, a missing fact, an invented citation, a tool call
+written as the answer) and good answers that must pass."""
+
+from __future__ import annotations
+
+from agent.answer_check import answer_from_result, check_answer, mentions, similarity
+from tools import artifacts
+from tools.paraphrase import verdict_facts
+
+# check_paraphrase said "the same meaning (P = 0.55)"; the answer said the opposite.
+SAME_055 = verdict_facts("int8 (ONNX Runtime)", True, 0.55)
+DIFFERENT_012 = verdict_facts("int8 (ONNX Runtime)", False, 0.12)
+
+
+def test_a_contradicted_paraphrase_verdict_fails():
+    answer = (
+        "These sentences are not paraphrases (P = 0.55): the first sentence uses the pronoun "
+        "'the company'."
+    )
+    check = check_answer(answer, SAME_055)
+    assert not check.ok and "contradicts the tool" in check.problems[0]
+
+
+def test_a_faithful_paraphrase_answer_passes_in_either_spelling():
+    assert check_answer("They mean the same (P(paraphrase) = 0.55).", SAME_055).ok
+    assert check_answer("The model says paraphrase, with 55% probability.", SAME_055).ok
+    negative = "They do not mean the same: P(paraphrase) is only 0.12."
+    assert check_answer(negative, DIFFERENT_012).ok
+    assert not check_answer("They are paraphrases (0.12).", DIFFERENT_012).ok
+
+
+def test_a_missing_probability_fails():
+    check = check_answer("They mean the same.", SAME_055)
+    assert not check.ok and "leaves out" in check.problems[0]
+
+
+def test_a_number_is_matched_whole():
+    assert mentions("p = 0.55", ["0.55"]) and not mentions("p = 0.556", ["0.55"])
+    assert not mentions("layer 10", ["layer 1"]) or mentions("layer 1 and", ["layer 1"])
+
+
+def test_graph_answer_must_name_the_rows():
+    facts = artifacts.facts(
+        must=[["Amara Okafor"], ["Chen Wei"], ["Lucas Martin"], ["Sofia Rossi"]], need=3
+    )
+    good = "Amara Okafor, Chen Wei and Lucas Martin have written about it."
+    assert check_answer(good, facts).ok
+    invented = "Amara Okafor and John Doe have written about it."
+    assert "leaves out" in check_answer(invented, facts).problems[0]
+
+
+def test_a_copy_of_an_earlier_answer_fails():
+    earlier = "The paraphrase model says the two sentences mean the same, with P = 0.55."
+    check = check_answer(earlier, SAME_055, [earlier])
+    assert not check.ok and "repeats an earlier answer" in check.problems[0]
+    assert similarity("It found Ada and Paris.", "It found Bob, Carol and Rome.") < 0.6
+
+
+def test_citations_must_be_of_given_passages():
+    facts = artifacts.facts(passages=[1, 2, 3])
+    assert check_answer("Overlap keeps sentences whole [2].", facts).ok
+    assert "cites [7]" in check_answer("See [7].", facts).problems[0]
+    assert "cites none" in check_answer("Overlap keeps sentences whole.", facts).problems[0]
+    # No tool, no passages: "I can write poems [1]" cites nothing that exists.
+    assert "cites a passage" in check_answer("I can write poems [1].", None).problems[0]
+
+
+def test_a_tool_call_written_as_the_answer_fails():
+    raw = '```json\n{"name": "search_documents", "arguments": {"query": "x"}}\n```'
+    assert "tool call written as text" in check_answer(raw, None).problems[0]
+
+
+def test_the_fallback_is_the_result_marked_as_such():
+    text = answer_from_result(SAME_055, "raw tool text")
+    assert text.startswith("The int8 (ONNX Runtime) paraphrase model says")
+    assert "Written from the tool's result" in text
+    assert answer_from_result(None, "raw tool text").startswith("raw tool text")
