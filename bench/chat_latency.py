@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from langchain_core.messages import AIMessageChunk, HumanMessage, SystemMessage
+from langchain_core.messages import HumanMessage, SystemMessage
 
 from agent.llm_server import LocalLLMServer, assemble_model, free_port
 from agent.prompts import SYSTEM_PROMPT
@@ -33,18 +33,14 @@ GOALS = {"no tool": ("first token", 3.0), "one tool": ("full turn", 12.0)}
 
 
 async def agent_turn(assistant: Assistant, settings: Settings, text: str, thread: str):
-    graph = assistant.graph(settings)
-    start, first = time.perf_counter(), None
-    async for msg, meta in graph.astream(
-        {"messages": [HumanMessage(text)]},
-        assistant.config(thread, "bench", settings),
-        stream_mode="messages",
-    ):
-        node = meta.get("langgraph_node")
-        if first is None and isinstance(msg, AIMessageChunk) and node == "model" and msg.content:
-            first = time.perf_counter() - start
-    total = time.perf_counter() - start
-    return first or total, total
+    """A turn through the app's runner: seconds to the first visible result (the tool's
+    artifact or the answer's first token) and to the end of the turn."""
+    from agent.events import Finished
+
+    async for event in assistant.run_turn(text, thread, "bench", settings):
+        if isinstance(event, Finished):
+            return event.first_result_seconds or event.seconds, event.seconds
+    raise AssertionError("the runner ended a turn without Finished")
 
 
 async def direct_turn(settings: Settings, text: str):

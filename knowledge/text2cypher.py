@@ -65,6 +65,18 @@ VECTOR_QUERY = (
     "CALL db.index.vector.queryNodes('{index}', 5, $embedding) YIELD node, score\n"
     "RETURN node.title AS title, node.date AS date, score ORDER BY score DESC"
 )
+# "Which researchers published articles about X?" asks for people: the authors of the
+# nearest articles, not the articles (the answer listed five titles as researchers).
+VECTOR_AUTHORS_QUERY = (
+    "CALL db.index.vector.queryNodes('{index}', 5, $embedding) YIELD node, score\n"
+    "MATCH (r:Researcher)-[:PUBLISHED]->(node)\n"
+    "RETURN r.name AS researcher, node.title AS title, score ORDER BY score DESC, researcher"
+)
+ASKS_FOR_PEOPLE = re.compile(
+    r"\b(?:who|whom|which|what)\b[^?]{0,20}?\b(?:researchers?|authors?|scientists?|people|"
+    r"writers?)\b|^\s*who\b",
+    re.IGNORECASE,
+)
 
 
 EXAMPLE_BANK = Path(__file__).resolve().parent / "cypher_examples.md"
@@ -399,12 +411,15 @@ def answer_question(store: GraphStore, llm: BaseChatModel, question: str) -> Gra
     names = graph_names(store)  # one read: the similarity test and the checks both use them
     theme = similarity_theme(names, question)
     if theme:
+        people = bool(ASKS_FOR_PEOPLE.search(question))
         result.method = "vector search"
-        result.cypher = VECTOR_QUERY.format(index=store.vector_index_name())
+        query = VECTOR_AUTHORS_QUERY if people else VECTOR_QUERY
+        result.cypher = query.format(index=store.vector_index_name())
         rows = run_guarded(store, result.cypher, theme)
         result.attempts.append({"cypher": result.cypher, "error": ""})
         result.columns, result.rows, result.truncated = rows.columns, rows.rows, rows.truncated
-        result.answer = f"Articles nearest in meaning to {theme!r}:\n" + _answer_text(result)
+        found = "Authors of the articles" if people else "Articles"
+        result.answer = f"{found} nearest in meaning to {theme!r}:\n" + _answer_text(result)
         result.seconds = time.perf_counter() - started
         return result
 

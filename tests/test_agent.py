@@ -293,3 +293,28 @@ async def test_a_turn_stopped_midway_is_closed_before_the_next_message(settings)
 def test_finished_event_is_plain_data():
     done = events.Finished(answer="a", error=False, llm_calls=[events.LLMCall(1.0, 10, 8, False)])
     assert json.loads(json.dumps(done.as_dict()))["llm_calls"][0]["cached_tokens"] == 8
+
+
+async def test_another_users_thread_is_neither_read_nor_written(settings):
+    """Knowing a thread id is not enough: the agent refuses to load another user's history
+    into the model's context, and the thread is left as it was."""
+    model = ScriptedChatModel(script=["Secret answer."])
+    async with open_checkpointer(settings) as cp:
+        a = assistant_with(model, settings, cp, classifier("none"))
+        await a.ainvoke("my secret plan", "shared-id", user_id="alice")
+        with pytest.raises(ToolInputError, match="belongs to another"):
+            await a.ainvoke("what did I say?", "shared-id", user_id="mallory")
+        history = await a.messages("shared-id")
+    assert [m.content for m in history] == ["my secret plan", "Secret answer."]
+    assert len(model.calls) == 1  # mallory's turn never reached the model
+
+
+async def test_a_deleted_thread_leaves_no_history_and_can_be_reused(settings):
+    model = ScriptedChatModel(script=["A1.", "B1."])
+    async with open_checkpointer(settings) as cp:
+        a = assistant_with(model, settings, cp, classifier("none"))
+        await a.ainvoke("first", "t", user_id="alice")
+        await a.delete_thread("t")
+        assert await a.messages("t") == []
+        await a.ainvoke("hello", "t", user_id="bob")
+    assert [m.content for m in model.calls[-1]["messages"][1:]] == ["hello"]

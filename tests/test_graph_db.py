@@ -289,6 +289,22 @@ def test_similarity_questions_use_the_vector_index(store: GraphStore) -> None:
     assert "protecting users from misinformation" in answer.answer
 
 
+def test_who_wrote_about_a_theme_gets_the_authors_of_the_nearest_articles(
+    store: GraphStore,
+) -> None:
+    """ "Which researchers published about X?" answered with article titles listed people
+    who do not exist; it gets the nearest articles' authors."""
+    llm = ScriptedChatModel(script=[], calls=[])
+    question = (
+        "Which researchers have published articles about protecting users from misinformation?"
+    )
+    answer = answer_question(store, llm, question)
+    assert answer.method == "vector search" and answer.columns[0] == "researcher"
+    authors = {a for r in ROWS if r.subtopic == "Misinformation" for a in r.authors}
+    assert answer.rows and answer.rows[0][0] in authors
+    assert answer.answer.startswith("Authors of the articles nearest in meaning")
+
+
 def test_text_to_cypher_repairs_a_bad_query(store: GraphStore) -> None:
     bad = "```cypher\nMATCH (r:Researcher {name: 'Amara Okafor'})-[:PUBLISHED]->(a RETURN a\n```"
     good = f"```cypher\n{COUNT_AMARA}\n```"

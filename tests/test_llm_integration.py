@@ -1,5 +1,6 @@
 """The agent with the real local LLM (llama.cpp serving Qwen2.5-Coder-1.5B): a greeting, one
-tool call with its artifact, and a server crash that costs one turn and nothing else."""
+tool call with its artifact, a tool turn right after another that answers about its own
+result from the cached prefix, and a server crash that costs one turn and nothing else."""
 
 from __future__ import annotations
 
@@ -44,11 +45,36 @@ async def test_one_tool_call_through_the_agent(settings):
     assert result["answer"] and not result["error"]
 
 
+async def test_a_tool_turn_after_another_answers_about_its_own_result(settings):
+    """The failure seen in the browser: the attention turn answered with the paraphrase
+    turn's verdict. Here the second answer must be about attention, not a copy, and its
+    prompt must reuse the first turn's cached prefix."""
+    from agent.answer_check import similarity
+
+    first_text = (
+        'Do these mean the same? "The company hired Anna." and "Anna was hired by the company."'
+    )
+    second_text = "Show me the attention of BERT on: The dog chased the ball."
+    async with open_checkpointer(settings) as cp:
+        assistant = Assistant(settings, cp)
+        first = await assistant.ainvoke(first_text, "two-tools")
+        second = await assistant.ainvoke(second_text, "two-tools")
+    assert [c["name"] for c in first["tool_calls"]] == ["check_paraphrase"]
+    assert [c["name"] for c in second["tool_calls"]] == ["show_attention"]
+    answer = second["answer"].lower()
+    assert "layer" in answer and "head" in answer, second["answer"]
+    assert "paraphrase" not in answer, second["answer"]
+    assert similarity(first["answer"], second["answer"]) <= 0.6
+    assert second["check"]["ok"], second["check"]
+    calls = second["llm_calls"]
+    assert len(calls) == 1  # route by classifier, argument read from the message
+    assert calls[0]["cached_tokens"] > 0.5 * calls[0]["prompt_tokens"], calls
+    print(f"\nsecond tool turn: {second['seconds']:.1f} s, {calls}")
+
+
 async def test_server_crash_costs_one_turn_and_is_restarted(tmp_path):
     # Our own server here (not the shared one): this test kills it.
-    settings = Settings.from_env(
-        {"data_dir": tmp_path, "llm_port": free_port(), "max_tool_rounds": 1}
-    )
+    settings = Settings.from_env({"data_dir": tmp_path, "llm_port": free_port()})
     models = REPO / "data" / "models"
     (tmp_path / "models").symlink_to(models, target_is_directory=True)
     server = local_server(settings)
