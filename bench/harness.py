@@ -27,7 +27,7 @@ from bench import report
 from bench.concurrency import SHARED_DATA
 from bench.tool_benches import Script, run_script, scripts
 
-AGENT_PARTS = ("routing", "latency", "grounding", "concurrency")
+AGENT_PARTS = ("routing", "conversation", "latency", "grounding", "concurrency")
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 LATENCY_PER_TOOL = 3
 GROUNDING_PER_TOOL = 8
@@ -69,7 +69,7 @@ async def run_agent_parts(
     from tqdm import tqdm
 
     from agent.runner import Assistant, open_checkpointer
-    from bench import concurrency, routing, turns
+    from bench import concurrency, conversation, routing, turns
 
     results: dict[str, Any] = {}
     if not parts:
@@ -83,10 +83,16 @@ async def run_agent_parts(
                 chosen = routing.load_cases(path)[:limit] if limit else routing.load_cases(path)
                 results[name] = await routing.measure_routing(assistant, chosen, progress)
                 print(f"\n{path.name}: " + routing.report(results[name]), flush=True)
-        if {"latency", "grounding"} & set(parts):
+        if {"conversation", "latency", "grounding"} & set(parts):
             # First use of each tool loads its model and builds its index: not a turn's cost.
             for text in tqdm(concurrency.PROMPTS, desc="warm-up", disable=not progress):
                 await turns.run_turn(assistant, text)
+        if "conversation" in parts:
+            chosen = conversation.load_conversations()
+            results["conversation"] = await conversation.measure_conversations(
+                assistant, chosen[:limit] if limit else chosen, progress=progress
+            )
+            print("\nConversations\n" + conversation.report(results["conversation"]), flush=True)
         if "latency" in parts:
             per_tool = limit or LATENCY_PER_TOOL
             results["latency"] = await turns.measure_latency(assistant, cases, per_tool, progress)

@@ -81,7 +81,8 @@ class Goal:
 def goals(results: dict[str, Any]) -> list[Goal]:
     """Every goal the harness knows, from a results dict as saved to JSON.
 
-    Goals: routing accuracy >= 95 % (issue 8); at least 90 % of RAG and graph answers
+    Goals: routing accuracy >= 95 % (issue 8); the conversation goals (see
+    `bench.conversation.goals`); at least 90 % of RAG and graph answers
     grounded (the harness's own bar for its simple check); concurrency with no errors and
     nothing lost; each per-tool script exits 0 and prints no missed goal of its own.
     """
@@ -92,6 +93,11 @@ def goals(results: dict[str, Any]) -> list[Goal]:
             acc = routing.get("accuracy")
             met = None if acc is None else acc >= 0.95
             out.append(Goal(name, "accuracy >= 95%", met, _pct(acc)))
+    if results.get("conversation"):
+        from bench.conversation import goals as conversation_goals
+
+        for name, bar, met, shown in conversation_goals(results["conversation"]["summary"]):
+            out.append(Goal("conversation", f"{name} {bar}", met, shown))
     grounding = results.get("grounding")
     if grounding:
         for tool, row in grounding.get("by_tool", {}).items():

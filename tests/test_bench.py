@@ -300,7 +300,7 @@ def test_select_parts():
     agent, scripts = select(["rag"])
     assert agent == [] and {s.part for s in scripts} == {"rag"}
     agent, scripts = select(None)
-    assert agent == ["routing", "latency", "grounding", "concurrency"]
+    assert agent == ["routing", "conversation", "latency", "grounding", "concurrency"]
     assert {"attention", "rag"} <= {s.part for s in scripts}
     with pytest.raises(PartError, match="routing"):
         select(["images"])
@@ -435,3 +435,43 @@ def test_only_real_main_guards_make_a_script():
     files = {s.file for s in tool_benches.scripts()}
     assert {"grounding.py", "chat_latency.py", "graph_text2cypher.py"} <= files
     assert "tool_benches.py" not in files  # names the guard in its docstring only
+
+
+def test_conversation_judge_checks_route_facts_cites_and_copy():
+    from bench import conversation
+    from tools import artifacts
+
+    facts = artifacts.facts(must=[["Amara Okafor"], ["Chen Wei"]], need=2)
+    finished = {
+        "answer": "Amara Okafor and Chen Wei wrote the most.",
+        "error": False,
+        "tool_calls": [{"name": "query_knowledge_graph", "args": {}}],
+        "tool_results": [
+            {"name": "query_knowledge_graph", "content": "", "artifact": {"facts": facts}}
+        ],
+    }
+    turn = {"user": "who wrote most?", "tool": "query_knowledge_graph", "expect": ["Okafor"]}
+    good = conversation.judge(turn, finished, ["Hello!"])
+    assert good["right"] and all(good["checks"].values())
+    copied = conversation.judge(turn, finished, [finished["answer"]])
+    assert not copied["right"] and not copied["checks"]["copy"]
+    wrong_tool = conversation.judge({**turn, "tool": "none"}, finished, [])
+    assert not wrong_tool["checks"]["route"]
+    missing = conversation.judge({**turn, "expect": ["Lucas Martin"]}, finished, [])
+    assert not missing["checks"]["facts"] and "missing 'Lucas Martin'" in missing["problems"]
+
+
+def test_conversation_growth_and_goals():
+    from bench import conversation
+
+    rows = [
+        {"conversation": "c1", "turn": i, "ran": "find_entities", "seconds": s, "right": True,
+         "checks": {"route": True, "facts": True, "cites": True, "copy": True}, "source": "model",
+         "first_result_seconds": 1.0, "llm_calls": 1, "tokens_evaluated": 50, "tokens_reused": 500}
+        for i, s in enumerate([5, 6, 7, 8, 9, 12])
+    ]  # fmt: skip
+    summary = conversation.summarize(rows)
+    assert summary["growth_by_conversation"]["c1"] == 9 / 6
+    met = {name: ok for name, _, ok, _ in conversation.goals(summary)}
+    assert met["last three / first three tool turns"] is False
+    assert met["answers right"] and met["copies"] and met["median tool turn"]
