@@ -76,3 +76,31 @@ def test_a_vague_message_is_left_to_the_llm():
 )
 def test_an_explicit_request_for_no_tools_is_recognised(message, no_tools):
     assert asks_for_no_tools(message) is no_tools
+
+
+@pytest.mark.parametrize(
+    ("text", "about"),
+    [
+        ("Hi! What can you teach me?", True),
+        ("what can you do", True),
+        ("Who are you?", True),
+        ("What can you show me in: 'The cat sat on the mat'?", False),
+        ("What can you tell me about attention in transformers and why it matters so much?", False),
+    ],
+)
+def test_questions_about_the_lessons(text, about):
+    from agent.semantic_router import asks_about_lessons
+
+    assert asks_about_lessons(text) is about
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["What did we just look at?", "summarise what we looked at so far", "recap the conversation"],
+)
+def test_questions_about_the_conversation_need_no_tool(text):
+    assert asks_for_no_tools(text)
+
+
+def test_a_tool_request_is_not_a_question_about_the_conversation():
+    assert not asks_for_no_tools("Can you summarize the RAG lesson?")
