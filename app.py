@@ -210,6 +210,9 @@ async def run_turn(text: str, settings: Settings, user_id: str, thread_id: str) 
             elif isinstance(event, events.Token):
                 answer = answer or cl.Message(content="")
                 await answer.stream_token(event.text)
+            elif isinstance(event, events.Retry) and answer is not None:
+                answer.content = ""  # the second try replaces the first as it streams
+                await answer.update()
             elif isinstance(event, events.Checked):
                 await _note_step("answer check", _check_note(event))
             elif isinstance(event, events.Finished):
