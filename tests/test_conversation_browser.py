@@ -27,7 +27,7 @@ TOOLS = {
     "show_attention",
     "check_paraphrase",
 }
-TURN_TIMEOUT_S = 300  # 60-90 s is usual on 2 busy cores; the first graph turn starts a database
+TURN_TIMEOUT_S = 480  # 60-90 s is usual on 2 busy cores; a graph turn took 219 s under load
 MAX_SIMILARITY = 0.6
 
 # The page's top-level steps in order: user messages, steps (router, tools, answer check) and
@@ -42,7 +42,7 @@ READ_STEPS = """() => Array.from(document.querySelectorAll('div.step[data-step-t
       type: el.dataset.stepType,
       author: img ? img.alt.slice('Avatar for '.length) : '',
       step: button ? button.id.slice('step-'.length) : '',
-      text: content ? content.innerText : '',
+      text: content ? content.innerText : el.innerText,
       rows: Array.from(el.querySelectorAll('table tbody tr'))
         .map(tr => Array.from(tr.querySelectorAll('td')).map(td => td.innerText.trim())),
     };
@@ -70,7 +70,7 @@ class Turn:
             s
             for s in self.steps
             if s["type"] == "assistant_message"
-            and s["author"] != ASSISTANT
+            and s["author"] in TOOLS
             and (tool is None or s["author"] == tool)
         ]
 
@@ -176,7 +176,7 @@ def check_no_tool_token(turn: Turn) -> None:
 def probabilities(text: str) -> list[float]:
     """Every number in the text read as a probability in percent (62.5%, 0.625, 62.5 percent)."""
     found = [float(m) for m in re.findall(r"(\d+(?:\.\d+)?)\s*(?:%|percent)", text, re.I)]
-    found += [100 * float(m) for m in re.findall(r"(?<![\d.])(0?\.\d+|1\.0+)(?![\d.%])", text)]
+    found += [100 * float(m) for m in re.findall(r"(?<![\d.])(0?\.\d+|1\.0+)(?!\d|%|\.\d)", text)]
     return found
 
 
@@ -194,11 +194,13 @@ def check_paraphrase(turn: Turn) -> None:
     assert any(abs(q - p) <= 1.0 for q in probabilities(answer)), (
         f"the answer does not give P(paraphrase) = {p}%\n{turn.report()}"
     )
+    # The verdict, without the app's own note on a fallback answer ("... did not pass the check").
+    verdict = re.sub(r"\(Written from the tool's result:[^)]*\)", "", answer)
     if same:
-        assert has(answer, r"\bsame\b", r"paraphras", r"equivalent", r"identical"), turn.report()
-        assert not has(answer, r"\bnot\b"), turn.report()
+        assert has(verdict, r"\bsame\b", r"paraphras", r"equivalent", r"identical"), turn.report()
+        assert not has(verdict, r"\bnot\b"), turn.report()
     else:
-        assert has(answer, r"\bnot\b", r"n't\b", r"different"), turn.report()
+        assert has(verdict, r"\bnot\b", r"n't\b", r"different"), turn.report()
 
 
 def check_attention(turn: Turn) -> None:
@@ -311,6 +313,12 @@ def test_eight_turn_conversation_in_one_thread(app_server, browser_page):
             if ratio > MAX_SIMILARITY:
                 problems.append(f"answer is {ratio:.2f} similar to turn {k}'s: {before.answer!r}")
         if problems:
+            # Open this turn's router and answer check steps: how it was routed and checked.
+            for name in ("router", "answer check"):
+                page.locator(f"button[id='step-{name}']").last.click()
+            page.wait_for_timeout(1_000)
+            notes = [s for s in current_turn(page, n) or [] if s["type"] == "undefined"]
+            problems += [f"{s['step']}: {s['text']}" for s in notes]
             failures.append(f"turn {n} FAILED:\n" + "\n".join(problems))
             print(f"  FAIL: {problems}")
         else:
