@@ -31,6 +31,7 @@ SAME = re.compile(
 NEGATION = re.compile(
     r"\bnot\b|n't\b|\bno\b|\bnever\b|\bdifferent\b|\bdiffer\b|\bunrelated\b", re.IGNORECASE
 )
+NEGATION_REACH = 24  # characters before a "same meaning" phrase where a negation applies
 DIFFERENT = re.compile(r"different meanings?|differ in meaning|mean different", re.IGNORECASE)
 
 
@@ -66,13 +67,17 @@ def mentions(answer: str, alternatives: Sequence[str]) -> bool:
 
 
 def stances(answer: str) -> set[bool]:
-    """The yes/no verdicts the answer states about "do these mean the same", per sentence."""
+    """The yes/no verdicts the answer states about "do these mean the same". A negation
+    counts only just before the phrase ("do not mean the same", "are not paraphrases"), so
+    "they are paraphrases, though the model is not certain" still says yes."""
     found: set[bool] = set()
     for sentence in re.split(r"(?<=[.!?;])\s+|\n+", answer):
         if DIFFERENT.search(sentence):
             found.add(False)
-        elif SAME.search(sentence):
-            found.add(not NEGATION.search(sentence))
+            continue
+        for match in SAME.finditer(sentence):
+            before = sentence[max(0, match.start() - NEGATION_REACH) : match.start()]
+            found.add(not NEGATION.search(before))
     return found
 
 
@@ -131,4 +136,4 @@ def answer_from_result(facts: dict[str, Any] | None, tool_text: str) -> str:
     """The fallback when the model's answer failed twice: the result in its own words,
     marked so the learner knows the model did not write it."""
     statement = (facts or {}).get("statement") or tool_text
-    return f"{statement}\n\n_(Written from the tool's result: the model's answer did not pass the check.)_"
+    return f"{statement}\n\n_(Written from the tool's result, because the model's answers failed the check.)_"

@@ -14,7 +14,7 @@ Explain simply, in a short answer (two to four sentences) unless the learner ask
 more. \
 Answer the learner's latest message, never an earlier one again. When a tool result is \
 given, state what it found with its own numbers and names, then explain what it means; \
-never contradict it or add results it did not give. Cite numbered passages like [1]."""
+never contradict it or add results it did not give."""
 
 ROUTER_NOTE = """Choose the tool for the learner's last message, or "none".
 

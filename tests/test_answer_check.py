@@ -76,3 +76,14 @@ def test_the_fallback_is_the_result_marked_as_such():
     assert text.startswith("The int8 (ONNX Runtime) paraphrase model says")
     assert "Written from the tool's result" in text
     assert answer_from_result(None, "raw tool text").startswith("raw tool text")
+
+
+def test_a_negation_elsewhere_in_the_sentence_is_not_a_verdict():
+    hedged = "They are paraphrases (P = 0.55), though the model is not very certain."
+    assert check_answer(hedged, SAME_055).ok
+    assert not check_answer("They are not paraphrases (0.55).", SAME_055).ok
+
+
+def test_the_fallback_passes_the_check_it_replaces():
+    for facts in (SAME_055, DIFFERENT_012):
+        assert check_answer(answer_from_result(facts, ""), facts).ok

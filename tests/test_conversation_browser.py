@@ -195,7 +195,7 @@ def check_paraphrase(turn: Turn) -> None:
         f"the answer does not give P(paraphrase) = {p}%\n{turn.report()}"
     )
     # The verdict, without the app's own note on a fallback answer ("... did not pass the check").
-    verdict = re.sub(r"\(Written from the tool's result:[^)]*\)", "", answer)
+    verdict = re.sub(r"\(Written from the tool's result[^)]*\)", "", answer)
     if same:
         assert has(verdict, r"\bsame\b", r"paraphras", r"equivalent", r"identical"), turn.report()
         assert not has(verdict, r"\bnot\b"), turn.report()

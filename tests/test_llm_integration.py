@@ -68,7 +68,9 @@ async def test_a_tool_turn_after_another_answers_about_its_own_result(settings):
     assert second["check"]["ok"], second["check"]
     calls = second["llm_calls"]
     assert len(calls) == 1  # route by classifier, argument read from the message
-    assert calls[0]["cached_tokens"] > 0.5 * calls[0]["prompt_tokens"], calls
+    # Everything the first turn's answer call read is reused, not evaluated again.
+    seen = first["llm_calls"][0]["prompt_tokens"]
+    assert calls[0]["cached_tokens"] >= 0.9 * seen, (first["llm_calls"], calls)
     print(f"\nsecond tool turn: {second['seconds']:.1f} s, {calls}")
 
 
