@@ -4,7 +4,8 @@
 
 - **route** classifies the message (`agent.semantic_router`; a follow-up such as "and Chen
   Wei?" goes to the tool used last) and asks the model "which tool, or none?" only when the
-  classifier is unsure. "What can you teach me?" is answered from the tool registry.
+  classifier is unsure, with a short prompt of its own. "What can you teach me?" is answered
+  from the tool registry.
 - **act** reads the tool's arguments from the message when they are there plainly
   (`agent.arguments`); otherwise (a follow-up, two sentences not marked apart) one model
   call fills them in, constrained to the tool's schema. Then the tool runs.
@@ -15,7 +16,8 @@
 Prompt reuse is the point of the layout. Every model call sends the same prefix, byte for
 byte: the system prompt, then the conversation rendered by `conversation` (each earlier
 turn as the learner's message, its tool result, and the answer). Only the tail differs: the
-router's question, the argument request, or nothing. So llama.cpp re-reads only the tail
+argument request, or nothing. (The router, asked on few turns, has its own prompt and its
+own llama.cpp slot.) So llama.cpp re-reads only the tail
 and the latest message, not the history, on every call of a turn and across turns. The
 history window moves in big steps (`window_start`) so that it too changes rarely.
 
@@ -51,7 +53,7 @@ from agent.prompts import (
     ARGUMENTS_NOTE,
     NO_TOOL_RETRY_NOTE,
     RETRY_NOTE,
-    ROUTER_NOTE,
+    ROUTER_PROMPT,
     SYSTEM_PROMPT,
     TOOL_RESULT,
 )
@@ -68,6 +70,7 @@ if TYPE_CHECKING:
 
 MODEL_ERROR_PREFIX = "⚠️ "
 ABOUT = "about"  # the route of "what can you teach me?": answered from the tool registry
+ROUTER_HISTORY = 6  # messages of conversation the LLM router sees, for follow-ups
 RECURSION_LIMIT = 8  # route, act, answer: a fixed shape never needs more
 # An answer is a few sentences; at ~13 tokens/s on two cores every 100 tokens is 8 s.
 ANSWER_MAX_TOKENS = 220
@@ -83,6 +86,14 @@ def route_format(names: Sequence[str]) -> dict:
         "additionalProperties": False,
     }
     return {"type": "json_schema", "json_schema": {"name": "route", "schema": schema}}
+
+
+def router_prompt(tool_list: str, messages: Sequence[AnyMessage]) -> list[BaseMessage]:
+    """The router's own prompt: the tool names with the first sentence of each description,
+    the choosing rules, and the latest learner messages and answers without tool results,
+    so the small model weighs the rules rather than the last tool's output."""
+    convo = [m for m in rendered(messages) if not m.content.startswith("Result of the ")]
+    return [SystemMessage(ROUTER_PROMPT.format(tools=tool_list)), *convo[-ROUTER_HISTORY:]]
 
 
 def arguments_format(tool: BaseTool) -> dict:
@@ -215,10 +226,13 @@ def build_graph(
     checkpointer: BaseCheckpointSaver | None = None,
     semantic_router: Callable[[str], tuple[str, float]] | None = None,
     lessons: Callable[[], str] | None = None,
+    router_model: BaseChatModel | None = None,
 ):
+    """`router_model` answers the router's question (default: `model`); the app gives it a
+    llama.cpp slot of its own, since its prompt is not the conversation's."""
     by_name = {t.name: t for t in tools}
     names = list(by_name)
-    router = model.bind(response_format=route_format(names))
+    router = (router_model or model).bind(response_format=route_format(names))
     tool_list = "Tools:\n" + "\n".join(
         f"- {t.name}: {t.description.split('. ')[0]}." for t in tools
     )
@@ -246,12 +260,8 @@ def build_graph(
                 note += f" ≥ {settings.route_threshold:.2f}, so the LLM router was not asked"
                 return turn | {"route": choice, "route_note": note}
             note += f" (not confident, threshold {settings.route_threshold:.2f}); "
-        prompt = [
-            *conversation({**state, "window": window}),
-            SystemMessage(ROUTER_NOTE.format(tools=tool_list)),
-        ]
         try:
-            reply = await router.ainvoke(prompt)
+            reply = await router.ainvoke(router_prompt(tool_list, messages[window:]))
         except Exception:  # the answer node will meet the same fault and report it
             return turn | {"route": "none", "route_note": note + "the LLM router failed: no tool"}
         choice = parse_route(str(reply.content), names)

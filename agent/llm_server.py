@@ -235,10 +235,11 @@ def _serve(argv: list[str] | None = None) -> None:
     p.hostnames = ["127.0.0.1"]
     p.port = a.port
     p.n_ctx = a.ctx
-    # Two slots sharing one KV buffer: the conversation's prompts in slot 0, the tools' own
-    # prompts (text-to-Cypher, in-context NER) in slot 1, so neither evicts the other's
-    # cached prefix; with a unified buffer each slot may use the whole context.
-    p.n_parallel = 2
+    # Three slots sharing one KV buffer: the conversation's prompts in slot 0, the tools' own
+    # prompts (text-to-Cypher, in-context NER) in slot 1, the router's in slot 2, so none
+    # evicts another's cached prefix; with a unified buffer each slot may use the whole
+    # context.
+    p.n_parallel = 3
     p.kv_unified = True
     p.cpuparams.n_threads = a.threads
     p.cpuparams_batch.n_threads = a.batch_threads

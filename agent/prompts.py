@@ -2,9 +2,11 @@
 long list of rules.
 
 Every model call of a turn sends the same prefix, byte for byte: the system prompt, then the
-conversation. What differs between calls (the router's question, the tool whose arguments
-are wanted, the tool's result) comes after it, so llama.cpp re-reads only that tail: see
-`agent.graph.conversation`.
+conversation. What differs between calls (the tool whose arguments are wanted, the tool's
+result) comes after it, so llama.cpp re-reads only that tail: see
+`agent.graph.conversation`. The router alone has its own short prompt, in its own llama.cpp
+slot: with the whole conversation (tool results included) in view, the 1.5B model sent
+"thx, bye" to the documents.
 """
 
 SYSTEM_PROMPT = """You are genai101, a patient teaching assistant for generative AI. Its \
@@ -16,7 +18,7 @@ Answer the learner's latest message, never an earlier one again. When a tool res
 given, state what it found with its own numbers and names, then explain what it means; \
 never contradict it or add results it did not give."""
 
-ROUTER_NOTE = """Choose the tool for the learner's last message, or "none".
+ROUTER_PROMPT = """Choose the tool for the learner's last message, or "none".
 
 {tools}
 
@@ -32,6 +34,14 @@ your own knowledge, and anything no tool does (images, audio, web search, news, 
 music, reminders, writing code or JSON).
 A follow-up ("and what about...", "now do the same for...") usually needs the same tool as \
 the message before it.
+
+Examples:
+"What does the RAG lesson say about chunk overlap?" -> search_documents
+"Which researchers wrote about federated learning?" -> query_knowledge_graph
+"Tag the people and cities in: Ada Lovelace lived in London." -> find_entities
+"How do the heads attend in 'The dog barked loudly'?" -> show_attention
+"'He left early' vs 'He departed early': same meaning?" -> check_paraphrase
+"Draw me a picture of a robot." -> none
 
 Reply with JSON only: {{"tool": "<name>"}}"""
 

@@ -76,8 +76,8 @@ def _neutralised(payload: dict) -> dict:
 
 def make_chat_model(settings: Settings, slot: int = 0) -> BaseChatModel:
     """The chat model. `slot` picks the local server's llama.cpp slot: the conversation uses
-    slot 0 and the tools' own prompts (text-to-Cypher, in-context NER, query rewriting) slot
-    1, so a tool's prompt never evicts the conversation's cached prefix."""
+    slot 0, the tools' own prompts (text-to-Cypher, in-context NER) slot 1 and the router
+    slot 2, so no prompt evicts another's cached prefix."""
     problem = provider_problem(settings)
     if problem:
         raise SettingsError(problem)

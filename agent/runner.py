@@ -128,13 +128,13 @@ class Assistant:
     def graph(self, settings: Settings | None = None):
         """The compiled graph for these settings (a provider switch in the chat settings
         panel gets its own model and tools; the checkpointer, so the history, is shared).
-        The tools get their own model on the local server's second slot."""
+        The tools' own prompts and the router's get their own slots on the local server."""
         settings = settings or self.settings
         if settings not in self._graphs:
             model = make_chat_model(settings)
-            tool_model = (
-                make_chat_model(settings, slot=1) if settings.provider == "local" else model
-            )
+            local = settings.provider == "local"
+            tool_model = make_chat_model(settings, slot=1) if local else model
+            router_model = make_chat_model(settings, slot=2) if local else model
             tools = load_tools(ToolContext(settings, lambda: tool_model))
             self._graphs[settings] = build_graph(
                 model,
@@ -143,6 +143,7 @@ class Assistant:
                 self.checkpointer,
                 semantic_router=semantic_route,
                 lessons=lessons_text,
+                router_model=router_model,
             )
         return self._graphs[settings]
 

@@ -233,10 +233,11 @@ async def measure_conversations(
     rows: list[dict[str, Any]] = []
     for conversation in conversations:
         started = time.perf_counter()
-        rows += await run_conversation(assistant, conversation, max_turns)
+        done = await run_conversation(assistant, conversation, max_turns)
+        rows += done
         if progress:
-            print(f"conversation {conversation['id']}: {time.perf_counter() - started:.0f} s",
-                  flush=True)  # fmt: skip
+            print(f"\nconversation {conversation['id']}: {time.perf_counter() - started:.0f} s\n"
+                  + turns_table(done), flush=True)  # fmt: skip
     return {"set": CONVERSATIONS.name, "rows": rows, "summary": summarize(rows)}
 
 

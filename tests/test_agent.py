@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
 
 from agent import events
@@ -76,16 +76,30 @@ async def test_a_confident_route_with_a_plain_argument_takes_one_model_call(sett
     assert isinstance(last, HumanMessage) and "Entities: Ada, Lovelace, London" in last.content
 
 
-async def test_unsure_classifier_asks_the_llm_router_with_the_shared_prefix(settings):
-    model = ScriptedChatModel(script=[route("none"), "Hello! I teach generative AI."])
-    result = await run(model, settings, "hello", router=classifier("none", 0.3))
+async def test_unsure_classifier_asks_the_llm_router_on_its_own_model(settings):
+    """The router gets its own short prompt (rules, then the learner's messages and the
+    answers, no tool results) on its own model, so the conversation's cached prefix stays."""
+    model = ScriptedChatModel(script=["It found Ada and Bob.", "Hello! I teach generative AI."])
+    router_model = ScriptedChatModel(script=[route("none")])
+    labels = iter([("find_entities", 0.9), ("none", 0.3)])
+    async with open_checkpointer(settings) as cp:
+        a = Assistant(settings, cp)
+        a._graphs[settings] = build_graph(
+            model, [find_entities], settings, cp,
+            semantic_router=lambda t: next(labels), router_model=router_model,
+        )  # fmt: skip
+        await a.ainvoke("Entities in: Ada met Bob.", "t")
+        result = await a.ainvoke("hello", "t")
     assert result["tool_calls"] == [] and result["answer"].startswith("Hello")
-    router, answer = model.calls
+    (router,) = router_model.calls
     schema = router["kwargs"]["response_format"]["json_schema"]["schema"]
     assert schema["properties"]["tool"]["enum"] == ["find_entities", "none"]
-    # The router's prompt is the answer's prompt plus its question at the end.
-    assert rendered_text(router["messages"][:-1]) == rendered_text(answer["messages"])
-    assert isinstance(router["messages"][-1], SystemMessage)
+    assert router["messages"][0].content.startswith("Choose the tool")
+    assert [m.content for m in router["messages"][1:]] == [
+        "Entities in: Ada met Bob.",
+        "It found Ada and Bob.",
+        "hello",
+    ]
     assert result["route_note"].endswith("the LLM router chose none")
 
 
