@@ -70,6 +70,9 @@ if TYPE_CHECKING:
 
 MODEL_ERROR_PREFIX = "⚠️ "
 ABOUT = "about"  # the route of "what can you teach me?": answered from the tool registry
+# Tools that work on a text the learner gives; the LLM router's choice of one stands only
+# when the message holds that text (a follow-up is routed by the classifier instead).
+NEEDS_GIVEN_TEXT = ("find_entities", "show_attention", "check_paraphrase")
 ROUTER_HISTORY = 6  # messages of conversation the LLM router sees, for follow-ups
 RECURSION_LIMIT = 8  # route, act, answer: a fixed shape never needs more
 # An answer is a few sentences; at ~13 tokens/s on two cores every 100 tokens is 8 s.
@@ -265,7 +268,13 @@ def build_graph(
         except Exception:  # the answer node will meet the same fault and report it
             return turn | {"route": "none", "route_note": note + "the LLM router failed: no tool"}
         choice = parse_route(str(reply.content), names)
-        return turn | {"route": choice, "route_note": note + f"the LLM router chose {choice}"}
+        note += f"the LLM router chose {choice}"
+        if choice in NEEDS_GIVEN_TEXT and read_arguments(choice, text) is None:
+            # "In one sentence, what is a token?" went to the attention view: these tools
+            # work on a text the learner gives, and this message gives none.
+            note += f", but {choice} needs a text you give (quoted, or after a colon): none"
+            choice = "none"
+        return turn | {"route": choice, "route_note": note}
 
     async def arguments(state: State, tool: BaseTool) -> tuple[dict[str, Any], str]:
         """The tool's arguments and how they were found (shown in the tool's step)."""

@@ -332,3 +332,19 @@ async def test_a_deleted_thread_leaves_no_history_and_can_be_reused(settings):
         assert await a.messages("t") == []
         await a.ainvoke("hello", "t", user_id="bob")
     assert [m.content for m in model.calls[-1]["messages"][1:]] == ["hello"]
+
+
+async def test_the_llm_router_cannot_send_a_message_without_a_text_to_a_text_tool(settings):
+    """ "In one sentence, what is a token?" was routed to the attention view, which needs a
+    sentence the learner gives; with none in the message the turn needs no tool."""
+    model = ScriptedChatModel(script=[route("find_entities"), "A token is a piece of text."])
+    result = await run(
+        model, settings, "In one sentence, what is a token?", router=classifier("none", 0.4)
+    )
+    assert result["tool_calls"] == [] and result["answer"] == "A token is a piece of text."
+    assert "needs a text you give" in result["route_note"]
+    model = ScriptedChatModel(script=[route("find_entities"), "It found Ada and Bob."])
+    given = await run(
+        model, settings, "Tag: Ada met Bob.", thread="t2", router=classifier("none", 0.4)
+    )
+    assert [c["name"] for c in given["tool_calls"]] == ["find_entities"]
