@@ -30,7 +30,9 @@ def login(page, url: str) -> None:
 
 def send(page, text: str) -> None:
     page.fill("#chat-input", text)
-    page.wait_for_selector("#chat-submit:not([disabled])", timeout=30_000)
+    # After a restart the composer is enabled only once the resumed session is set up,
+    # which waits for the app's start-up warm-up on two busy cores.
+    page.wait_for_selector("#chat-submit:not([disabled])", timeout=120_000)
     page.click("#chat-submit")
 
 
