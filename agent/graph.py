@@ -59,6 +59,7 @@ from agent.prompts import (
 )
 from agent.semantic_router import FOLLOW_UP, asks_about_lessons, asks_for_no_tools
 from agent.state import State
+from tools import artifacts
 from tools.errors import ToolInputError
 
 if TYPE_CHECKING:
@@ -216,10 +217,10 @@ def tool_facts(result: ToolMessage | None) -> dict[str, Any] | None:
     """The facts an answer to this result must state (an error's message is the fact)."""
     if result is None:
         return None
-    if result.status == "error":
-        return {"must": [], "need": 0, "stance": None, "passages": [], "statement": result.content}
     artifact = result.artifact if isinstance(result.artifact, dict) else {}
-    return artifact.get("facts") or {"must": [], "need": 0, "statement": result.content}
+    if result.status == "error" or not artifact.get("facts"):
+        return artifacts.facts(statement=str(result.content))
+    return artifact["facts"]
 
 
 def build_graph(
@@ -303,22 +304,22 @@ def build_graph(
         write = get_stream_writer()
         tool = by_name[state["route"]]
         call_id = f"call-{uuid.uuid4().hex[:12]}"
+        failure: Exception | None = None
         try:
             args, how = await arguments(state, tool)
-        except ToolInputError as exc:
-            args, how = {}, "no arguments"
-            call = {"name": tool.name, "args": args, "id": call_id}
-            write({"kind": "tool_start", "call": call, "how": how})
-            result = ToolMessage(str(exc), tool_call_id=call_id, name=tool.name, status="error")
-        else:
-            call = {"name": tool.name, "args": args, "id": call_id}
-            write({"kind": "tool_start", "call": call, "how": how})
+        except ToolInputError as exc:  # no text to run the tool on: the learner reads why
+            args, how, failure = {}, "no arguments", exc
+        call = {"name": tool.name, "args": args, "id": call_id}
+        write({"kind": "tool_start", "call": call, "how": how})
+        if failure is None:
             try:
                 result = await tool.ainvoke({**call, "type": "tool_call"})
             except Exception as exc:  # the tool's own fault: the learner reads why
-                result = ToolMessage(
-                    describe_tool_error(exc), tool_call_id=call_id, name=tool.name, status="error"
-                )
+                failure = exc
+        if failure is not None:
+            result = ToolMessage(
+                describe_tool_error(failure), tool_call_id=call_id, name=tool.name, status="error"
+            )
         write({"kind": "tool_end", "call": call, "result": result})
         return {"messages": [AIMessage("", tool_calls=[call]), result]}
 
