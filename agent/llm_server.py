@@ -241,6 +241,12 @@ def _serve(argv: list[str] | None = None) -> None:
     # context.
     p.n_parallel = 3
     p.kv_unified = True
+    # llama.cpp's default with a unified buffer saves every idle slot to the RAM prompt cache
+    # and clears it when another slot starts a task; the conversation's prefix then survives
+    # only if its entry was not evicted from that cache, and at 40-90 MiB an entry it often
+    # was (slot 0 re-read its whole history after each text-to-Cypher call). Idle slots keep
+    # their KV in the buffer instead; llama.cpp purges one only when the buffer is full.
+    p.cache_idle_slots = False
     p.cpuparams.n_threads = a.threads
     p.cpuparams_batch.n_threads = a.batch_threads
     p.use_jinja = True
