@@ -63,7 +63,8 @@ KIND_WORDS: dict[str, frozenset[str]] = {
         "physicist player poet politician pope president prophet queen scientist singer "
         "songwriter statesman writer sculptor chemist biologist economist inventor novelist "
         "playwright director polymath saint aviator dancer rapper athlete activist ruler "
-        "conqueror emperor theologian founder astronomer engineer businessman character"
+        "conqueror emperor theologian founder astronomer engineer businessman character "
+        "khan sultan tsar czar shah caliph"
     ),
     "gpe": _vocab(
         "country city capital state province region town municipality nation kingdom "
@@ -144,6 +145,10 @@ _SUFFIX_WORDS = (" language", " River", " Ocean")
 _PARTICLES = frozenset({"da", "de", "del", "di", "van", "von", "der", "le", "la", "du"})
 _NAME_SUFFIXES = frozenset({"jr", "sr", "jr.", "sr."})
 _ROMAN = re.compile(r"^[IVXL]+$")
+# Where a description's head phrase ends: "Art museum | in Paris", "Khan | of the ...".
+_HEAD_END = re.compile(
+    r"\b(?:of|in|by|from|and|for|on|at|with|that|who|which|between|near|to)\b|[,;(|]"
+)
 
 
 @dataclass(frozen=True)
@@ -163,6 +168,31 @@ class Article:
     def kinds(self) -> frozenset[str]:
         """The entity labels this article can be the referent of."""
         return article_kinds(self.description, self.topic, self.title)
+
+    @cached_property
+    def primary_kind(self) -> str:
+        """The one label a mention of this article gets when the recognizer gave none or
+        contradicted the article: the kind of the description's head noun, the last kind
+        word before its first preposition ("1937 anti-war painting by ..." is a work of
+        art, "Khan of the Mongol Empire" a person), else the first kind word anywhere;
+        "" for an article of no kind."""
+        if self.topic == "People" and "person" in self.kinds:
+            return "person"
+        text = f"{self.description} | {self.title}".lower()
+        head_end = _HEAD_END.search(text)
+        head = text[: head_end.start()] if head_end else text
+        matches = [
+            (m.start(), -len(m.group()), label)
+            for label, pattern in _kind_patterns().items()
+            if label in self.kinds
+            for m in pattern.finditer(text)
+        ]
+        in_head = [m for m in matches if m[0] < len(head)]
+        if in_head:
+            return max(in_head, key=lambda m: (m[0], -m[1]))[2]
+        if matches:
+            return min(matches)[2]
+        return "person" if "person" in self.kinds else ""
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,11 @@ def scripted(*answers: object) -> ScriptedChatModel:
     return ScriptedChatModel(script=list(answers), calls=[])
 
 
+def both_shots(answer: object) -> ScriptedChatModel:
+    """The same answer to the zero-shot and the one-shot prompt (LLM mode asks both)."""
+    return scripted(answer, answer)
+
+
 def links_by_text(result) -> dict[str, Link]:
     return {link.text: link for link in result.links}
 
@@ -155,7 +160,7 @@ def test_parse_llm_answer_names_the_problem():
 def test_llm_mode_through_find_entities_links_the_result(settings):
     answer = '{"entities": [{"text": "Eiffel Tower", "label": "fac"}]}'
     result = run(
-        "We climbed the Eiffel Tower.", settings, mode="llm", chat_model=lambda: scripted(answer)
+        "We climbed the Eiffel Tower.", settings, mode="llm", chat_model=lambda: both_shots(answer)
     )
     assert result.mode == "llm"
     assert links_by_text(result)["Eiffel Tower"].title == "Eiffel Tower"
@@ -246,7 +251,7 @@ def test_unlinkable_entities_say_why(settings):
         "Zorblax Industries opened an office in Liverpool on Monday.",
         settings,
         mode="llm",
-        chat_model=lambda: scripted(
+        chat_model=lambda: both_shots(
             json.dumps(
                 {
                     "entities": [
@@ -268,7 +273,7 @@ def test_unlinkable_entities_say_why(settings):
 def test_lowercase_spans_are_not_linked(settings):
     answer = '{"entities": [{"text": "songs", "label": "work_of_art"}, {"text": "北京", "label": "gpe"}]}'
     result = run(
-        "He wrote songs in 北京.", settings, mode="llm", chat_model=lambda: scripted(answer)
+        "He wrote songs in 北京.", settings, mode="llm", chat_model=lambda: both_shots(answer)
     )
     links = links_by_text(result)
     assert links["songs"].reason == "lowercase: not a proper name"
@@ -321,7 +326,8 @@ def test_urls_encode_parentheses_so_markdown_links_hold(settings):
 def test_artifact_has_view_markdown_and_table_and_is_json(settings):
     result = run(BEATLES, settings)
     art = entity_artifact(result)
-    assert [p["kind"] for p in art["parts"]] == ["custom", "markdown", "table"]
+    kinds = [p["kind"] for p in art["parts"]]
+    assert kinds == ["custom", "markdown", "table", "markdown", "table"]
     view = art["parts"][0]
     assert view["component"] == "EntityView"
     first = view["props"]["entities"][0]
@@ -329,7 +335,11 @@ def test_artifact_has_view_markdown_and_table_and_is_json(settings):
     assert first["url"] == "https://en.wikipedia.org/wiki/John_Lennon"
     assert view["props"]["text"][first["start"] : first["end"]] == "John Lennon"
     rows = {row[0]: row for row in art["parts"][2]["rows"]}
-    assert rows["Paul McCartney"][2].startswith("not linked: ")
+    assert rows["Paul McCartney"][3].startswith("not linked: ")
+    assert rows["John Lennon"][6].startswith("exact title (prior 1.00); person vs article kind")
+    considered = {(row[0], row[1]): row for row in art["parts"][4]["rows"]}
+    assert considered[("John Lennon", "John Lennon")][-1] == "linked"
+    assert considered[("Liverpool", "Liverpool")][2] == "exact title"
     json.dumps(art)
 
 
@@ -378,7 +388,7 @@ def test_online_result_is_used_and_cached_on_disk(settings, monkeypatch):
         settings,
         online=True,
         mode="llm",
-        chat_model=lambda: scripted(ringo),
+        chat_model=lambda: both_shots(ringo),
     )
     link = links_by_text(result)["Ringo Starr"]
     assert (link.title, link.source) == ("Ringo Starr", "online")
@@ -390,7 +400,7 @@ def test_online_result_is_used_and_cached_on_disk(settings, monkeypatch):
         settings,
         online=True,
         mode="llm",
-        chat_model=lambda: scripted(ringo),
+        chat_model=lambda: both_shots(ringo),
     )
     assert links_by_text(again)["Ringo Starr"].source == "online"
 
@@ -419,7 +429,7 @@ def test_non_english_text_does_not_crash(settings):
         "北京是中国的首都。",
         settings,
         mode="llm",
-        chat_model=lambda: scripted('{"entities": [{"text": "北京", "label": "gpe"}]}'),
+        chat_model=lambda: both_shots('{"entities": [{"text": "北京", "label": "gpe"}]}'),
     )
     assert [e.text for e in chinese.entities] == ["北京"]
 
@@ -446,7 +456,7 @@ def test_unknown_mode_is_refused(settings):
 
 def test_tool_returns_text_and_artifact(settings, monkeypatch):
     monkeypatch.setattr("tools.entities.embedding_similarity", lambda s: overlap_similarity)
-    ctx = ToolContext(settings=settings, chat_model=lambda: scripted())
+    ctx = ToolContext(settings=settings, chat_model=lambda: both_shots())
     [tool] = make_tools(ctx)
     message = tool.invoke(
         {"type": "tool_call", "name": tool.name, "id": "1", "args": {"text": BEATLES}}

@@ -143,14 +143,21 @@ class Entity:
     label: str
     start: int
     end: int
+    found_by: str = ""  # which recognizer, and where the label came from
 
 
 @dataclass(frozen=True)
 class Recognition:
-    """What a recognizer found, and anything the learner should know about how it went."""
+    """What a recognizer found, and anything the learner should know about how it went.
+
+    For the LLM, `prompt` (role, content) and `raw` (its last answer) are kept so the lesson
+    can show what the model was shown and what it wrote.
+    """
 
     entities: tuple[Entity, ...]
     notes: tuple[str, ...] = ()
+    prompt: tuple[tuple[str, str], ...] = ()
+    raw: str = ""
 
 
 @dataclass(frozen=True)
@@ -165,6 +172,8 @@ class Link:
     confidence: float = 0.0
     reason: str = ""  # how it matched, or why it is not linked
     source: str = "offline"
+    # every article considered, best first: how its name matched and how it scored
+    candidates: tuple[dict[str, Any], ...] = ()
 
     @property
     def linked(self) -> bool:
@@ -179,6 +188,8 @@ class EntityResult:
     links: tuple[Link, ...]
     linked_text: str
     notes: tuple[str, ...] = ()
+    # LLM mode: the zero-shot run beside the one-shot one (`icl_comparison`), else None
+    icl: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -221,15 +232,81 @@ def spacy_pipeline(package: str = SPACY_PACKAGE) -> Any:
     return spacy.load(package, exclude=["tagger", "parser", "attribute_ruler", "lemmatizer"])
 
 
-def spacy_entities(text: str) -> Recognition:
-    """spaCy's entities, keeping the 15 labels of the lesson (NORP, ORDINAL, CARDINAL dropped)."""
-    doc = spacy_pipeline()(text)
-    entities = tuple(
-        Entity(ent.text, ent.label_.lower(), ent.start_char, ent.end_char)
-        for ent in doc.ents
-        if ent.label_.lower() in LABELS
-    )
-    return Recognition(entities)
+def spacy_entities(
+    text: str, package: str = SPACY_PACKAGE, use_gazetteer: bool = True
+) -> Recognition:
+    """spaCy's entities merged with the knowledge base's names (`knowledge.gazetteer`),
+    keeping the 15 labels of the lesson (NORP, ORDINAL, CARDINAL dropped at the end, after
+    they have stopped a gazetteer name from turning "French" into the language)."""
+    from knowledge.gazetteer import Token, gazetteer
+
+    doc = spacy_pipeline(package)(text)
+    statistical = [
+        trimmed(text, ent.start_char, ent.end_char, ent.label_.lower(), "spaCy") for ent in doc.ents
+    ]
+    if use_gazetteer:
+        tokens = [Token(t.idx, t.idx + len(t.text)) for t in doc]
+        merged = merge(text, statistical, gazetteer().find(text, tokens))
+    else:
+        merged = statistical
+    return Recognition(tuple(e for e in merged if e.label in LABELS and e.text))
+
+
+def trimmed(text: str, start: int, end: int, label: str, found_by: str) -> Entity:
+    """A span without a leading lowercase "the" or a trailing possessive: the name itself."""
+    span = text[start:end]
+    if span.startswith("the "):
+        start += 4
+    possessive = re.search(r"(?:['’]s|['’])$", text[start:end])
+    if possessive and end - start > len(possessive.group()):
+        end -= len(possessive.group())
+    return Entity(text[start:end], label, start, end, found_by)
+
+
+def merge(text: str, statistical: Sequence[Entity], matches: Sequence[Any]) -> list[Entity]:
+    """The model's entities and the gazetteer's names, in text order, without overlaps.
+
+    The longest span wins (a leading "The" not counted). A name the gazetteer found keeps
+    the model's label when some article of that name is of that kind, and takes the
+    article's kind otherwise (the model saying "person" for "Louvre" is the model being
+    unsure). Where the model calls exactly that span a nationality (NORP), it stays one
+    unless the article is a language and the word is used as a noun ("Spanish is spoken",
+    not "the Spanish army").
+    """
+    entities = list(statistical)
+    for match in matches:
+        overlapping = [e for e in entities if e.start < match.end and match.start < e.end]
+        if any(_name_length(e.text) > _name_length(match.text) for e in overlapping):
+            continue
+        if any(
+            e.label == "norp" and _name_length(e.text) == _name_length(match.text)
+            for e in overlapping
+        ) and not (match.label == "language" and _used_as_noun(text, match.end)):
+            continue
+        agreeing = [e.label for e in overlapping if e.label in match.kinds]
+        if agreeing:
+            label, found_by = agreeing[0], "spaCy and the knowledge base"
+        elif overlapping:
+            said = ", ".join(f"{e.label} for '{e.text}'" for e in overlapping)
+            label, found_by = match.label, f"knowledge base (spaCy said {said})"
+        else:
+            label, found_by = match.label, "knowledge base"
+        entities = [e for e in entities if e not in overlapping]
+        entities.append(Entity(match.text, label, match.start, match.end, found_by))
+    return sorted(entities, key=lambda e: e.start)
+
+
+def _name_length(span: str) -> int:
+    return len(re.sub(r"^the\s+", "", span, flags=re.IGNORECASE))
+
+
+def _used_as_noun(text: str, end: int) -> bool:
+    """Whether the word ending here is not followed by a noun it modifies: punctuation, the
+    end, or a function word come next ("Spanish is", "Chinese and Arabic")."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    following = re.match(r"\s*(\w+)", text[end:])
+    return following is None or following.group(1).lower() in STOP_WORDS
 
 
 class LlmEntity(BaseModel):
@@ -249,16 +326,12 @@ class LlmAnswer(BaseModel):
     entities: list[LlmEntity]
 
 
-def llm_messages(text: str) -> list[Any]:
-    """The one-shot prompt: instructions, one worked example, then the text."""
+def llm_messages(text: str, shots: int = 1) -> list[Any]:
+    """The prompt: instructions, `shots` worked examples (0 or 1), then the text."""
     from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
-    return [
-        SystemMessage(LLM_INSTRUCTIONS),
-        HumanMessage(EXAMPLE_TEXT),
-        AIMessage(json.dumps(EXAMPLE_ANSWER)),
-        HumanMessage(text),
-    ]
+    demonstration = [HumanMessage(EXAMPLE_TEXT), AIMessage(json.dumps(EXAMPLE_ANSWER))]
+    return [SystemMessage(LLM_INSTRUCTIONS), *demonstration[: 2 * shots], HumanMessage(text)]
 
 
 def parse_llm_answer(raw: str) -> LlmAnswer:
@@ -282,11 +355,12 @@ def parse_llm_answer(raw: str) -> LlmAnswer:
         raise ValueError(f"the JSON does not match the schema ({problems})") from exc
 
 
-def llm_entities(text: str, model: BaseChatModel) -> Recognition:
-    """In-context NER: one-shot prompt, schema check, one repair round, hallucinations dropped."""
+def llm_entities(text: str, model: BaseChatModel, shots: int = 1) -> Recognition:
+    """In-context NER: the prompt, schema check, one repair round, hallucinations dropped."""
     from langchain_core.messages import AIMessage, HumanMessage
 
-    messages = llm_messages(text)
+    messages = llm_messages(text, shots)
+    prompt = tuple((m.type, str(m.content)) for m in messages)
     raw = _content(model.invoke(messages))
     notes: list[str] = []
     try:
@@ -309,12 +383,39 @@ def llm_entities(text: str, model: BaseChatModel) -> Recognition:
                     f"The LLM's answer was still invalid after one repair ({second}); "
                     "no entities from it. Try mode 'spacy'.",
                 ),
+                prompt,
+                raw,
             )
         notes.append(f"The LLM's first answer was invalid ({first}); it was repaired once.")
     found = [(e.text.strip(), e.label) for e in answer.entities]
     entities, missing = locate(text, found)
     notes.extend(f"Dropped {m!r}: the LLM proposed it but it is not in the text." for m in missing)
-    return Recognition(entities, tuple(notes))
+    return Recognition(entities, tuple(notes), prompt, raw)
+
+
+def compare_shots(text: str, model: BaseChatModel) -> tuple[Recognition, Recognition]:
+    """Zero-shot, then one-shot, on the same text. One after the other in the tools' llama.cpp
+    slot: the one-shot prompt starts with the same instructions, whose evaluation is cached."""
+    return llm_entities(text, model, shots=0), llm_entities(text, model, shots=1)
+
+
+def demonstration_changes(zero: Recognition, one: Recognition) -> list[dict[str, str]]:
+    """What the worked example changed: entities it added, dropped or relabelled."""
+    before = {e.text: e.label for e in zero.entities}
+    after = {e.text: e.label for e in one.entities}
+    changes = []
+    for name in dict.fromkeys([*before, *after]):
+        old, new = before.get(name), after.get(name)
+        if old == new:
+            continue
+        if old is None:
+            change = f"added as {new}"
+        elif new is None:
+            change = f"dropped (zero-shot: {old})"
+        else:
+            change = f"relabelled {old} -> {new}"
+        changes.append({"entity": name, "change": change})
+    return changes
 
 
 def _content(message: Any) -> str:
@@ -402,9 +503,11 @@ def link_offline(entity: Entity, context: str, similarity: Similarity) -> Link:
 
 
 def _decide(entity: Entity, ranked: Sequence[Ranked], source: str) -> Link:
-    """Link to the best candidate, or explain the refusal with the best guess."""
+    """Link to the best candidate, or explain the refusal with the best guess; either way
+    the candidates and their scores go with the decision."""
     best = ranked[0]
     article = best.candidate.article
+    considered = candidate_table(entity.label, ranked)
     if best.confidence < LINK_THRESHOLD:
         guess = f"best guess {article.title}, {best.confidence:.2f}"
         return Link(
@@ -413,6 +516,7 @@ def _decide(entity: Entity, ranked: Sequence[Ranked], source: str) -> Link:
             confidence=round(best.confidence, 3),
             reason=f"confidence below {LINK_THRESHOLD} ({guess})",
             source=source,
+            candidates=considered,
         )
     return Link(
         entity.text,
@@ -421,9 +525,49 @@ def _decide(entity: Entity, ranked: Sequence[Ranked], source: str) -> Link:
         url=wiki_url(article.title),
         description=article.description,
         confidence=round(best.confidence, 3),
-        reason=best.candidate.rule,
+        reason=why_chosen(entity.label, ranked),
         source=source,
+        candidates=considered,
     )
+
+
+def candidate_table(label: str, ranked: Sequence[Ranked]) -> tuple[dict[str, Any], ...]:
+    """What the linker weighed for each article: confidence = prior x label fit x context,
+    shared among the candidates."""
+    return tuple(
+        {
+            "title": r.candidate.article.title,
+            "matched_by": r.candidate.rule,
+            "prior": round(r.candidate.prior, 2),
+            "kinds": ", ".join(sorted(r.candidate.article.kinds)) or "none",
+            "label_fit": round(r.fit, 2),
+            "context": None if r.similarity is None else round(r.similarity, 2),
+            "confidence": round(r.confidence, 3),
+        }
+        for r in ranked
+    )
+
+
+def why_chosen(label: str, ranked: Sequence[Ranked]) -> str:
+    """One sentence: how the name matched, whether the label fits, what the context said,
+    and by how much the winner beat the runner-up."""
+    best = ranked[0]
+    kinds = ", ".join(sorted(best.candidate.article.kinds)) or "no kind"
+    context = (
+        "context not needed"
+        if best.similarity is None
+        else f"context similarity {best.similarity:.2f}"
+    )
+    parts = [
+        f"{best.candidate.rule} (prior {best.candidate.prior:.2f})",
+        f"{label} vs article kind {kinds} (fit {best.fit:.1f})",
+        context,
+        f"confidence {best.confidence:.2f}",
+    ]
+    if len(ranked) > 1:
+        runner = ranked[1]
+        parts.append(f"next {runner.candidate.article.title} {runner.confidence:.2f}")
+    return "; ".join(parts)
 
 
 def link_online(entity: Entity, context: str, similarity: Similarity, settings: Settings) -> Link:
@@ -554,6 +698,18 @@ def _as_surname(entity: Entity, earlier: Link) -> Link:
     )
 
 
+CANDIDATE_COLUMNS = [
+    "entity",
+    "candidate",
+    "matched by",
+    "prior",
+    "article kinds",
+    "label fit",
+    "context",
+    "confidence",
+    "decision",
+]
+
 # --- output -----------------------------------------------------------------------------------
 
 
@@ -595,10 +751,12 @@ def find_entities(
     if mode not in ("spacy", "llm"):
         raise ToolInputError(f"Unknown recognizer {mode!r}: use 'spacy' or 'llm'.")
     online = settings.wiki_online if online is None else online
+    icl = None
     if mode == "llm":
         if chat_model is None:
             raise ToolInputError("The LLM recognizer needs a chat model; use mode 'spacy'.")
-        recognition = llm_entities(text, chat_model())
+        zero, recognition = compare_shots(text, chat_model())
+        icl = icl_comparison(zero, recognition)
     else:
         recognition = spacy_entities(text)
     notes = list(recognition.notes)
@@ -618,7 +776,27 @@ def find_entities(
         links=links,
         linked_text=link_markdown(text, links),
         notes=tuple(notes + list(link_notes)),
+        icl=icl,
     )
+
+
+def icl_comparison(zero: Recognition, one: Recognition) -> dict[str, Any]:
+    """Both LLM runs as plain data: prompt, JSON returned, entities; and what the example
+    changed. The one-shot entities are the ones linked."""
+
+    def run(recognition: Recognition) -> dict[str, Any]:
+        return {
+            "prompt": [{"role": role, "content": content} for role, content in recognition.prompt],
+            "json": recognition.raw,
+            "entities": [{"text": e.text, "label": e.label} for e in recognition.entities],
+            "notes": list(recognition.notes),
+        }
+
+    return {
+        "zero-shot": run(zero),
+        "one-shot": run(one),
+        "changes": demonstration_changes(zero, one),
+    }
 
 
 def link_cell(link: Link) -> str:
@@ -628,16 +806,45 @@ def link_cell(link: Link) -> str:
 
 
 def entity_rows(result: EntityResult) -> list[list[Any]]:
+    found_by = {(e.text, e.label): e.found_by for e in result.entities}
     return [
         [
             link.text,
             link.label,
+            found_by.get((link.text, link.label), ""),
             link_cell(link),
             link.description,
             f"{link.confidence:.2f}" if link.confidence else "",
+            link.reason if link.linked else "",
         ]
         for link in result.links
     ]
+
+
+def candidate_rows(result: EntityResult) -> list[list[Any]]:
+    """Every article the linker weighed, per entity, and what it did with the best one."""
+    rows = []
+    for link in result.links:
+        for i, c in enumerate(link.candidates):
+            if i == 0:
+                decision = "linked" if link.linked else f"not linked (below {LINK_THRESHOLD})"
+            else:
+                decision = "lost"
+            context = "not needed" if c["context"] is None else f"{c['context']:.2f}"
+            rows.append(
+                [
+                    link.text,
+                    c["title"],
+                    c["matched_by"],
+                    f"{c['prior']:.2f}",
+                    c["kinds"],
+                    f"{c['label_fit']:.1f}",
+                    context,
+                    f"{c['confidence']:.3f}",
+                    decision,
+                ]
+            )
+    return rows
 
 
 def view_props(result: EntityResult) -> dict[str, Any]:
@@ -666,6 +873,11 @@ def summary_text(result: EntityResult) -> str:
     """What the agent's model reads: one line per entity (the linked text, with its URLs,
     is for the eye: in the prompt it costs tokens and says nothing more)."""
     recognizer = "spaCy en_core_web_sm" if result.mode == "spacy" else "the LLM (one-shot)"
+    if result.icl:
+        recognizer += (
+            f"; zero-shot found {len(result.icl['zero-shot']['entities'])}, the example "
+            f"changed {len(result.icl['changes'])}"
+        )
     linked = sum(1 for link in result.links if link.linked)
     lines = [
         f"Entities found with {recognizer}: {len(result.links)} distinct, {linked} linked "
@@ -700,14 +912,67 @@ def entity_facts(result: EntityResult) -> dict[str, Any]:
     )
 
 
+def icl_markdown(icl: dict[str, Any]) -> str:
+    """The in-context-learning lesson: both runs' entities side by side, the one prompt
+    message that differs (the worked example), and the JSON each run returned."""
+    zero, one = icl["zero-shot"], icl["one-shot"]
+    labels = {
+        shot: {e["text"]: e["label"] for e in run["entities"]}
+        for shot, run in (("zero", zero), ("one", one))
+    }
+    effect = {c["entity"]: c["change"] for c in icl["changes"]}
+    rows = [
+        f"| {name} | {labels['zero'].get(name, '—')} | {labels['one'].get(name, '—')} | "
+        f"{effect.get(name, 'same')} |"
+        for name in dict.fromkeys([*labels["zero"], *labels["one"]])
+    ]
+    system = zero["prompt"][0]["content"] if zero["prompt"] else ""
+    example = "\n".join(f"{m['role']}: {m['content']}" for m in one["prompt"][1:-1])
+    text = one["prompt"][-1]["content"] if one["prompt"] else ""
+    changed = len(icl["changes"])
+    return "\n".join(
+        [
+            "#### In-context learning: the same text, zero-shot and one-shot",
+            f"The worked example changed {changed} of the entities."
+            if changed
+            else "The worked example changed nothing on this text.",
+            "",
+            "| entity | zero-shot | one-shot | the example's effect |",
+            "|---|---|---|---|",
+            *(rows or ["| (none) | — | — | — |"]),
+            "",
+            "Both prompts: the instructions, then the text.",
+            f"```text\nsystem: {system}\nhuman: {text}\n```",
+            "The one-shot prompt adds one worked example between them:",
+            f"```text\n{example}\n```",
+            "JSON returned, zero-shot:",
+            f"```json\n{zero['json'].strip()}\n```",
+            "JSON returned, one-shot:",
+            f"```json\n{one['json'].strip()}\n```",
+        ]
+    )
+
+
 def entity_artifact(result: EntityResult) -> Artifact:
-    columns = ["entity", "label", "link", "description", "confidence"]
+    columns = ["entity", "label", "found by", "link", "description", "confidence", "why"]
+    candidates = candidate_rows(result)
+    considered = [
+        markdown(
+            "#### How each link was chosen\nconfidence = prior (how the name matched) x "
+            "label fit (entity label vs article kind) x context agreement, shared among "
+            f"the candidates; links need {LINK_THRESHOLD}."
+        ),
+        table(CANDIDATE_COLUMNS, candidates, name="candidates"),
+    ]
+    icl = [markdown(icl_markdown(result.icl))] if result.icl else []
     return artifact(
         TOOL_NAME,
         [
             custom("EntityView", view_props(result), name="entities"),
             markdown(result.linked_text),
             table(columns, entity_rows(result), name="entities"),
+            *(considered if candidates else []),
+            *icl,
         ],
         summary=f"{len(result.links)} entities ({result.mode})",
     ) | {"facts": entity_facts(result)}
