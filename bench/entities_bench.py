@@ -22,7 +22,7 @@ Goals: spaCy mode link recall >= 0.95 at precision >= 0.95, NER F1 >= 0.90, <= 5
 sentence; LLM one-shot NER F1 >= 0.85.
 
 Run: .venv/bin/python bench/entities_bench.py [--gold own|heldout] [--modes spacy,llm-zero,llm-one]
-     [--llm-sentences N] [--pipeline PACKAGE] [--save NAME]
+     [--llm-sentences N] [--pipeline PACKAGE_OR_PATH] [--no-gazetteer] [--save NAME]
 """
 
 from __future__ import annotations
@@ -197,6 +197,9 @@ def main() -> None:
     parser.add_argument("--modes", default="spacy,llm-zero,llm-one")
     parser.add_argument("--llm-sentences", type=int, default=10, help="LLM modes on the first N")
     parser.add_argument("--pipeline", default=SPACY_PACKAGE, help="spaCy package to compare")
+    parser.add_argument(
+        "--no-gazetteer", action="store_true", help="spaCy's entities alone, no article names"
+    )
     parser.add_argument("--save", help="write the results to bench/results/NAME.json")
     parser.add_argument(
         "--show-errors", action="store_true", help="print misses (keep off on the held-out set)"
@@ -236,7 +239,7 @@ def main() -> None:
             sentences = gold
 
             def recognize(text: str) -> Recognition:
-                return spacy_entities(text, args.pipeline)
+                return spacy_entities(text, args.pipeline, not args.no_gazetteer)
 
         tally = Tally()
         ner_ms, total_ms = [], []
@@ -249,7 +252,10 @@ def main() -> None:
             ner_ms.append((t1 - t0) * 1000)
             total_ms.append((t2 - t0) * 1000)
             tally.add(sentence, recognition.entities, links)
-        name = f"{mode} ({args.pipeline})" if mode == "spacy" else mode
+        meta = spacy_pipeline(args.pipeline).meta
+        pipeline = f"{meta['lang']}_{meta['name']} {meta['version']}"
+        gazetteer = "" if args.no_gazetteer else " + gazetteer"
+        name = f"{mode} ({pipeline}{gazetteer})" if mode == "spacy" else mode
         results.append(summary(name, len(sentences), tally, ner_ms, total_ms))
 
     oracle = Tally()
@@ -286,6 +292,7 @@ def main() -> None:
         record = {
             "gold": args.gold,
             "pipeline": args.pipeline,
+            "gazetteer": not args.no_gazetteer,
             "commit": commit,
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "load_s": round(load_s, 1),

@@ -20,6 +20,7 @@ from knowledge.wiki_offline import LINK_THRESHOLD, Article, article_text, offlin
 from tests.fakes import ScriptedChatModel
 from tools import ToolContext
 from tools.entities import (
+    EXAMPLE_TEXT,
     Entity,
     Link,
     check_text,
@@ -33,6 +34,7 @@ from tools.entities import (
     make_tools,
     parse_llm_answer,
     spacy_entities,
+    summary_text,
 )
 from tools.errors import ToolInputError
 
@@ -492,3 +494,53 @@ def test_real_embeddings_disambiguate_by_context(settings):
     entity = Entity("Mercury", "loc", 0, 7)
     links, _ = link_entities(text, [entity], settings, sim)
     assert links[0].title == "Mercury (planet)"
+
+
+# --- in-context learning, visibly ------------------------------------------------------------
+
+
+def shot_aware(zero: str, one: str):
+    """A model that answers `one` when the worked example is in the prompt, else `zero`."""
+
+    def answer(messages) -> str:
+        return one if any(EXAMPLE_TEXT in str(m.content) for m in messages) else zero
+
+    return lambda: scripted(answer, answer)
+
+
+def test_llm_mode_shows_zero_shot_beside_one_shot(settings):
+    zero = '{"entities": [{"text": "NASA", "label": "product"}, {"text": "1969", "label": "date"}]}'
+    one = '{"entities": [{"text": "NASA", "label": "org"}, {"text": "Moon", "label": "loc"}]}'
+    result = run(
+        "NASA reached the Moon in 1969.", settings, mode="llm", chat_model=shot_aware(zero, one)
+    )
+    assert [(e.text, e.label) for e in result.entities] == [("NASA", "org"), ("Moon", "loc")]
+    icl = result.icl
+    assert [m["role"] for m in icl["zero-shot"]["prompt"]] == ["system", "human"]
+    assert [m["role"] for m in icl["one-shot"]["prompt"]] == ["system", "human", "ai", "human"]
+    assert icl["zero-shot"]["json"] == zero
+    assert icl["changes"] == [
+        {"entity": "NASA", "change": "relabelled product -> org"},
+        {"entity": "1969", "change": "dropped (zero-shot: date)"},
+        {"entity": "Moon", "change": "added as loc"},
+    ]
+    shown = entity_artifact(result)["parts"][-1]["content"]
+    assert "| NASA | product | org | relabelled product -> org |" in shown
+    assert zero in shown and one in shown and EXAMPLE_TEXT in shown
+    assert "the example changed 3" in summary_text(result)
+
+
+def test_spacy_mode_has_no_icl_comparison(settings):
+    result = run("Marie Curie moved to Paris.", settings)
+    assert result.icl is None
+    assert all("In-context" not in p.get("content", "") for p in entity_artifact(result)["parts"])
+
+
+def test_linking_lists_the_candidates_and_why_the_winner_won(settings):
+    result = run("Amazon sells books online, and Amazon ships them worldwide.", settings)
+    amazon = links_by_text(result)["Amazon"]
+    titles = [c["title"] for c in amazon.candidates]
+    assert amazon.title == titles[0] == "Amazon (company)"
+    assert "Amazon River" in titles or "Amazon rainforest" in titles
+    assert amazon.candidates[0]["label_fit"] == 1.0
+    assert "next " in amazon.reason and "org vs article kind" in amazon.reason
