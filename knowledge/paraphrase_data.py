@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,10 +18,59 @@ if TYPE_CHECKING:
 
 PARAPHRASE_DIR = Path(__file__).resolve().parent / "paraphrase"
 PROJECT_DATA_DIR = PARAPHRASE_DIR / "pairs"
+REWRITES_FILE = PARAPHRASE_DIR / "rewrites.jsonl"  # the LLM's cached rewrites (stage 1)
+CORPUS_DIR = Path(__file__).resolve().parent / "corpus"
 SHIPPED_MODEL_DIR = PARAPHRASE_DIR / "model-int8"
 SOURCES = ("project", "mrpc", "mrpc-tsv")
 SPLITS = ("train", "dev", "test")
 MRPC_DEV_SIZE = 408  # GLUE's MRPC validation split: the size of our dev cut of the MSR train file
+
+
+SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+UNUSABLE = re.compile(r"[()\[\];:\"`*#|]|\b(e\.g|i\.e|etc|approx|St|Dr|Mr|Mrs|No)\.")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentence split good enough for encyclopedic prose: a stop followed by a capital."""
+    return [s.strip() for s in SENTENCE_SPLIT.split(text) if s.strip()]
+
+
+def usable(sentence: str) -> bool:
+    """Plain declarative sentences of 8-24 words: long enough to reword, short enough for the
+    generation budget, without brackets, quotes or lists that a rewrite mangles."""
+    return (
+        8 <= len(sentence.split()) <= 24
+        and sentence.endswith(".")
+        and sentence.isascii()
+        and not UNUSABLE.search(sentence)
+    )
+
+
+def corpus_sentences() -> list[tuple[str, str]]:
+    """(origin, sentence) from the course corpus, prose only (no headings, code, lists)."""
+    out = []
+    for md in sorted(CORPUS_DIR.glob("*.md")):
+        in_code = False
+        for line in md.read_text(encoding="utf-8").splitlines():
+            if line.startswith("```"):
+                in_code = not in_code
+            if in_code or not line or line[0] in "#-|>*0123456789`":
+                continue
+            out += [(f"corpus:{md.stem}", s) for s in split_sentences(line) if usable(s)]
+    return out
+
+
+def wiki_sentences() -> list[tuple[str, str]]:
+    """(origin, sentence) from the offline Wikipedia extracts, in title order."""
+    from knowledge.wiki_offline import load_articles
+
+    articles = load_articles()
+    return [
+        (f"wiki:{title}", s)
+        for title in sorted(articles)
+        for s in split_sentences(articles[title].extract)
+        if usable(s)
+    ]
 
 
 def fp32_model_dir(settings: Settings) -> Path:

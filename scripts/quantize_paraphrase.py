@@ -76,35 +76,51 @@ def quantize_torch(model):
 
 
 def export_onnx(model, tokenizer, out: Path) -> Path:
-    """fp32 ONNX graph with dynamic batch and sequence axes, inputs named as the tokenizer's."""
+    """fp32 ONNX graph with dynamic batch and sequence axes, inputs named as the tokenizer's.
+
+    Two outputs: `logits`, and `cls_attention`, the last layer's attention from [CLS] to
+    every token averaged over its heads (batch x sequence). The classification head reads
+    the [CLS] vector, so this row shows which tokens fed the verdict most directly: the
+    shipped model carries it and the lesson needs no fp32 model to show it.
+    """
     import torch
 
-    class Logits(torch.nn.Module):
-        """Only the logits: a plain tensor output keeps the graph simple."""
+    class LogitsAndAttention(torch.nn.Module):
+        """Plain tensor outputs keep the graph simple."""
 
         def __init__(self, inner):
             super().__init__()
             self.inner = inner
 
         def forward(self, input_ids, attention_mask, token_type_ids):
-            return self.inner(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-            ).logits
+            out = self.inner(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                token_type_ids=token_type_ids,
+                output_attentions=True,
+            )
+            return out.logits, out.attentions[-1][:, :, 0, :].mean(dim=1)
 
+    previous = model.config._attn_implementation
+    model.set_attn_implementation("eager")  # under sdpa, attentions come back empty
     sample = tokenizer("A hired B.", "B was hired by A.", return_tensors="pt")
     names = ["input_ids", "attention_mask", "token_type_ids"]
-    axes = {n: {0: "batch", 1: "sequence"} for n in names} | {"logits": {0: "batch"}}
+    axes = {n: {0: "batch", 1: "sequence"} for n in names} | {
+        "logits": {0: "batch"},
+        "cls_attention": {0: "batch", 1: "sequence"},
+    }
     out.parent.mkdir(parents=True, exist_ok=True)  # the work folder under the data dir
     torch.onnx.export(
-        Logits(model).eval(),
+        LogitsAndAttention(model).eval(),
         tuple(sample[n] for n in names),
         str(out),
         input_names=names,
-        output_names=["logits"],
+        output_names=["logits", "cls_attention"],
         dynamic_axes=axes,
         opset_version=17,
         dynamo=False,  # the TorchScript exporter: no onnxscript dependency
     )
+    model.set_attn_implementation(previous)  # the torch rows are timed as they run in the app
     return out
 
 

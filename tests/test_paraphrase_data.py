@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import random
 import sys
 from pathlib import Path
 
@@ -12,7 +13,6 @@ from knowledge import paraphrase_data
 from knowledge.paraphrase_data import Pair, accuracy_f1, load_pairs
 
 REPO = Path(__file__).resolve().parents[1]
-SMALL = {"train": 300, "dev": 60, "test": 60}
 
 
 def _builder():
@@ -20,7 +20,7 @@ def _builder():
         "build_paraphrase_data", REPO / "scripts" / "build_paraphrase_data.py"
     )
     module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up by name
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 
@@ -30,56 +30,99 @@ def builder():
     return _builder()
 
 
-def test_same_seed_same_bytes_other_seed_other_pairs(builder, tmp_path: Path) -> None:
-    builder.write(builder.build(SMALL, seed=7), tmp_path / "a")
-    builder.write(builder.build(SMALL, seed=7), tmp_path / "b")
-    builder.write(builder.build(SMALL, seed=8), tmp_path / "c")
-    for split in SMALL:
-        a = (tmp_path / "a" / f"{split}.jsonl").read_bytes()
-        assert a == (tmp_path / "b" / f"{split}.jsonl").read_bytes()
-        assert a != (tmp_path / "c" / f"{split}.jsonl").read_bytes()
+@pytest.fixture(scope="module")
+def nlp(builder):
+    return builder._nlp()
 
 
-def test_labels_balanced_and_every_kind_present(builder) -> None:
-    splits = builder.build(SMALL, seed=7)
-    for split, rows in splits.items():
-        assert len(rows) == SMALL[split]
-        assert sum(r["label"] for r in rows) == SMALL[split] // 2
-    train = splits["train"]
-    negatives = {r["kind"] for r in train if r["label"] == 0}
-    positives = {r["kind"] for r in train if r["label"] == 1}
-    assert negatives == {"swap", "number", "entity", "negation", "antonym"}
-    assert positives == {"reword", "symmetric"}
+def _rng() -> random.Random:
+    return random.Random(7)
 
 
-def test_splits_are_disjoint_and_eval_uses_unseen_names_and_frames(builder) -> None:
-    splits = builder.build(SMALL, seed=7)
-    keys = {s: {(r["sentence1"], r["sentence2"]) for r in rows} for s, rows in splits.items()}
-    assert not keys["train"] & keys["dev"] and not keys["train"] & keys["test"]
-    assert not keys["dev"] & keys["test"]
-    assert not {r["frame"] for r in splits["train"]} & builder.HELD_OUT
-    assert {r["frame"] for r in splits["test"]} & builder.HELD_OUT
-    train_text = " ".join(r["sentence1"] + r["sentence2"] for r in splits["train"])
-    eval_people = builder._pools("test")["person"]
-    assert not [name for name in eval_people if name in train_text]
+def test_voice_turns_active_into_passive_and_back(builder, nlp) -> None:
+    active = "Gustave Eiffel designed the tower in 1887."
+    passive = builder.voice(nlp(active), _rng())
+    assert passive == "The tower was designed by Gustave Eiffel in 1887."
+    assert builder.voice(nlp(passive), _rng()) == active
+    # a second verb keeps its subject: no half-passive sentence
+    assert builder.voice(nlp("The firm opened a shop in Ohio and hired 20 people."), _rng()) is None
 
 
-def test_word_overlap_does_not_give_the_label_away(builder) -> None:
-    rows = builder.build({"train": 1000}, seed=7)["train"]
-    pos = [builder._overlap(r) for r in rows if r["label"] == 1]
-    neg = [builder._overlap(r) for r in rows if r["label"] == 0]
-    assert abs(sum(pos) / len(pos) - sum(neg) / len(neg)) < 0.05
+def test_reorder_moves_a_phrase_without_losing_words(builder, nlp) -> None:
+    out = builder.reorder(nlp("In 1887, Gustave Eiffel designed the tower."), _rng())
+    assert out == "Gustave Eiffel designed the tower in 1887."
+    back = builder.reorder(nlp(out), _rng())
+    assert back == "In 1887, Gustave Eiffel designed the tower."
 
 
-def test_a_swap_negative_has_the_same_words_and_another_meaning(builder) -> None:
-    rows = builder.build({"train": 600}, seed=7)["train"]
-    same_words = [r for r in rows if r["kind"] == "swap" and builder._overlap(r) == 1.0]
-    assert same_words, "some swaps use the same wording with the roles exchanged"
-    assert all(r["sentence1"] != r["sentence2"] for r in same_words)
+def test_negatives_change_one_thing(builder, nlp) -> None:
+    doc = nlp("Paris is the capital of France.")
+    assert builder.role_swap(doc, _rng()) == "France is the capital of Paris."
+    assert builder.negation(doc, _rng()) == "Paris is not the capital of France."
+    assert builder.negation(nlp("Paris is not the capital of France."), _rng()) == (
+        "Paris is the capital of France."
+    )
+    assert builder.negation(nlp("Eiffel designed the tower."), _rng()) == (
+        "Eiffel did not design the tower."
+    )
+    assert builder.antonym(nlp("It is the largest city."), _rng()) == "It is the smallest city."
+    changed = builder.number_date(nlp("The bridge opened in 1932."), _rng())
+    assert changed != "The bridge opened in 1932." and "1932" not in changed
+    swap = builder.make_entity_change({"GPE": ["Lisbon", "Paris"]})
+    assert swap(doc, _rng()) == "Paris is the capital of Lisbon."
 
 
+def test_llm_rewrites_that_lose_or_invent_facts_are_dropped(builder) -> None:
+    src = "The museum in Lyon opened in 1975 with 300 paintings."
+    good = "Opened in 1975, the Lyon museum started out with 300 paintings."
+    assert builder.rewrite_problem(src, good, "reword") is None
+    assert builder.rewrite_problem(src, good.replace("300", "200"), "reword") == (
+        "number lost or changed"
+    )
+    assert "new name" in builder.rewrite_problem(
+        src, "Opened in 1975, the Paris museum had 300 paintings.", "reword"
+    )
+    assert builder.rewrite_problem(src, src.replace(" with", ", with"), "reword") == "copy"
+    assert builder.rewrite_problem(src, "1. Museum", "reword") == "not a sentence"
+
+
+def test_description_positive_only_for_a_defining_first_sentence(builder) -> None:
+    first = "Hathor was a major goddess in ancient Egyptian religion who played many roles."
+    made = builder.description_sentence("Hathor", "Goddess of the sky in Egypt", first)
+    assert made == "Hathor was a goddess of the sky in Egypt."
+    assert builder.description_sentence("Hathor", "Goddess (1990)", first) is None
+    assert builder.description_sentence("Isis", "Goddess", first) is None
+
+
+def test_splits_are_by_article_and_seeded(builder) -> None:
+    splits = [builder.split_of(f"wiki:T{i}", 101) for i in range(2000)]
+    assert splits == [builder.split_of(f"wiki:T{i}", 101) for i in range(2000)]
+    share = {s: splits.count(s) / len(splits) for s in ("train", "dev", "test")}
+    assert 0.75 < share["train"] < 0.85 and 0.05 < share["dev"] < 0.11
+
+
+@pytest.mark.slow
+def test_small_build_is_reproducible_balanced_and_disjoint(builder, tmp_path: Path) -> None:
+    sizes = {"train": 200, "dev": 40, "test": 40}
+    a = builder.build(sizes, seed=7, n_sources=900)
+    builder.write(a, tmp_path / "a")
+    builder.write(builder.build(sizes, seed=7, n_sources=900), tmp_path / "b")
+    for split in sizes:
+        assert (tmp_path / "a" / f"{split}.jsonl").read_bytes() == (
+            tmp_path / "b" / f"{split}.jsonl"
+        ).read_bytes()
+    for rows in a.values():
+        assert abs(sum(r["label"] for r in rows) - len(rows) / 2) <= 1
+        assert all(r["origin"] for r in rows)
+    origins = {s: {r["origin"] for r in rows} for s, rows in a.items()}
+    assert not origins["train"] & origins["test"] and not origins["dev"] & origins["test"]
+    kinds = {r["kind"] for r in a["train"]}
+    assert set(builder.NEGATIVE_KINDS) <= kinds
+
+
+@pytest.mark.slow
 def test_committed_splits_are_the_builder_output(builder) -> None:
-    """The shipped jsonl files are exactly what the script makes: anyone can rebuild them."""
+    """The shipped jsonl files are exactly what the script makes from the cached rewrites."""
     splits = builder.build()
     for split, rows in splits.items():
         shipped = load_pairs(split)
@@ -124,8 +167,8 @@ def test_msr_tsv_loader_errors_say_what_is_wrong(tmp_path: Path) -> None:
 
 def test_project_splits_load_with_kinds() -> None:
     test = load_pairs("test")
-    assert len(test) == 800 and sum(p.label for p in test) == 400
-    assert {p.kind for p in test} >= {"swap", "negation", "reword"}
+    assert len(test) == 600 and sum(p.label for p in test) == 300
+    assert {p.kind for p in test} >= {"role-swap", "negation", "partial-overlap", "synonym"}
 
 
 def test_accuracy_and_f1_of_the_paraphrase_class() -> None:

@@ -9,6 +9,11 @@ two, and the stored quantization benchmark shows what int8 costs and saves.
 Both models get the same token ids, built here the way BERT reads a pair:
 `[CLS] sentence 1 [SEP] sentence 2 [SEP]`, segment 0 then 1, cut to `MAX_LENGTH` tokens by
 trimming the longer sentence first (the "longest first" rule of Hugging Face tokenizers).
+
+What the model weighed, two ways, both shown: the last layer's attention from [CLS] (the
+vector the classification head reads; the shipped ONNX model returns it as a second output,
+`cls_attention`), and the change in P(paraphrase) when each word is removed. Attention is
+where the model looked; removal is what changed its mind, the causal test of the two.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ LESSON = {
     'company."',
 }
 MAX_LENGTH = 128
+PUNCTUATION = ".,;:!?\"'()"
 ModelChoice = Literal["int8", "fp32"]
 MODEL_NAMES = {"int8": "int8 (ONNX Runtime)", "fp32": "fp32 (PyTorch)"}
 BENCHMARK_JSON = PARAPHRASE_DIR / "quantization.json"
@@ -70,6 +76,16 @@ class Verdict:
     tokens: int
     truncated: bool
     notes: tuple[str, ...] = ()
+    # (token, sentence 0/1, last-layer attention from [CLS], mean over heads), in order
+    attention: tuple[tuple[str, int, float], ...] = ()
+
+
+@dataclass(frozen=True)
+class WordEffect:
+    word: str
+    sentence: int  # 1 or 2
+    without: float  # P(paraphrase) with this word removed
+    change: float  # without - P(paraphrase) of the full pair
 
 
 @lru_cache(maxsize=2)
@@ -112,10 +128,16 @@ def _torch_model(folder: Path):
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # a loading bar would garble the CLI's output
-    return AutoModelForSequenceClassification.from_pretrained(folder).eval()
+    # eager attention: under sdpa, output_attentions comes back empty
+    return AutoModelForSequenceClassification.from_pretrained(
+        folder, attn_implementation="eager"
+    ).eval()
 
 
-def _logits_int8(settings: Settings, enc: Encoded) -> tuple[list[float], float]:
+Forward = tuple[list[float], float, list[float]]  # logits, ms, attention from [CLS]
+
+
+def _logits_int8(settings: Settings, enc: Encoded) -> Forward:
     import numpy as np
 
     session = _onnx_session(SHIPPED_MODEL_DIR / "model.onnx", settings.torch_threads)
@@ -124,12 +146,16 @@ def _logits_int8(settings: Settings, enc: Encoded) -> tuple[list[float], float]:
         "attention_mask": np.ones((1, len(enc.input_ids)), dtype=np.int64),
         "token_type_ids": np.array([enc.token_type_ids], dtype=np.int64),
     }
+    outputs = [o.name for o in session.get_outputs()]
     start = time.perf_counter()
-    logits = session.run(["logits"], feed)[0][0]
-    return logits.tolist(), (time.perf_counter() - start) * 1000
+    result = session.run(outputs, feed)
+    ms = (time.perf_counter() - start) * 1000
+    # an older model file without the attention output still answers
+    attention = result[1][0].tolist() if len(result) > 1 else []
+    return result[0][0].tolist(), ms, attention
 
 
-def _logits_fp32(settings: Settings, folder: Path, enc: Encoded) -> tuple[list[float], float]:
+def _logits_fp32(settings: Settings, folder: Path, enc: Encoded) -> Forward:
     import torch
 
     torch.set_num_threads(settings.torch_threads)
@@ -137,13 +163,15 @@ def _logits_fp32(settings: Settings, folder: Path, enc: Encoded) -> tuple[list[f
     ids = torch.tensor([enc.input_ids])
     with torch.inference_mode():
         start = time.perf_counter()
-        logits = model(
+        out = model(
             input_ids=ids,
             attention_mask=torch.ones_like(ids),
             token_type_ids=torch.tensor([enc.token_type_ids]),
-        ).logits[0]
+            output_attentions=True,
+        )
         elapsed = (time.perf_counter() - start) * 1000
-    return logits.tolist(), elapsed
+    attention = out.attentions[-1][0, :, 0, :].mean(dim=0).tolist() if out.attentions else []
+    return out.logits[0].tolist(), elapsed, attention
 
 
 def check_paraphrase(
@@ -183,11 +211,10 @@ def check_paraphrase(
             "the int8 model answered instead."
         )
         choice = "int8"
-    if choice == "fp32":
-        logits, ms = _logits_fp32(settings, fp32_dir, enc)
-    else:
-        logits, ms = _logits_int8(settings, enc)
+    logits, ms, attention = _forward(settings, choice, enc)
     p = _softmax(logits)[1]
+    tok = _tokenizer(SHIPPED_MODEL_DIR)
+    tokens = [tok.id_to_token(i) for i in enc.input_ids]
     return Verdict(
         label="paraphrase" if p >= 0.5 else "not paraphrase",
         probability=p,
@@ -196,7 +223,43 @@ def check_paraphrase(
         tokens=len(enc.input_ids),
         truncated=enc.truncated,
         notes=tuple(notes),
+        attention=tuple(
+            zip(tokens, enc.token_type_ids, [round(a, 4) for a in attention], strict=False)
+        ),
     )
+
+
+def _forward(settings: Settings, choice: str, enc: Encoded) -> Forward:
+    if choice == "fp32":
+        return _logits_fp32(settings, fp32_model_dir(settings), enc)
+    return _logits_int8(settings, enc)
+
+
+def word_effects(
+    settings: Settings, sentence1: str, sentence2: str, verdict: Verdict, max_words: int = 48
+) -> list[WordEffect]:
+    """P(paraphrase) with each word removed in turn (occlusion), by the model that answered.
+
+    One forward pass per word (a few ms each in int8); pairs longer than `max_words` words
+    are not probed, so a pasted paragraph does not cost seconds.
+    """
+    choice = "fp32" if verdict.model == MODEL_NAMES["fp32"] else "int8"
+    words = [sentence1.split(), sentence2.split()]
+    if sum(map(len, words)) > max_words:
+        return []
+    effects = []
+    for n, (own, other) in enumerate([(words[0], words[1]), (words[1], words[0])]):
+        for i, word in enumerate(own):
+            core = word.strip(PUNCTUATION)
+            if not core:
+                continue
+            # the word goes, its punctuation stays: "Paris." -> "."
+            rest = " ".join([*own[:i], word.replace(core, "", 1), *own[i + 1 :]]).strip()
+            pair = (rest, " ".join(other)) if n == 0 else (" ".join(other), rest)
+            enc = encode_pair(SHIPPED_MODEL_DIR, *pair, MAX_LENGTH)
+            p = _softmax(_forward(settings, choice, enc)[0])[1]
+            effects.append(WordEffect(core, n + 1, p, p - verdict.probability))
+    return effects
 
 
 def _softmax(logits: list[float]) -> list[float]:
@@ -289,6 +352,14 @@ def paraphrase_lesson(
             name="probabilities",
         ),
     ]
+    effects = word_effects(settings, sentence1.strip(), sentence2.strip(), v)
+    parts += weighed_parts(v, effects)
+    if effects:
+        top = max(effects, key=lambda e: abs(e.change))
+        text += (
+            f" Removing '{top.word}' (sentence {top.sentence}) moves P(paraphrase) the most, "
+            f"to {top.without:.2f}."
+        )
     if show_benchmark:
         parts += benchmark_parts()
         text += " The quantization benchmark (size, latency, accuracy of fp32 vs int8) is shown."
@@ -297,6 +368,69 @@ def paraphrase_lesson(
     )
     result["facts"] = verdict_facts(v.model, v.label == "paraphrase", v.probability)
     return text, result
+
+
+def weighed_parts(v: Verdict, effects: list[WordEffect]) -> list[dict[str, Any]]:
+    """What the model weighed: attention from [CLS] per token (a bar chart, the two
+    sentences in two colours) and the words whose removal moves the verdict most."""
+    parts: list[dict[str, Any]] = []
+    if v.attention:
+        shown = [(t, seg, a) for t, seg, a in v.attention if t != "[CLS]"]
+        top = sorted(shown, key=lambda x: -x[2])[:5]
+        parts.append(
+            artifacts.markdown(
+                "**Where the model looked**: attention from `[CLS]` in the last layer "
+                "(mean of 12 heads; the classifier reads the `[CLS]` vector). Highest: "
+                + ", ".join(f"`{t}` {a:.2f}" for t, _, a in top)
+                + ". A high share on `[SEP]` is BERT's way of looking at nothing in particular."
+            )
+        )
+        parts.append(artifacts.plotly(_attention_figure(shown), name="attention from [CLS]"))
+    if effects:
+        ranked = sorted(effects, key=lambda e: -abs(e.change))[:8]
+        parts.append(
+            artifacts.table(
+                ["word", "sentence", "P(paraphrase) without it", "change"],
+                [[e.word, e.sentence, round(e.without, 3), f"{e.change:+.3f}"] for e in ranked],
+                name="words that moved the verdict",
+            )
+        )
+        parts.append(
+            artifacts.markdown(
+                "Each word removed in turn, the pair classified again: the words whose removal "
+                "changes P(paraphrase) most are the ones the verdict rests on (a causal test; "
+                "attention only shows where the model looked)."
+            )
+        )
+    return parts
+
+
+def _attention_figure(shown: list[tuple[str, int, float]]) -> dict[str, Any]:
+    """A plain plotly figure dict (JSON, no plotly import): one bar per token."""
+    colors = ["#4c78a8", "#f58518"]
+    return {
+        "data": [
+            {
+                "type": "bar",
+                "name": f"sentence {seg + 1}",
+                "x": [f"{i}:{t}" for i, (t, s, _) in enumerate(shown) if s == seg],
+                "y": [a for t, s, a in shown if s == seg],
+                "marker": {"color": colors[seg]},
+            }
+            for seg in (0, 1)
+        ],
+        "layout": {
+            "title": {"text": "Last-layer attention from [CLS], mean over heads"},
+            "xaxis": {
+                "tickangle": -45,
+                "categoryorder": "array",
+                "categoryarray": [f"{i}:{t}" for i, (t, _, _) in enumerate(shown)],
+            },
+            "yaxis": {"title": {"text": "attention"}},
+            "height": 320,
+            "margin": {"b": 90},
+        },
+    }
 
 
 def verdict_facts(model: str, same: bool, p: float) -> dict[str, Any]:
