@@ -77,7 +77,7 @@ NEEDS_GIVEN_TEXT = ("find_entities", "show_attention", "check_paraphrase")
 ROUTER_HISTORY = 6  # messages of conversation the LLM router sees, for follow-ups
 RECURSION_LIMIT = 8  # route, act, answer: a fixed shape never needs more
 # An answer is a few sentences; at ~13 tokens/s on two cores every 100 tokens is 8 s.
-ANSWER_MAX_TOKENS = 220
+ANSWER_MAX_TOKENS = 150
 
 
 def route_format(names: Sequence[str]) -> dict:

@@ -51,7 +51,7 @@ class Settings:
 
     # The local llama.cpp server (xllamacpp in a child process).
     llm_port: int = 8765
-    llm_ctx: int = 12288
+    llm_ctx: int = 16384  # one KV buffer for all slots: a conversation, tool prompts, router
     llm_threads: int = 1
     llm_batch_threads: int = 2
     llm_cache_mib: int = 256
@@ -60,8 +60,14 @@ class Settings:
 
     # The agent.
     max_message_chars: int = 4000
-    route_threshold: float = 0.5  # router classifier: below this probability the LLM decides
-    history_tokens: int = 3000
+    # Below this classifier probability the LLM router decides. In conversations the 1.5B
+    # router sent more unsure messages to a wrong tool than the classifier's own best guess
+    # did, at 5-20 s a call, so it is asked only when the classifier is lost.
+    route_threshold: float = 0.35
+    # The history window jumps when the rendered history passes this many tokens; every
+    # jump re-reads the whole kept history, so it is large enough that a lesson-length
+    # conversation (10-15 turns) never jumps.
+    history_tokens: int = 6000
 
     # Torch shares the 2 cores with the LLM server: one thread is faster than two.
     torch_threads: int = 1

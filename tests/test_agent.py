@@ -339,12 +339,12 @@ async def test_the_llm_router_cannot_send_a_message_without_a_text_to_a_text_too
     sentence the learner gives; with none in the message the turn needs no tool."""
     model = ScriptedChatModel(script=[route("find_entities"), "A token is a piece of text."])
     result = await run(
-        model, settings, "In one sentence, what is a token?", router=classifier("none", 0.4)
+        model, settings, "In one sentence, what is a token?", router=classifier("none", 0.2)
     )
     assert result["tool_calls"] == [] and result["answer"] == "A token is a piece of text."
     assert "needs a text you give" in result["route_note"]
     model = ScriptedChatModel(script=[route("find_entities"), "It found Ada and Bob."])
     given = await run(
-        model, settings, "Tag: Ada met Bob.", thread="t2", router=classifier("none", 0.4)
+        model, settings, "Tag: Ada met Bob.", thread="t2", router=classifier("none", 0.2)
     )
     assert [c["name"] for c in given["tool_calls"]] == ["find_entities"]

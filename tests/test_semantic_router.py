@@ -58,7 +58,7 @@ def test_a_clear_request_is_decided_without_the_llm():
 
 
 def test_a_vague_message_is_left_to_the_llm():
-    _, p = semantic_route("Hmm, interesting, could be useful later maybe.")
+    _, p = semantic_route("Compare the words of Marie Curie and Paris with the course.")
     assert p < Settings().route_threshold
 
 
