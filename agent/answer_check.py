@@ -19,6 +19,8 @@ from difflib import SequenceMatcher
 from typing import Any
 
 COPY_SIMILARITY = 0.6  # above this, an answer repeats an earlier one of the thread
+FALLBACK_NOTE = "_(Written from the tool's result, because the model's answers failed the check.)_"
+REQUEST_CHARS = 160  # of the learner's message, quoted at the head of a fallback answer
 
 # A reply that is a tool call written out as text (the template's fenced JSON block).
 TOOL_CALL_TEXT = re.compile(r"```(?:json)?\s*\{\s*\"name\"\s*:", re.IGNORECASE)
@@ -85,6 +87,7 @@ def similarity(a: str, b: str) -> float:
     """How much of two answers is the same words in the same order (0..1). Over words, not
     characters: two short answers built on one pattern ("It found X and Y.") share most of
     their letters but few of their words; a repeated answer shares nearly all."""
+    a, b = a.replace(FALLBACK_NOTE, ""), b.replace(FALLBACK_NOTE, "")  # a mark, not content
     words_a, words_b = re.findall(r"\w+", a.lower()), re.findall(r"\w+", b.lower())
     return SequenceMatcher(None, words_a, words_b, autojunk=False).ratio()
 
@@ -132,8 +135,14 @@ def check_answer(
     return check
 
 
-def answer_from_result(facts: dict[str, Any] | None, tool_text: str) -> str:
+def answer_from_result(facts: dict[str, Any] | None, tool_text: str, request: str = "") -> str:
     """The fallback when the model's answer failed twice: the result in its own words,
-    marked so the learner knows the model did not write it."""
+    marked so the learner knows the model did not write it. It names the request it
+    answers: two verdicts of one tool read alike, and the model copies a pattern it sees
+    twice in the history."""
     statement = (facts or {}).get("statement") or tool_text
-    return f"{statement}\n\n_(Written from the tool's result, because the model's answers failed the check.)_"
+    asked = " ".join(request.split())
+    if len(asked) > REQUEST_CHARS:
+        asked = asked[: REQUEST_CHARS - 1].rstrip() + "…"
+    head = f"For “{asked}”: " if asked else ""
+    return f"{head}{statement}\n\n{FALLBACK_NOTE}"

@@ -355,7 +355,11 @@ def build_graph(
                 source = "model, second try"
                 if not check.ok and result is not None:
                     problems = [*problems, *(f"second try: {p}" for p in check.problems)]
-                    text = answer_from_result(facts, str(result.content))
+                    text = answer_from_result(
+                        facts,
+                        str(result.content),
+                        str(messages[latest_user_index(messages)].content),
+                    )
                     check = check_answer(text, facts, earlier)
                     source = "written from the tool's result"
         except Exception as exc:  # the server died or timed out: keep the history usable

@@ -181,7 +181,7 @@ async def test_an_answer_that_contradicts_its_tool_is_regenerated_then_replaced(
     assert len(model.calls) == 2
     retry_note = model.calls[1]["messages"][-1].content
     assert "leaves out what the tool found" in retry_note
-    assert result["answer"].startswith("Found: Ada, Bob.")
+    assert result["answer"].startswith("For “Entities in: Ada met Bob.”: Found: Ada, Bob.")
     assert "Written from the tool's result" in result["answer"]
     assert result["check"]["source"] == "written from the tool's result"
 

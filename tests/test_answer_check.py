@@ -4,7 +4,13 @@ written as the answer) and good answers that must pass."""
 
 from __future__ import annotations
 
-from agent.answer_check import answer_from_result, check_answer, mentions, similarity
+from agent.answer_check import (
+    FALLBACK_NOTE,
+    answer_from_result,
+    check_answer,
+    mentions,
+    similarity,
+)
 from tools import artifacts
 from tools.paraphrase import verdict_facts
 
@@ -76,6 +82,18 @@ def test_the_fallback_is_the_result_marked_as_such():
     assert text.startswith("The int8 (ONNX Runtime) paraphrase model says")
     assert "Written from the tool's result" in text
     assert answer_from_result(None, "raw tool text").startswith("raw tool text")
+
+
+def test_fallbacks_for_different_requests_are_not_copies():
+    """Two paraphrase fallbacks shared their template and the mark: the copy check flagged
+    the second though it stated a new result, and the model imitated the pattern."""
+    first = answer_from_result(SAME_055, "", "Same meaning? 'The meeting is at 3' / 'We meet at 3'")
+    second = answer_from_result(
+        DIFFERENT_012, "", "and 'The bus left early' vs 'The bus left late'?"
+    )
+    assert first.startswith("For “Same meaning?")
+    assert check_answer(second, DIFFERENT_012, [first]).ok
+    assert similarity(FALLBACK_NOTE + " Paris.", "Paris.") == 1.0
 
 
 def test_a_negation_elsewhere_in_the_sentence_is_not_a_verdict():
