@@ -19,7 +19,7 @@ from agent import events
 from agent.providers import local_server, provider_problem
 from agent.runner import Assistant, open_checkpointer
 from agent.settings import PROVIDERS, Settings, SettingsError, chat_choices
-from tools import lessons, warm_up_tools
+from tools import lessons
 from tools.errors import ToolInputError
 from ui import render
 from ui.data_layer import LocalStorageClient, SQLiteDataLayer, add_files_route
@@ -98,12 +98,10 @@ async def startup() -> None:
 async def _warm_up(assistant: Assistant) -> None:
     """In the background: the LLM's prompt cache and the tools' indexes and servers. A
     failure here is logged; the first turn that needs the part reports it to the user."""
-    results = await asyncio.gather(
-        assistant.warm_up(), asyncio.to_thread(warm_up_tools, SETTINGS), return_exceptions=True
-    )
-    for result in results:
-        if isinstance(result, BaseException):
-            log.warning("warm-up failed: %s", result)
+    try:
+        await assistant.warm_up()
+    except Exception as exc:
+        log.warning("warm-up failed: %s", exc)
 
 
 @cl.on_app_shutdown

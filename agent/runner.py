@@ -26,7 +26,7 @@ from agent.providers import local_server, make_chat_model
 from agent.semantic_router import semantic_route
 from agent.settings import Settings
 from agent.threads import ThreadOwners
-from tools import ToolContext, lessons_text, load_tools
+from tools import ToolContext, lessons_text, load_tools, warm_up_tools
 from tools.errors import ToolInputError
 
 log = logging.getLogger("genai101")
@@ -118,6 +118,7 @@ class Assistant:
         # user who knows another user's thread id (or sends it from the CLI) gets nothing.
         self.owners = owners or ThreadOwners(settings)
         self._graphs: dict[Settings, Any] = {}
+        self._contexts: dict[Settings, ToolContext] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
     def turn_lock(self, thread_id: str) -> asyncio.Lock:
@@ -135,7 +136,8 @@ class Assistant:
             local = settings.provider == "local"
             tool_model = make_chat_model(settings, slot=1) if local else model
             router_model = make_chat_model(settings, slot=2) if local else model
-            tools = load_tools(ToolContext(settings, lambda: tool_model))
+            self._contexts[settings] = ToolContext(settings, lambda: tool_model)
+            tools = load_tools(self._contexts[settings])
             self._graphs[settings] = build_graph(
                 model,
                 tools,
@@ -153,13 +155,25 @@ class Assistant:
             await asyncio.to_thread(local_server(settings).ensure_running)
 
     async def warm_up(self, settings: Settings | None = None) -> None:
-        """One throwaway turn on a scratch thread, so llama.cpp caches the system prompt
-        before the first learner waits for it."""
+        """Before the first learner waits: one throwaway turn on a scratch thread, so
+        llama.cpp caches the system prompt, and each tool's own preparation (indexes, the
+        graph server, its prompt's prefix in its slot), side by side."""
         settings = settings or self.settings
-        try:
-            await self.ainvoke("Hi", "warm-up", "system", settings)
-        finally:
-            await self.delete_thread("warm-up")
+        self.graph(settings)
+
+        async def turn() -> None:
+            try:
+                await self.ainvoke("Hi", "warm-up", "system", settings)
+            finally:
+                await self.delete_thread("warm-up")
+
+        results = await asyncio.gather(
+            turn(), asyncio.to_thread(warm_up_tools, self._contexts[settings]),
+            return_exceptions=True,
+        )  # fmt: skip
+        for result in results:  # each part ran to its end; report the first that failed
+            if isinstance(result, BaseException):
+                raise result
 
     async def delete_thread(self, thread_id: str) -> None:
         """Forget a thread: its history in the checkpointer and who owned it."""

@@ -271,6 +271,14 @@ def build_messages(
     return [*messages, HumanMessage(request)]
 
 
+def prime_prompt(store: GraphStore, llm: BaseChatModel) -> None:
+    """One throwaway call with the fixed prefix of every question's prompt (rules, schema,
+    the `always` examples), so the LLM server holds it in its cache: a question then pays
+    only for its chosen examples and itself."""
+    messages = build_messages(store, read_schema(store), [], "Question: How many articles?")
+    llm.bind(max_tokens=1).invoke(messages)
+
+
 def extract_cypher(reply: str) -> str:
     """The Cypher in a model reply: a fenced block, an unclosed fence, or the first clause on."""
     fenced = re.search(r"```[ \t]*(?:cypher|neo4j|sql)?[ \t]*\n?(.*?)```", reply, re.S | re.I)

@@ -27,6 +27,7 @@ from knowledge.text2cypher import (
     MAX_QUERIES,
     answer_question,
     example_bank,
+    prime_prompt,
     run_guarded,
 )
 from tests.conftest import free_port
@@ -315,6 +316,16 @@ def test_text_to_cypher_repairs_a_bad_query(store: GraphStore) -> None:
     repair_prompt = llm.calls[1]["messages"][-1].content
     assert "wrong" in repair_prompt and answer.attempts[0]["error"][:20] in repair_prompt
     assert "(:Researcher)-[:PUBLISHED]->(:Article)" in llm.calls[0]["messages"][0].content
+
+
+def test_the_primed_prefix_is_the_one_every_question_starts_with(store: GraphStore) -> None:
+    """The warm-up caches the text-to-Cypher prompt's fixed part in the LLM server; it only
+    pays if a question's prompt starts with exactly that message."""
+    llm = ScriptedChatModel(script=["", f"```cypher\n{COUNT_AMARA}\n```"], calls=[])
+    prime_prompt(store, llm)
+    answer_question(store, llm, "How many articles did Amara Okafor publish?")
+    primed, asked = llm.calls[0]["messages"], llm.calls[1]["messages"]
+    assert primed[0].type == "system" and primed[0].content == asked[0].content
 
 
 def test_graph_names_holds_every_name_past_the_row_limit(store: GraphStore) -> None:

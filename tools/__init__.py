@@ -40,13 +40,13 @@ def tool_modules() -> list[ModuleType]:
     return mods
 
 
-def warm_up_tools(settings: Settings) -> None:
+def warm_up_tools(ctx: ToolContext) -> None:
     """Let each tool module prepare what its first call would otherwise wait for (the corpus
-    index, the graph server): a module may define `warm_up(settings)`. The app runs this in
-    the background at startup."""
+    index, the graph server, its prompt's prefix in the LLM's cache): a module may define
+    `warm_up(ctx)`. `Assistant.warm_up` runs this at startup."""
     for mod in tool_modules():
         if hasattr(mod, "warm_up"):
-            mod.warm_up(settings)
+            mod.warm_up(ctx)
 
 
 def lessons() -> list[dict[str, str]]:

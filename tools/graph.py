@@ -20,6 +20,7 @@ from knowledge.text2cypher import (
     answer_question,
     cell,
     embed_example_bank,
+    prime_prompt,
     run_guarded,
 )
 from tools import artifacts
@@ -226,10 +227,13 @@ def open_graph(settings: Settings) -> GraphStore:
     return store
 
 
-def warm_up(settings: Settings) -> None:
-    """Start (or join) the graph server, load the dataset and embed the example bank before
-    the first question."""
-    embed_example_bank(open_graph(settings))
+def warm_up(ctx: ToolContext) -> None:
+    """Start (or join) the graph server, load the dataset, embed the example bank and have
+    the LLM cache the text-to-Cypher prompt's fixed prefix (~1,000 tokens, 15-25 s to read
+    here) before the first question."""
+    store = open_graph(ctx.settings)
+    embed_example_bank(store)
+    prime_prompt(store, ctx.chat_model())
 
 
 def make_tools(ctx: ToolContext) -> list[BaseTool]:

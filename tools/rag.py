@@ -267,11 +267,11 @@ def ingest_upload(settings: Settings, user_id: str, path: str | Path, filename: 
     }
 
 
-def warm_up(settings: Settings) -> None:
+def warm_up(ctx: ToolContext) -> None:
     """Build the corpus index now rather than during the first question (~20 s)."""
     from knowledge.ingest import sync_corpus
 
-    sync_corpus(settings)
+    sync_corpus(ctx.settings)
 
 
 def make_tools(ctx: ToolContext) -> list[BaseTool]:
