@@ -28,6 +28,7 @@ Run: .venv/bin/python bench/entities_bench.py [--gold own|heldout] [--modes spac
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import statistics
@@ -223,6 +224,14 @@ def main() -> None:
     results = []
     notes = []
     model = None
+    server = contextlib.ExitStack()
+    if settings.provider == "local" and "llm" in args.modes:
+        from agent.llm_server import LLMServerError, LocalLLMServer
+
+        try:
+            server.enter_context(LocalLLMServer(settings))  # ours on the port, or one we start
+        except LLMServerError as exc:
+            notes.append(f"local LLM server: {exc}")
     for mode in args.modes.split(","):
         if mode.startswith("llm"):
             if model is None:
@@ -243,10 +252,16 @@ def main() -> None:
 
         tally = Tally()
         ner_ms, total_ms = [], []
-        for sentence in sentences:
+        for n, sentence in enumerate(sentences, 1):
             t0 = time.perf_counter()
-            recognition = recognize(sentence["text"])
+            try:
+                recognition = recognize(sentence["text"])
+            except Exception as exc:  # the LLM server went away: no result for this mode
+                notes.append(f"{mode} stopped at sentence {n}: {type(exc).__name__}: {exc}")
+                break
             t1 = time.perf_counter()
+            if mode.startswith("llm"):
+                print(f"  {mode} {n}/{len(sentences)}: {t1 - t0:.1f} s", flush=True)
             links, _ = link_entities(sentence["text"], recognition.entities, settings, similarity)
             t2 = time.perf_counter()
             ner_ms.append((t1 - t0) * 1000)
@@ -254,10 +269,13 @@ def main() -> None:
             tally.add(sentence, recognition.entities, links)
         meta = spacy_pipeline(args.pipeline).meta
         pipeline = f"{meta['lang']}_{meta['name']} {meta['version']}"
+        if len(ner_ms) < len(sentences):
+            continue
         gazetteer = "" if args.no_gazetteer else " + gazetteer"
         name = f"{mode} ({pipeline}{gazetteer})" if mode == "spacy" else mode
         results.append(summary(name, len(sentences), tally, ner_ms, total_ms))
 
+    server.close()
     oracle = Tally()
     for sentence in gold:
         entities = gold_entities(sentence)

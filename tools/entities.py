@@ -117,18 +117,21 @@ Copy each entity exactly as it is written in the text; list each entity once.
 Answer with JSON only, no prose: {"entities": [{"text": "...", "label": "..."}]}.
 If there are none, answer {"entities": []}."""
 
+# The one worked example: short (each of its tokens is read on every call), and showing the
+# distinctions the model gets wrong zero-shot: cities are gpe, the Moon is loc, a later
+# surname is a person again, and spans leave out a leading "the".
 EXAMPLE_TEXT = (
-    "On 20 July 1969, Neil Armstrong of NASA walked on the Moon; the Apollo program cost "
-    "about $25 billion, and Armstrong later described it in English."
+    "On 20 July 1969, Neil Armstrong of NASA walked on the Moon while crowds in London and "
+    "Tokyo watched; Armstrong later wrote about it in English."
 )
 EXAMPLE_ANSWER = {
     "entities": [
         {"text": "20 July 1969", "label": "date"},
         {"text": "Neil Armstrong", "label": "person"},
         {"text": "NASA", "label": "org"},
-        {"text": "the Moon", "label": "loc"},
-        {"text": "Apollo program", "label": "product"},
-        {"text": "about $25 billion", "label": "money"},
+        {"text": "Moon", "label": "loc"},
+        {"text": "London", "label": "gpe"},
+        {"text": "Tokyo", "label": "gpe"},
         {"text": "Armstrong", "label": "person"},
         {"text": "English", "label": "language"},
     ]
