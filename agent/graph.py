@@ -353,15 +353,19 @@ def build_graph(
                 text = await generate(retry)
                 check = check_answer(text, facts, earlier)
                 source = "model, second try"
-                if not check.ok and result is not None:
+                request = str(messages[latest_user_index(messages)].content)
+                if not check.ok:
                     problems = [*problems, *(f"second try: {p}" for p in check.problems)]
-                    text = answer_from_result(
-                        facts,
-                        str(result.content),
-                        str(messages[latest_user_index(messages)].content),
-                    )
+                if not check.ok and result is not None:
+                    text = answer_from_result(facts, str(result.content), request)
                     check = check_answer(text, facts, earlier)
                     source = "written from the tool's result"
+                elif not check.ok:
+                    # Twice a copy of an earlier answer: the history is what it copies, so
+                    # the last try sees only the system prompt and the message.
+                    text = await generate([SystemMessage(SYSTEM_PROMPT), HumanMessage(request)])
+                    check = check_answer(text, facts, earlier)
+                    source = "model, without the conversation"
         except Exception as exc:  # the server died or timed out: keep the history usable
             write({"kind": "check", "ok": False, "problems": [], "source": "error"})
             return {
