@@ -22,6 +22,7 @@ Every reply is kept as it came; the build script filters them (copies, lost name
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import random
 import sys
@@ -149,7 +150,13 @@ def main(argv: list[str] | None = None) -> int:
                     break
                 style = STYLES[(i + args.skip) % len(STYLES)]
                 t0 = time.perf_counter()
-                reply = complete(server.base_url, prompt(style, row["sentence"]), 80)
+                try:
+                    reply = complete(server.base_url, prompt(style, row["sentence"]), 80)
+                except (OSError, http.client.HTTPException) as exc:
+                    # a shared server can be restarted under us: skip this one, go on
+                    print(f"{i}: {exc!r}; restarting the server if needed", file=sys.stderr)
+                    server.ensure_running()
+                    continue
                 rewrite = reply.strip().splitlines()[0].strip().strip('"') if reply.strip() else ""
                 out.write(json.dumps(row | {"style": style, "rewrite": rewrite}) + "\n")
                 out.flush()

@@ -78,10 +78,11 @@ def quantize_torch(model):
 def export_onnx(model, tokenizer, out: Path) -> Path:
     """fp32 ONNX graph with dynamic batch and sequence axes, inputs named as the tokenizer's.
 
-    Two outputs: `logits`, and `cls_attention`, the last layer's attention from [CLS] to
-    every token averaged over its heads (batch x sequence). The classification head reads
-    the [CLS] vector, so this row shows which tokens fed the verdict most directly: the
-    shipped model carries it and the lesson needs no fp32 model to show it.
+    Three outputs: `logits`; `cls_attention`, the last layer's attention from [CLS] to every
+    token averaged over its heads (batch x sequence): the classification head reads the
+    [CLS] vector, so this row shows which tokens fed the verdict most directly; and
+    `attentions`, every layer and head (batch x layer x head x from x to), so the attention
+    lesson can show the fine-tuned model without the fp32 weights, which do not ship.
     """
     import torch
 
@@ -99,7 +100,8 @@ def export_onnx(model, tokenizer, out: Path) -> Path:
                 token_type_ids=token_type_ids,
                 output_attentions=True,
             )
-            return out.logits, out.attentions[-1][:, :, 0, :].mean(dim=1)
+            last = out.attentions[-1][:, :, 0, :].mean(dim=1)
+            return out.logits, last, torch.stack(out.attentions, dim=1)
 
     previous = model.config._attn_implementation
     model.set_attn_implementation("eager")  # under sdpa, attentions come back empty
@@ -108,6 +110,7 @@ def export_onnx(model, tokenizer, out: Path) -> Path:
     axes = {n: {0: "batch", 1: "sequence"} for n in names} | {
         "logits": {0: "batch"},
         "cls_attention": {0: "batch", 1: "sequence"},
+        "attentions": {0: "batch", 3: "sequence", 4: "sequence"},
     }
     out.parent.mkdir(parents=True, exist_ok=True)  # the work folder under the data dir
     torch.onnx.export(
@@ -115,7 +118,7 @@ def export_onnx(model, tokenizer, out: Path) -> Path:
         tuple(sample[n] for n in names),
         str(out),
         input_names=names,
-        output_names=["logits", "cls_attention"],
+        output_names=["logits", "cls_attention", "attentions"],
         dynamic_axes=axes,
         opset_version=17,
         dynamo=False,  # the TorchScript exporter: no onnxscript dependency
@@ -390,13 +393,16 @@ def model_card(results: dict[str, Any], training: dict[str, Any]) -> str:
 `model.onnx`: all-MiniLM-L6-v2 (a 6-layer BERT, 22.7M parameters) fine-tuned as a sentence
 pair classifier (label 1 = paraphrase, 0 = not), then dynamically quantized to int8 with
 ONNX Runtime. Inputs `input_ids`, `attention_mask`, `token_type_ids` from the tokenizer in
-this folder (`[CLS] s1 [SEP] s2 [SEP]`, at most {setup["max_length"]} tokens); output `logits`.
+this folder (`[CLS] s1 [SEP] s2 [SEP]`, at most {setup["max_length"]} tokens); outputs
+`logits`, `cls_attention` (last layer, attention from [CLS] to each token, mean of the 12
+heads) and `attentions` (every layer and head: batch x 6 x 12 x tokens x tokens), which the
+paraphrase and attention lessons show.
 
 ## How it was made
 
-1. Data: the project's hard paraphrase pairs (`knowledge/paraphrase/DATA.md`):
-   {training["train_pairs"]} training pairs, dev 400, test 800; dev/test use unseen names and
-   held-out facts.
+1. Data: the project's paraphrase pairs made from real sentences (Wikipedia extracts, the
+   course corpus; `knowledge/paraphrase/DATA.md`): {training["train_pairs"]} training pairs;
+   dev and test come from articles training never saw.
 2. Fine-tuning: `scripts/finetune_paraphrase.py`, base
    {training["base_model"]}, {cfg["epochs"]} epochs, batch {cfg["batch_size"]}, AdamW lr
    {cfg["lr"]} with 10% warm-up and linear decay, seed {cfg["seed"]}, {training["threads"]}
@@ -418,16 +424,16 @@ this folder (`[CLS] s1 [SEP] s2 [SEP]`, at most {setup["max_length"]} tokens); o
 
 ## Limits
 
-Trained on short template sentences about invented people and companies. It catches
-negation, antonyms, changed numbers and changed entities well, but swapped roles ("A hired B"
-/ "B hired A") remain its weak spot: most of them still pass as paraphrases after 4 epochs
-(accuracy by kind of pair: `python bench/paraphrase_bench.py`). It has not seen news-style
-text (MRPC) or long sentences. A teaching model, not a production paraphrase detector.
+Most training positives are rule-made rewordings close to the original wording; the freer
+LLM rewrites are few, so rewordings that change most words are its weak side. Accuracy by
+kind of pair, on the splits and on a blind held-out set: `python bench/paraphrase_bench.py
+--heldout` (`bench/results/paraphrase.json`). A teaching model, not a production paraphrase
+detector.
 
 ## License
 
-Base model all-MiniLM-L6-v2: Apache-2.0 (sentence-transformers). Data and fine-tuning:
-this project (Apache-2.0).
+Base model all-MiniLM-L6-v2: Apache-2.0 (sentence-transformers). Training data: CC BY-SA 4.0
+(made from Wikipedia text, see DATA.md). Fine-tuning code: this project (Apache-2.0).
 """
 
 
