@@ -145,6 +145,7 @@ _SUFFIX_WORDS = (" language", " River", " Ocean")
 _PARTICLES = frozenset({"da", "de", "del", "di", "van", "von", "der", "le", "la", "du"})
 _NAME_SUFFIXES = frozenset({"jr", "sr", "jr.", "sr."})
 _ROMAN = re.compile(r"^[IVXL]+$")
+_DEFINITION = re.compile(r"\b(?:is|was|are|were) (?:a|an|the) ([^.;]{3,80})")
 # Where a description's head phrase ends: "Art museum | in Paris", "Khan | of the ...".
 _HEAD_END = re.compile(
     r"\b(?:of|in|by|from|and|for|on|at|with|that|who|which|between|near|to)\b|[,;(|]"
@@ -165,9 +166,18 @@ class Article:
         return wiki_url(self.title)
 
     @cached_property
+    def definition(self) -> str:
+        """The short description, or for the few articles without one (171) what the first
+        sentence says the subject is: "The Gambia ... is a country in West Africa"."""
+        if self.description:
+            return self.description
+        found = _DEFINITION.search(self.extract[:300])
+        return found.group(1) if found else ""
+
+    @cached_property
     def kinds(self) -> frozenset[str]:
         """The entity labels this article can be the referent of."""
-        return article_kinds(self.description, self.topic, self.title)
+        return article_kinds(self.definition, self.topic, self.title)
 
     @cached_property
     def primary_kind(self) -> str:
@@ -178,7 +188,7 @@ class Article:
         "" for an article of no kind."""
         if self.topic == "People" and "person" in self.kinds:
             return "person"
-        text = f"{self.description} | {self.title}".lower()
+        text = f"{self.definition} | {self.title}".lower()
         head_end = _HEAD_END.search(text)
         head = text[: head_end.start()] if head_end else text
         matches = [
