@@ -105,14 +105,16 @@ Labels:
 - person: people, including fictional ones
 - fac: buildings, airports, highways, bridges, monuments
 - org: companies, agencies, institutions, bands, teams, parties
-- gpe: countries, cities, states
-- loc: other places: mountains, rivers, seas, continents, planets
+- gpe: countries, cities, states (Kenya, Chicago, Texas)
+- loc: places that are not countries or cities: mountains, rivers, seas, continents,
+  planets (the Alps, the Nile, Europe, Mars)
 - product: objects, vehicles, software, devices
 - event: named wars, battles, disasters, sports events
 - work_of_art: titles of books, films, songs, paintings
 - law: named laws, treaties, constitutions
 - language: any named language
-- date, time, percent, money, quantity: absolute or relative values
+- date (years too: 1891), time, percent, money, quantity: absolute or relative values
+Only names and values: not common nouns or ideas.
 Copy each entity exactly as it is written in the text; list each entity once.
 Answer with JSON only, no prose: {"entities": [{"text": "...", "label": "..."}]}.
 If there are none, answer {"entities": []}."""
