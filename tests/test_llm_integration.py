@@ -100,3 +100,36 @@ async def test_server_crash_costs_one_turn_and_is_restarted(tmp_path):
             assert "Are you there?" in history
     finally:
         server.stop()
+
+
+def test_a_task_on_another_slot_leaves_an_idle_slots_cache(tmp_path):
+    """With llama.cpp's default `cache_idle_slots`, a task on slot 1 saved idle slot 0 to
+    the RAM prompt cache and cleared it; when that cache had no room (here 1 MiB, in the app
+    the 40-90 MiB entries of long prompts evicted each other) the conversation re-read its
+    whole history after every text-to-Cypher call."""
+    import json
+    import urllib.request
+
+    from agent.llm_server import LocalLLMServer
+
+    settings = Settings.from_env(
+        {"data_dir": tmp_path, "llm_port": free_port(), "llm_cache_mib": 1}
+    )
+    (tmp_path / "models").symlink_to(REPO / "data" / "models", target_is_directory=True)
+
+    def timings(server: LocalLLMServer, text: str, slot: int) -> dict:
+        body = {"messages": [{"role": "user", "content": text}], "max_tokens": 1,
+                "id_slot": slot, "temperature": 0}  # fmt: skip
+        request = urllib.request.Request(
+            f"{server.base_url}/chat/completions", json.dumps(body).encode(),
+            {"Content-Type": "application/json"},
+        )  # fmt: skip
+        with urllib.request.urlopen(request, timeout=300) as reply:
+            return json.load(reply)["timings"]
+
+    history = "The lesson so far: " + " ".join(f"fact {i} is {i * 7}." for i in range(60))
+    with LocalLLMServer(settings) as server:
+        timings(server, history, 0)
+        timings(server, "A text-to-Cypher prompt: " + history[::-1], 1)
+        again = timings(server, history + " And one more question?", 0)
+    assert again["prompt_n"] < 20 and again["cache_n"] > 300, again
