@@ -363,6 +363,7 @@ def build_graph(
                 elif not check.ok:
                     # Twice a copy of an earlier answer: the history is what it copies, so
                     # the last try sees only the system prompt and the message.
+                    write({"kind": "retry", "problems": check.problems})
                     text = await generate([SystemMessage(SYSTEM_PROMPT), HumanMessage(request)])
                     check = check_answer(text, facts, earlier)
                     source = "model, without the conversation"

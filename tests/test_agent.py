@@ -205,18 +205,17 @@ async def test_a_copied_answer_is_sent_back(settings):
 async def test_a_twice_copied_answer_is_written_again_without_the_history(settings):
     """The 1.5B model repeated an earlier answer even when told it had: the last try sees
     only the system prompt and the message, so there is nothing to copy."""
-    model = ScriptedChatModel(
-        script=["P is a probability.", "P is a probability.", "P is a probability.", "A score."]
-    )
+    model = ScriptedChatModel(script=["P is a probability."] * 3 + ["A score."])
     async with open_checkpointer(settings) as cp:
         a = assistant_with(model, settings, cp, classifier("none"))
         await a.ainvoke("what is P?", "t")
-        result = await a.ainvoke("and what does that number mean?", "t")
-    assert result["answer"] == "A score."
-    assert [m.content for m in model.calls[-1]["messages"][1:]] == [
-        "and what does that number mean?"
-    ]
-    assert result["check"]["source"] == "model, without the conversation"
+        turn = [e async for e in a.run_turn("and what does that number mean?", "t")]
+    assert len([e for e in turn if isinstance(e, events.Retry)]) == 2  # each try replaces
+    last_try = model.calls[3]["messages"]
+    assert [m.content for m in last_try[1:]] == ["and what does that number mean?"]
+    finished = turn[-1]
+    assert finished.answer == "A score."
+    assert finished.check["source"] == "model, without the conversation"
 
 
 async def test_what_can_you_teach_is_answered_from_the_registry(settings):
