@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SETUP  := $(VENV)/.setup-done
 
-.PHONY: setup run test test-fast lint browser-deps clean
+.PHONY: setup run test test-fast lint browser-deps postgres-deps clean
 
 setup: $(SETUP)
 
@@ -27,11 +27,16 @@ browser-deps:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -q && \
 		$(SUDO) apt-get install -y -q chromium fonts-liberation; }
 
+# Debian's PostgreSQL for the shared-store tests, which make a throwaway cluster each run.
+postgres-deps:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
+		{ $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q postgresql; }
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: setup browser-deps lint
+test: setup browser-deps postgres-deps lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 test-fast: setup lint

@@ -19,11 +19,13 @@ from agent import events
 from agent.providers import local_server, provider_problem
 from agent.runner import Assistant, open_checkpointer
 from agent.settings import PROVIDERS, Settings, SettingsError, chat_choices
+from knowledge.pg import DatabaseError
 from tools import lessons
 from tools.errors import ToolInputError
 from ui import render
 from ui.data_layer import LocalStorageClient, SQLiteDataLayer, add_files_route
 from ui.logins import LoginGuard
+from ui.pg_data_layer import PostgresDataLayer, prepare_database
 from ui.uploads import ingest_files
 
 log = logging.getLogger("genai101")
@@ -56,8 +58,19 @@ async def _thread_deleted(thread_id: str) -> None:
     await Runtime.assistant.delete_thread(thread_id)
 
 
+if SETTINGS.database_url:  # checked now: a bad URL stops the start with one line
+    try:
+        prepare_database(SETTINGS.database_url)
+    except DatabaseError as exc:
+        raise SystemExit(f"genai101: {exc}") from None
+
+
 @cl.data_layer
 def data_layer() -> SQLiteDataLayer:
+    if SETTINGS.database_url:
+        return PostgresDataLayer(
+            SETTINGS.database_url, STORE.root, on_delete_thread=_thread_deleted
+        )
     return SQLiteDataLayer(
         SETTINGS.path("chat", "threads.sqlite"), STORE.root, on_delete_thread=_thread_deleted
     )

@@ -17,6 +17,7 @@ from typing import Any
 
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage, AIMessageChunk, AnyMessage, HumanMessage, ToolMessage
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.errors import GraphRecursionError
 
@@ -59,11 +60,41 @@ def validate_message(text: str, settings: Settings) -> str:
     return text
 
 
+# Connections the LangGraph history may hold open in one app process: a turn takes one for
+# each checkpoint read or write (milliseconds), so a few serve a class of learners.
+CHECKPOINT_CONNECTIONS = 4
+
+
 @contextlib.asynccontextmanager
-async def open_checkpointer(settings: Settings) -> AsyncIterator[AsyncSqliteSaver]:
-    async with AsyncSqliteSaver.from_conn_string(
-        str(settings.path("chat", "history.sqlite"))
-    ) as cp:
+async def open_checkpointer(settings: Settings) -> AsyncIterator[BaseCheckpointSaver]:
+    """The conversation history: a SQLite file under the data folder, or with
+    `database_url` the shared Postgres, where every app process sees every thread."""
+    if not settings.database_url:
+        async with AsyncSqliteSaver.from_conn_string(
+            str(settings.path("chat", "history.sqlite"))
+        ) as cp:
+            yield cp
+        return
+    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+    from psycopg.rows import dict_row
+    from psycopg_pool import AsyncConnectionPool
+
+    from knowledge import pg
+
+    url = settings.database_url
+    # The settings AsyncPostgresSaver needs on its connections (its from_conn_string uses
+    # these); a pool, unlike its one connection, also replaces connections that broke.
+    pool = AsyncConnectionPool(
+        pg.driver_url(url),
+        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+        max_size=CHECKPOINT_CONNECTIONS,
+        check=AsyncConnectionPool.check_connection,
+        open=False,
+    )
+    async with pool:
+        async with pg.schema_lock(url):  # connects first: a bad URL fails here, readably
+            cp = AsyncPostgresSaver(pool)
+            await cp.setup()
         yield cp
 
 
@@ -109,7 +140,7 @@ class Assistant:
     def __init__(
         self,
         settings: Settings,
-        checkpointer: AsyncSqliteSaver,
+        checkpointer: BaseCheckpointSaver,
         owners: ThreadOwners | None = None,
     ) -> None:
         self.settings = settings

@@ -81,6 +81,11 @@ class Settings:
     users: str = ""
     auth_secret: str = ""
 
+    # Shared store. A postgresql:// URL puts chat threads, LangGraph history and document
+    # collections in that database, so several app processes (or machines) serve one class;
+    # empty keeps the embedded SQLite and FAISS files under the data folder.
+    database_url: str = ""
+
     # Document RAG.
     chunk_size: int = 500
     chunk_overlap: int = 100

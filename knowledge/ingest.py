@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from knowledge.embeddings import embed
-from knowledge.vectorstore import CORPUS, Chunk, VectorStore, locked, read_store, store_path
+from knowledge.vectorstore import CORPUS, Chunk, load_for_update, locked, read_store
 from tools.errors import ToolInputError
 
 if TYPE_CHECKING:
@@ -274,7 +274,7 @@ def index_files(
     """
     results: list[FileResult] = []
     with locked(settings, collection):
-        store = VectorStore.load(store_path(settings, collection))
+        store = load_for_update(settings, collection)
         pending: list[tuple[SourceFile, str, list[Chunk]]] = []
         for file in files:
             fp = fingerprint(file.data, settings.chunk_size, settings.chunk_overlap)

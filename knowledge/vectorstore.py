@@ -9,6 +9,10 @@ a file lock, so two uploads by the same user cannot lose each other's chunks.
 The index is `IndexFlatIP` over unit vectors (exact cosine search): at the sizes this app
 sees it answers in well under a millisecond (see `bench/faiss_latency.py`), needs no
 training, and supports removing a file's rows when it is re-ingested.
+
+With `database_url` set, collections live in PostgreSQL instead (`knowledge/pg.py`), so
+every app process sees every upload: `locked`, `load_for_update` and `read_store` below
+are where the two stores part.
 """
 
 from __future__ import annotations
@@ -161,7 +165,14 @@ class VectorStore:
 
 @contextlib.contextmanager
 def locked(settings: Settings, collection: str) -> Iterator[None]:
-    """Exclusive lock on a collection for a read-modify-write (uploads, re-ingest)."""
+    """Exclusive lock on a collection for a read-modify-write (uploads, re-ingest): a file
+    lock, or with a database an advisory lock that holds across machines."""
+    if settings.database_url:
+        from knowledge.pg import collection_lock
+
+        with collection_lock(settings.database_url, check_collection(collection)):
+            yield
+        return
     lock_path = settings.path("rag", check_collection(collection), ".lock")
     with open(lock_path, "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -171,9 +182,22 @@ def locked(settings: Settings, collection: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def load_for_update(settings: Settings, collection: str) -> VectorStore:
+    """A fresh, uncached copy of a collection to change and `save`, under `locked`."""
+    if settings.database_url:
+        from knowledge.pg import PgVectorStore
+
+        return PgVectorStore.read(settings.database_url, check_collection(collection))
+    return VectorStore.load(store_path(settings, collection))
+
+
 def read_store(settings: Settings, collection: str) -> VectorStore:
-    """A collection for reading. Cached per file version, so a search does not reload the
-    index; treat the result as read-only (writers use `VectorStore.load` under `locked`)."""
+    """A collection for reading. Cached per file version (or database version), so a search
+    does not reload the index; treat it as read-only (writers use `load_for_update`)."""
+    if settings.database_url:
+        from knowledge.pg import read_store as read_database_store
+
+        return read_database_store(settings.database_url, check_collection(collection))
     location = store_path(settings, collection)
     try:
         stat = location.stat()

@@ -1,0 +1,238 @@
+"""PostgreSQL as the shared store, against a real throwaway server: two app processes
+(two `Settings` with their own data folders, one database URL) share a thread's history,
+a document collection and Chainlit's thread list; a bad URL is one readable line.
+
+The server is Debian's PostgreSQL (`make test` installs it), a cluster made with `initdb`
+in a temp folder and run as the unprivileged `postgres` user when the tests run as root.
+Where it cannot be started, these tests skip and say why.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import chainlit as cl
+import pytest
+from chainlit.context import init_http_context
+from chainlit.step import StepDict
+from chainlit.types import Feedback, Pagination, ThreadFilter
+from langchain_core.messages import HumanMessage
+from langchain_core.tools import tool
+
+from agent.graph import build_graph
+from agent.launcher import AppProcess
+from agent.llm_server import free_port
+from agent.runner import Assistant, open_checkpointer
+from agent.settings import Settings
+from knowledge import pg
+from knowledge.embeddings import embed
+from knowledge.ingest import SourceFile, index_files
+from knowledge.vectorstore import read_store
+from tests.fakes import ScriptedChatModel
+from tools import artifacts
+from ui.pg_data_layer import PostgresDataLayer, prepare_database
+
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _postgres_bin() -> Path | None:
+    """The newest installed server's programs (Debian keeps them out of PATH)."""
+    for initdb in sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), reverse=True):
+        return initdb.parent
+    found = shutil.which("initdb")
+    return Path(found).resolve().parent if found else None
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    """A throwaway cluster on a free port (unix socket in its own folder), trusting local
+    connections; its URL without a database name."""
+    bin_dir = _postgres_bin()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL is not installed (no initdb): `make test` installs it")
+    run_as: list[str] = []
+    folder = Path(tempfile.mkdtemp(prefix="genai101-pg-"))
+    if os.geteuid() == 0:  # initdb refuses root: run the server as the postgres user
+        try:
+            user = pwd.getpwnam("postgres")
+        except KeyError:
+            shutil.rmtree(folder)
+            pytest.skip("running as root and there is no postgres user to run PostgreSQL as")
+        os.chown(folder, user.pw_uid, user.pw_gid)
+        run_as = ["runuser", "-u", "postgres", "--"]
+    data, port = folder / "data", free_port()
+    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -F"
+    try:
+        for cmd in (
+            ["initdb", "-D", data, "-A", "trust", "-U", "genai101", "-E", "UTF8", "--no-sync"],
+            ["pg_ctl", "-D", data, "-l", folder / "log", "-w", "-t", "60", "-o", options, "start"],
+        ):
+            subprocess.run(
+                [*run_as, bin_dir / cmd[0], *cmd[1:]], check=True, capture_output=True, text=True
+            )
+    except subprocess.CalledProcessError as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        pytest.skip(f"could not start a throwaway PostgreSQL: {exc.stderr.strip()[-300:]}")
+    try:
+        yield f"postgresql://genai101@127.0.0.1:{port}"
+    finally:
+        subprocess.run(
+            [*run_as, bin_dir / "pg_ctl", "-D", data, "-m", "immediate", "stop"],
+            capture_output=True,
+        )
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def database_url(server: str) -> str:
+    """A fresh, empty database per test, so each one also exercises schema creation."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with pg.connect(f"{server}/postgres") as con:
+        con.execute(f"CREATE DATABASE {name}")
+    return f"{server}/{name}"
+
+
+def two_processes(tmp_path: Path, url: str) -> tuple[Settings, Settings]:
+    """Two app processes' settings: one database, separate data folders (no shared disk).
+    The provider is a server that is never called (the tests script the model), so no
+    turn starts the local LLM."""
+    llm = {"provider": "openai-compatible", "base_url": "http://127.0.0.1:9/v1", "model": "x"}
+    return tuple(
+        Settings.from_env({"data_dir": tmp_path / name, "database_url": url, **llm})
+        for name in "ab"
+    )
+
+
+@tool(response_format="content_and_artifact")
+def echo(text: str) -> tuple[str, dict]:
+    """Repeat a text."""
+    return text, artifacts.artifact("echo", [artifacts.markdown(text)])
+
+
+def assistant(model: ScriptedChatModel, settings: Settings, checkpointer) -> Assistant:
+    a = Assistant(settings, checkpointer)
+    a._graphs[settings] = build_graph(
+        model, [echo], settings, checkpointer, semantic_router=lambda text: ("none", 0.9)
+    )
+    return a
+
+
+async def test_a_thread_started_in_one_process_continues_in_the_other(tmp_path, database_url):
+    one, two = two_processes(tmp_path, database_url)
+    model = ScriptedChatModel(script=["A1", "B1", "A2"])
+    async with open_checkpointer(one) as cp_one, open_checkpointer(two) as cp_two:
+        a, b = assistant(model, one, cp_one), assistant(model, two, cp_two)
+        await a.ainvoke("first, on one", "T", user_id="ada")
+        await b.ainvoke("second, on two", "T", user_id="ada")
+        await a.ainvoke("third, on one", "T", user_id="ada")
+        seen = [m.content for m in model.calls[-1]["messages"] if isinstance(m, HumanMessage)]
+        assert seen == ["first, on one", "second, on two", "third, on one"]
+    async with open_checkpointer(two) as cp:  # a restarted process: setup() again is harmless
+        history = await assistant(model, two, cp).messages("T")
+    assert [m.content for m in history][-2:] == ["third, on one", "A2"]
+    assert not any(tmp_path.rglob("history.sqlite"))
+
+
+async def test_a_document_ingested_through_one_process_is_searched_through_the_other(
+    tmp_path, database_url
+):
+    one, two = two_processes(tmp_path, database_url)
+    collection = "user-ada"
+    assert len(read_store(two, collection)) == 0  # two caches the empty collection
+    tides = b"# Tides\n\nThe tides rise and fall mainly because of the Moon's gravity.\n"
+    (added,) = index_files(one, collection, [SourceFile("tides.md", tides, "upload")])
+    assert added.status == "added"
+
+    store = read_store(two, collection)
+    assert [c.source for c in store.chunks] == ["tides.md"]
+    (best, score), *_ = store.search(embed(["What causes the tides?"], two)[0], 4)
+    assert "Moon's gravity" in best.text and score > 0.5
+    assert read_store(two, collection) is store  # unchanged version: the cached index
+
+    volcano = b"# Volcanoes\n\nMagma rises through the crust and erupts as lava.\n"
+    (updated,) = index_files(two, collection, [SourceFile("tides.md", volcano, "upload")])
+    assert updated.status == "updated"
+    texts = [c.text for c in read_store(one, collection).chunks]
+    assert texts and all("lava" in t or "Volcanoes" in t for t in texts)
+    assert not any(tmp_path.rglob("store.npz"))
+
+
+async def test_the_chainlit_data_layer_stores_and_lists_a_thread_for_a_user(tmp_path, database_url):
+    init_http_context()  # Chainlit's data layer methods look for a request context
+    prepare_database(database_url)
+    prepare_database(database_url)  # a second process starting: nothing to do, no error
+    writer = PostgresDataLayer(database_url, tmp_path / "files")
+    user = await writer.create_user(cl.User(identifier="ada", metadata={"provider": "local"}))
+    thread_id, step_id = str(uuid.uuid4()), str(uuid.uuid4())
+    await writer.update_thread(thread_id, name="Tides", user_id=user.id, metadata={"lesson": 3})
+    step: StepDict = {
+        "id": step_id,
+        "threadId": thread_id,
+        "name": "ada",
+        "type": "user_message",
+        "streaming": False,
+        "output": "What causes the tides?",
+        "createdAt": "2026-12-01T14:00:00Z",
+        "metadata": {"source": "test"},
+    }
+    await writer.create_step(step)
+    await writer.upsert_feedback(Feedback(forId=step_id, threadId=thread_id, value=1))
+    await writer.close()
+
+    reader = PostgresDataLayer(database_url, tmp_path / "files")  # the other process
+    listed = await reader.list_threads(Pagination(first=10), ThreadFilter(userId=user.id))
+    assert [t["id"] for t in listed.data] == [thread_id]
+    thread = await reader.get_thread(thread_id)
+    assert thread["name"] == "Tides" and thread["userIdentifier"] == "ada"
+    assert thread["metadata"] == {"lesson": 3}
+    (saved,) = thread["steps"]
+    assert saved["output"] == "What causes the tides?"
+    assert saved["metadata"] == {"source": "test"}
+    assert saved["feedback"]["value"] == 1
+    assert await reader.get_thread_author(thread_id) == "ada"
+    other = await reader.create_user(cl.User(identifier="bob"))
+    nothing = await reader.list_threads(Pagination(first=10), ThreadFilter(userId=other.id))
+    assert nothing.data == []
+    await reader.close()
+
+
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        ("mysql://ada@localhost/genai101", "must be a postgresql:// URL"),
+        ("postgresql://ada:s3cret@127.0.0.1:{port}/genai101", "Cannot use the database at"),
+    ],
+)
+async def test_a_bad_url_is_one_readable_line_without_the_password(tmp_path, url, expected):
+    url = url.format(port=free_port())  # nothing listens there
+    settings = Settings.from_env({"data_dir": tmp_path, "database_url": url})
+    for attempt in (lambda: pg.connect(url), lambda: read_store(settings, "corpus")):
+        with pytest.raises(pg.DatabaseError) as caught:
+            attempt()
+        assert expected in str(caught.value) and "\n" not in str(caught.value)
+        assert "s3cret" not in str(caught.value)
+    with pytest.raises(pg.DatabaseError, match=expected):
+        async with open_checkpointer(settings):
+            pass
+
+
+def test_the_app_stops_at_start_with_one_line_when_the_database_is_unreachable(tmp_path):
+    url = f"postgresql://ada:s3cret@127.0.0.1:{free_port()}/genai101"
+    app = AppProcess(
+        tmp_path / "app",
+        tmp_path / "data",
+        {"GENAI101_DATABASE_URL": url, "CHAINLIT_AUTH_SECRET": "x" * 48},
+    )
+    with pytest.raises(RuntimeError, match="the app exited"):
+        app.start(timeout_s=120)
+    log = app.log.read_text()
+    assert "genai101: Cannot use the database at postgresql://ada:***@127.0.0.1" in log
+    assert "Traceback" not in log and "s3cret" not in log
