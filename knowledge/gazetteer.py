@@ -76,7 +76,6 @@ class Match:
 class Gazetteer:
     """Normalized names of nameable articles, with what the filters need."""
 
-    index: WikiIndex
     keys: dict[str, tuple[Candidate, ...]]
     first_words: frozenset[str]
     common_words: frozenset[str]
@@ -87,19 +86,16 @@ class Gazetteer:
         matches: list[Match] = []
         i = 0
         while i < len(tokens):
-            match = self._longest_at(text, tokens, i)
-            if match is None:
+            found = self._longest_at(text, tokens, i)
+            if found is None:
                 i += 1
                 continue
+            match, i = found
             matches.append(match)
-            i = next(
-                k
-                for k in range(i, len(tokens) + 1)
-                if k == len(tokens) or tokens[k].start >= match.end
-            )
         return matches
 
-    def _longest_at(self, text: str, tokens: Sequence[Token], i: int) -> Match | None:
+    def _longest_at(self, text: str, tokens: Sequence[Token], i: int) -> tuple[Match, int] | None:
+        """The longest acceptable name starting at token i, and the token after it."""
         first = text[tokens[i].start : tokens[i].end]
         if not _capitalised(first):
             return None
@@ -113,7 +109,7 @@ class Gazetteer:
                 continue
             candidates = self.keys.get(normalize(text[tokens[i].start : tokens[j - 1].end]))
             if candidates and self._acceptable(text, tokens, i, j):
-                return self._trimmed(text, tokens, i, j, candidates)
+                return self._trimmed(text, tokens, i, j, candidates), j
         return None
 
     def _acceptable(self, text: str, tokens: Sequence[Token], i: int, j: int) -> bool:
@@ -130,9 +126,8 @@ class Gazetteer:
             return False
         if self._joined(text, tokens, j, j + 1) or self._joined(text, tokens, i - 1, i - 2):
             return False
-        content = [w for w in words if w.lower() not in NAME_PARTICLES]
-        if len(content) == 1 and len(words) == 1:
-            word = content[0].lower()
+        if len(words) == 1:
+            word = words[0].lower()
             if word in self.stop_words or (initial and word in self.common_words):
                 return False
         return True
@@ -205,7 +200,6 @@ def gazetteer() -> Gazetteer:
         if nameable:
             keys[key] = nameable
     return Gazetteer(
-        index=index,
         keys=keys,
         first_words=frozenset(re.split(r"[\s,]+", key)[0] for key in keys),
         common_words=common_words(index),

@@ -1,14 +1,17 @@
 """Named entities, linked to Wikipedia: the in-context-learning and tool-augmentation lesson.
 
-Two recognizers find the entities: spaCy's small English pipeline (a trained statistical
-model) and the agent's own LLM prompted with the label set and one example (in-context
-learning). The LLM's JSON is validated, entities it invents are dropped, and a broken answer
-gets one repair round, because small models do all of that.
+Two recognizers find the entities. spaCy's small English pipeline (a trained statistical
+model) is merged with the offline articles' names (`knowledge.gazetteer`), so famous names
+the small model misses or mislabels come from the knowledge base. The agent's own LLM is
+prompted with the label set zero-shot and with one worked example (in-context learning);
+both answers are shown side by side and the one-shot one is used. The LLM's JSON is
+validated, entities it invents are dropped, and a broken answer gets one repair round,
+because small models do all of that.
 
 The linker then looks each linkable entity up in the offline vital-articles index
 (`knowledge.wiki_offline`), or in live Wikipedia when enabled and reachable, and keeps a link
-only above a confidence threshold. The result is the text with Markdown links, a table, and
-a highlighted view for the UI.
+only above a confidence threshold, recording every candidate it weighed and why the winner
+won. The result is the text with Markdown links, tables, and a highlighted view for the UI.
 """
 
 from __future__ import annotations
