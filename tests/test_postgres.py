@@ -9,11 +9,13 @@ Where it cannot be started, these tests skip and say why.
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import shutil
 import subprocess
 import tempfile
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -236,3 +238,43 @@ def test_the_app_stops_at_start_with_one_line_when_the_database_is_unreachable(t
     log = app.log.read_text()
     assert "genai101: Cannot use the database at postgresql://ada:***@127.0.0.1" in log
     assert "Traceback" not in log and "s3cret" not in log
+
+
+def test_the_app_keeps_its_users_and_threads_in_the_database(tmp_path, database_url):
+    """The real app on Postgres: its login stores the learner there, and it lists a thread
+    another process wrote for that learner."""
+    env = {
+        "GENAI101_DATABASE_URL": database_url,
+        "CHAINLIT_AUTH_SECRET": "x" * 48,
+        "GENAI101_PROVIDER": "openai-compatible",  # never called: no turn is sent
+        "GENAI101_BASE_URL": "http://127.0.0.1:9/v1",
+        "GENAI101_MODEL": "x",
+        "GENAI101_GRAPH_BOLT_PORT": str(free_port()),
+        "GENAI101_GRAPH_HTTP_PORT": str(free_port()),
+    }
+    app = AppProcess(tmp_path / "app", tmp_path / "data", env).start()
+    try:
+        with urllib.request.urlopen(  # noqa: S310 - loopback
+            urllib.request.Request(f"{app.url}/auth/header", method="POST"), timeout=30
+        ) as r:
+            cookie = r.headers["set-cookie"].split(";")[0]
+        with pg.connect(database_url) as con:
+            (learner,) = con.execute("SELECT id FROM users WHERE identifier = 'learner'").fetchone()
+            thread_id = str(uuid.uuid4())
+            con.execute(
+                'INSERT INTO threads ("id", "createdAt", "name", "userId", "userIdentifier") '
+                "VALUES (%s, '2026-12-01T14:00:00Z', 'Tides', %s, 'learner')",
+                (thread_id, learner),
+            )
+        request = urllib.request.Request(
+            f"{app.url}/project/threads",
+            data=json.dumps({"pagination": {"first": 10}, "filter": {}}).encode(),
+            headers={"Content-Type": "application/json", "Cookie": cookie},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=30) as r:  # noqa: S310 - loopback
+            listed = json.load(r)
+        assert [(t["id"], t["name"]) for t in listed["data"]] == [(thread_id, "Tides")]
+        assert not (tmp_path / "data" / "chat" / "threads.sqlite").exists()
+    finally:
+        app.stop()
