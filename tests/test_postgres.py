@@ -187,6 +187,11 @@ async def test_the_chainlit_data_layer_stores_and_lists_a_thread_for_a_user(tmp_
     }
     await writer.create_step(step)
     await writer.upsert_feedback(Feedback(forId=step_id, threadId=thread_id, value=1))
+    view = cl.CustomElement(name="AttentionView", props={"tokens": ["the", "moon"]}, for_id=step_id)
+    view.thread_id = thread_id
+    notes = cl.File(name="notes.txt", content=b"tides", thread_id=thread_id, for_id=step_id)
+    for element in (view, notes):
+        await writer.create_element(element)
     await writer.close()
 
     reader = PostgresDataLayer(database_url, tmp_path / "files")  # the other process
@@ -199,6 +204,12 @@ async def test_the_chainlit_data_layer_stores_and_lists_a_thread_for_a_user(tmp_
     assert saved["output"] == "What causes the tides?"
     assert saved["metadata"] == {"source": "test"}
     assert saved["feedback"]["value"] == 1
+    elements = {e["name"]: e for e in thread["elements"]}
+    assert elements["AttentionView"]["props"] == {"tokens": ["the", "moon"]}
+    key = elements["notes.txt"]["objectKey"]
+    assert await reader.owned_element(key, "ada") is not None
+    assert await reader.owned_element(key, "bob") is None
+    assert reader.storage_provider.file_path(key).read_bytes() == b"tides"
     assert await reader.get_thread_author(thread_id) == "ada"
     other = await reader.create_user(cl.User(identifier="bob"))
     nothing = await reader.list_threads(Pagination(first=10), ThreadFilter(userId=other.id))
