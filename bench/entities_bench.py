@@ -207,6 +207,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     settings = Settings.from_env()
+    commit = subprocess.run(  # at the start: others may commit while the LLM modes run
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
     gold = load_gold(args.gold)
     similarity = embedding_similarity(settings)
 
@@ -304,9 +307,6 @@ def main() -> None:
         print(note)
     if args.save:
         RESULTS.mkdir(exist_ok=True)
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-        ).stdout.strip()
         record = {
             "gold": args.gold,
             "pipeline": args.pipeline,
