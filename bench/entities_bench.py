@@ -22,7 +22,8 @@ Goals: spaCy mode link recall >= 0.95 at precision >= 0.95, NER F1 >= 0.90, <= 5
 sentence; LLM one-shot NER F1 >= 0.85.
 
 Run: .venv/bin/python bench/entities_bench.py [--gold own|heldout] [--modes spacy,llm-zero,llm-one]
-     [--llm-sentences N] [--pipeline PACKAGE_OR_PATH] [--no-gazetteer] [--save NAME]
+     [--llm-sentences N] [--limit N] [--pipeline PACKAGE_OR_PATH] [--no-gazetteer]
+     [--save NAME]
 """
 
 from __future__ import annotations
@@ -197,6 +198,7 @@ def main() -> None:
     parser.add_argument("--gold", choices=sorted(GOLD), default="own")
     parser.add_argument("--modes", default="spacy,llm-zero,llm-one")
     parser.add_argument("--llm-sentences", type=int, default=10, help="LLM modes on the first N")
+    parser.add_argument("--limit", type=int, help="only the first N sentences, every mode")
     parser.add_argument("--pipeline", default=SPACY_PACKAGE, help="spaCy package to compare")
     parser.add_argument(
         "--no-gazetteer", action="store_true", help="spaCy's entities alone, no article names"
@@ -210,7 +212,7 @@ def main() -> None:
     commit = subprocess.run(  # at the start: others may commit while the LLM modes run
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
     ).stdout.strip()
-    gold = load_gold(args.gold)
+    gold = load_gold(args.gold)[: args.limit]
     similarity = embedding_similarity(settings)
 
     start = time.perf_counter()
