@@ -968,7 +968,8 @@ def entity_artifact(result: EntityResult) -> Artifact:
         markdown(
             "#### How each link was chosen\nconfidence = prior (how the name matched) x "
             "label fit (entity label vs article kind) x context agreement, shared among "
-            f"the candidates; links need {LINK_THRESHOLD}."
+            f"the candidates; links need {LINK_THRESHOLD}. Context 'not needed': no sentence "
+            "could have changed the decision, so it was not embedded."
         ),
         table(CANDIDATE_COLUMNS, candidates, name="candidates"),
     ]
