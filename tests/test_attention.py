@@ -143,9 +143,25 @@ def test_layer_and_head_out_of_range(fox) -> None:
     assert default_head(fox, 4, 7) == (4, 7)
 
 
-def test_paraphrase_model_missing_is_explained(settings: Settings) -> None:
-    with pytest.raises(ToolInputError, match="finetune_paraphrase.py"):
-        extract_attention(settings, FOX, model="paraphrase")
+def test_fine_tuned_model_works_out_of_the_box_from_the_shipped_onnx(
+    settings: Settings, fox
+) -> None:
+    """No fp32 weights here: the int8 model's attention output stands in, and the lesson
+    shows the same pair before and after fine-tuning."""
+    pair = ("Paris is the capital of France.", "France is the capital of Paris.")
+    tuned = extract_attention(settings, *pair, model="paraphrase")
+    base = extract_attention(settings, *pair)
+    assert tuned.tokens == base.tokens and tuned.segment_ids == base.segment_ids
+    assert (
+        tuned.attention.shape == base.attention.shape == (6, 12, len(base.tokens), len(base.tokens))
+    )
+    np.testing.assert_allclose(tuned.attention.sum(axis=-1), 1.0, atol=1e-3)
+    assert np.abs(tuned.attention - base.attention).max() > 0.05  # fine-tuning moved it
+    single = extract_attention(settings, FOX, model="paraphrase")
+    assert single.tokens == fox.tokens  # one sentence: [CLS] ... [SEP], no second [SEP]
+    _, artifact = attention_lesson(settings, *pair, model="paraphrase")
+    table = next(p for p in artifact["parts"] if p.get("name") == "before and after fine-tuning")
+    assert [row[0] for row in table["rows"]] == list(range(6))
     with pytest.raises(ToolInputError, match="choose 'base' or 'paraphrase'"):
         extract_attention(settings, FOX, model="large")
 

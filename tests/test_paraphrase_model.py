@@ -183,3 +183,27 @@ def test_latency_takes_turns_and_reports_spread(quantize, trained_tiny, tokenize
     out = quantize.latency_ms({"a": runner, "b": runner}, PAIRS * 2, warmup=2)
     assert set(out) == {"a", "b"}
     assert out["a"]["p10"] <= out["a"]["median"] <= out["a"]["p90"]
+
+
+def test_onnx_export_carries_the_attention_the_lesson_shows(
+    quantize, trained_tiny, tokenizer, tmp_path
+) -> None:
+    """`cls_attention` is the last layer's [CLS] row (mean over heads), `attentions` every
+    layer and head: the same numbers torch gives with eager attention."""
+    import onnxruntime as ort
+    import torch
+
+    fp32_onnx = quantize.export_onnx(trained_tiny, tokenizer, tmp_path / "fp32.onnx")
+    session = ort.InferenceSession(str(fp32_onnx), providers=["CPUExecutionProvider"])
+    enc = tokenizer(PAIRS[0].sentence1, PAIRS[0].sentence2, return_tensors="np")
+    feed = {k: enc[k].astype(np.int64) for k in ("input_ids", "attention_mask", "token_type_ids")}
+    logits, cls_attention, attentions = session.run(["logits", "cls_attention", "attentions"], feed)
+    trained_tiny.set_attn_implementation("eager")
+    with torch.inference_mode():
+        ref = trained_tiny(**{k: torch.tensor(v) for k, v in feed.items()}, output_attentions=True)
+    n = enc["input_ids"].shape[1]
+    assert attentions.shape == (1, 2, 2, n, n)  # layers, heads of the tiny model
+    np.testing.assert_allclose(attentions[0], torch.stack(ref.attentions, 1)[0].numpy(), atol=1e-5)
+    np.testing.assert_allclose(cls_attention[0], attentions[0, -1, :, 0, :].mean(0), atol=1e-6)
+    np.testing.assert_allclose(cls_attention.sum(), 1.0, atol=1e-5)
+    np.testing.assert_allclose(logits, ref.logits.numpy(), atol=1e-4)

@@ -2,7 +2,9 @@
 
 The model is all-MiniLM-L6-v2 (a 6-layer, 12-head BERT) from the installed package, or the
 paraphrase classifier fine-tuned from it, so a learner can compare attention before and after
-fine-tuning. The core returns the WordPiece tokens, the segment ids, the attention weights
+fine-tuning. The fine-tuned model works out of the box: without the fp32 weights (made by the
+fine-tuning script, not shipped) its attention comes from the shipped int8 ONNX model, which
+returns every layer's and head's weights as an extra output. The core returns the WordPiece tokens, the segment ids, the attention weights
 [layer][head][from][to] and per-head summaries a teacher would point at (previous-token heads,
 [SEP]/[CLS] heads, broad heads). The view is `public/elements/AttentionView.jsx`; the same file
 runs in the chat (Chainlit custom element) and in the standalone HTML page written here, so
@@ -105,8 +107,9 @@ class AttentionResult:
         return [s for row in self.summaries for s in row]
 
 
-def model_folder(settings: Settings, model: str = "base") -> Path:
-    """The Hugging Face folder of the base model or of the fine-tuned paraphrase model."""
+def model_folder(settings: Settings, model: str = "base") -> Path | None:
+    """The Hugging Face folder of the base model or of the fine-tuned paraphrase model;
+    None for the paraphrase model without its fp32 weights (the int8 ONNX model stands in)."""
     if model == "base":
         from knowledge.embeddings import model_dir
 
@@ -115,15 +118,47 @@ def model_folder(settings: Settings, model: str = "base") -> Path:
         from knowledge.paraphrase_data import fp32_model_dir
 
         folder = fp32_model_dir(settings)
-        if not (folder / "config.json").is_file():
-            raise ToolInputError(
-                "The fine-tuned paraphrase model is not on this machine (only its int8 ONNX "
-                "version ships, and ONNX gives no attention weights), so only the base model "
-                "all-MiniLM-L6-v2 can be shown. Make it with `python "
-                "scripts/finetune_paraphrase.py` (about 10 minutes), then ask again."
-            )
-        return folder
+        return folder if (folder / "config.json").is_file() else None
     raise ToolInputError(f"Unknown model {model!r}: choose 'base' or 'paraphrase'.")
+
+
+def _onnx_attention(
+    settings: Settings, sentence: str, sentence_b: str
+) -> tuple[np.ndarray, list[str], list[int]]:
+    """[layer, head, from, to] attention, tokens and segment ids from the shipped int8
+    model's `attentions` output (the paraphrase model when its fp32 weights are absent)."""
+    from knowledge.paraphrase_data import SHIPPED_MODEL_DIR
+    from tools.paraphrase import _onnx_session, _tokenizer
+
+    session = _onnx_session(SHIPPED_MODEL_DIR / "model.onnx", settings.torch_threads)
+    if "attentions" not in {o.name for o in session.get_outputs()}:
+        raise ToolInputError(
+            "This copy of the paraphrase model has no attention output and its fp32 weights "
+            "are not here: run `python scripts/finetune_paraphrase.py` then "
+            "`python scripts/quantize_paraphrase.py`, then ask again."
+        )
+    vocab = _tokenizer(SHIPPED_MODEL_DIR)
+    cls, sep = vocab.token_to_id("[CLS]"), vocab.token_to_id("[SEP]")
+    a = vocab.encode(sentence, add_special_tokens=False).ids
+    b = vocab.encode(sentence_b, add_special_tokens=False).ids if sentence_b else []
+    ids = [cls, *a, sep] + ([*b, sep] if sentence_b else [])
+    segments = [0] * (len(a) + 2) + [1] * (len(ids) - len(a) - 2)
+    _check_length(len(ids), settings.attention_max_tokens)
+    feed = {
+        "input_ids": np.array([ids], dtype=np.int64),
+        "attention_mask": np.ones((1, len(ids)), dtype=np.int64),
+        "token_type_ids": np.array([segments], dtype=np.int64),
+    }
+    attention = session.run(["attentions"], feed)[0][0]
+    return attention.astype(np.float32), [vocab.id_to_token(i) for i in ids], segments
+
+
+def _check_length(count: int, limit: int) -> None:
+    if count > limit:
+        raise ToolInputError(
+            f"That input is {count} WordPiece tokens (with [CLS] and [SEP]); the attention "
+            f"view shows at most {limit}. Try a shorter sentence."
+        )
 
 
 @lru_cache(maxsize=2)
@@ -142,30 +177,44 @@ def _load(folder: str) -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:
 def load_model(
     settings: Settings, model: str = "base"
 ) -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:
-    return _load(str(model_folder(settings, model)))
+    folder = model_folder(settings, model)
+    if folder is None:
+        raise ToolInputError("The fp32 paraphrase model is not here: run the fine-tuning script.")
+    return _load(str(folder))
 
 
 def extract_attention(
     settings: Settings, sentence: str, sentence_b: str = "", model: str = "base"
 ) -> AttentionResult:
     """Tokens, segment ids, attention and head summaries for a sentence (or a pair)."""
-    import torch
-
     sentence, sentence_b = sentence.strip(), sentence_b.strip()
     if not sentence:
         raise ToolInputError(
             "There is no sentence to look at: give a sentence (and optionally a second one "
             "for a pair), for example 'The cat sat on the mat.'"
         )
+    if model_folder(settings, model) is None:
+        attention, tokens, segment_ids = _onnx_attention(settings, sentence, sentence_b)
+    else:
+        attention, tokens, segment_ids = _torch_attention(settings, sentence, sentence_b, model)
+    summaries = [
+        [
+            summarize_head(attention[layer, head], tokens, layer, head)
+            for head in range(attention.shape[1])
+        ]
+        for layer in range(attention.shape[0])
+    ]
+    return AttentionResult(model, tokens, segment_ids, attention, summaries)
+
+
+def _torch_attention(
+    settings: Settings, sentence: str, sentence_b: str, model: str
+) -> tuple[np.ndarray, list[str], list[int]]:
+    import torch
+
     tokenizer, encoder = load_model(settings, model)
     encoded = tokenizer(sentence, sentence_b or None, return_tensors="pt", truncation=False)
-    count = int(encoded["input_ids"].shape[1])
-    limit = settings.attention_max_tokens
-    if count > limit:
-        raise ToolInputError(
-            f"That input is {count} WordPiece tokens (with [CLS] and [SEP]); the attention "
-            f"view shows at most {limit}. Try a shorter sentence."
-        )
+    _check_length(int(encoded["input_ids"].shape[1]), settings.attention_max_tokens)
     torch.set_num_threads(settings.torch_threads)
     with torch.inference_mode():
         out = encoder(**encoded, output_attentions=True)
@@ -175,15 +224,7 @@ def extract_attention(
         )
     attention = torch.stack(out.attentions)[:, 0].float().numpy()
     tokens = tokenizer.convert_ids_to_tokens(encoded["input_ids"][0].tolist())
-    segment_ids = encoded["token_type_ids"][0].tolist()
-    summaries = [
-        [
-            summarize_head(attention[layer, head], tokens, layer, head)
-            for head in range(attention.shape[1])
-        ]
-        for layer in range(attention.shape[0])
-    ]
-    return AttentionResult(model, tokens, segment_ids, attention, summaries)
+    return attention, tokens, encoded["token_type_ids"][0].tolist()
 
 
 def summarize_head(weights: np.ndarray, tokens: list[str], layer: int, head: int) -> HeadSummary:
@@ -374,12 +415,42 @@ def attention_lesson(
         artifacts.markdown(markdown_summary(result, layer, head)),
         artifacts.html(str(page), name="attention.html"),
     ]
+    if model == "paraphrase":
+        parts.append(before_after(extract_attention(settings, sentence, sentence_b), result))
     result_artifact = artifacts.artifact("show_attention", parts, summary=text)
     result_artifact["facts"] = artifacts.facts(
         must=[[f"layer {layer}", f"layer{layer}"], [f"head {head}", f"head{head}"]],
         statement=text,
     )
     return text, result_artifact
+
+
+def before_after(base: AttentionResult, tuned: AttentionResult) -> dict[str, Any]:
+    """The same input before and after fine-tuning, per layer: how much attention rests on
+    [SEP] and [CLS], and where [CLS] (what the classifier reads) looks most."""
+    rows = []
+    for layer in range(tuned.num_layers):
+        cells = []
+        for r in (base, tuned):
+            heads = r.summaries[layer]
+            cls_row = r.attention[layer, :, 0, :].mean(axis=0)
+            top = [i for i in np.argsort(-cls_row) if r.tokens[i] not in ("[CLS]", "[SEP]")][:3]
+            cells += [
+                round(float(np.mean([h.sep for h in heads])), 2),
+                " ".join(r.tokens[i] for i in top),
+            ]
+        rows.append([layer, *cells])
+    return artifacts.table(
+        [
+            "layer",
+            "[SEP] share before",
+            "[CLS] looks at, before",
+            "[SEP] share after",
+            "[CLS] looks at, after",
+        ],
+        rows,
+        name="before and after fine-tuning",
+    )
 
 
 def make_tools(ctx: ToolContext) -> list[BaseTool]:
