@@ -16,7 +16,9 @@ process rebuilds its index only after another one changed the collection.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Iterator
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -98,13 +100,23 @@ def connect(url: str) -> psycopg.Connection:
         raise unusable(url, exc) from None
 
 
+# The schema lock is polled, not waited for: a session blocked in pg_advisory_lock is in a
+# transaction, and LangGraph's CREATE INDEX CONCURRENTLY (run by the lock's holder on
+# another connection) waits for every open transaction to end. Four processes starting at
+# once (test_postgres) hung that way for good, unseen by the deadlock detector.
+TRY_SCHEMA_LOCK = "SELECT pg_try_advisory_lock(%s, 0)"
+LOCK_POLL_S = 0.1
+
+
 def ensure_schema(url: str, sql: str) -> None:
     """Run `CREATE ... IF NOT EXISTS` statements in one transaction under the schema lock:
     two processes creating the same table at once fail with a duplicate-key error, even
     with IF NOT EXISTS."""
-    with connect(url) as con, con.transaction():
-        con.execute("SELECT pg_advisory_xact_lock(%s, 0)", (LOCK_CLASS,))
-        con.execute(sql)
+    with connect(url) as con:  # closing the connection releases the lock
+        while not con.execute(TRY_SCHEMA_LOCK, (LOCK_CLASS,)).fetchone()[0]:
+            time.sleep(LOCK_POLL_S)
+        with con.transaction():
+            con.execute(sql)
 
 
 @contextlib.asynccontextmanager
@@ -120,7 +132,8 @@ async def schema_lock(url: str) -> AsyncIterator[None]:
     except psycopg.Error as exc:
         raise unusable(url, exc) from None
     async with con:  # closing the connection releases the lock
-        await con.execute("SELECT pg_advisory_lock(%s, 0)", (LOCK_CLASS,))
+        while not (await (await con.execute(TRY_SCHEMA_LOCK, (LOCK_CLASS,))).fetchone())[0]:
+            await asyncio.sleep(LOCK_POLL_S)
         yield
 
 

@@ -9,6 +9,7 @@ Where it cannot be started, these tests skip and say why.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import pwd
@@ -141,6 +142,22 @@ async def test_a_thread_started_in_one_process_continues_in_the_other(tmp_path, 
         history = await assistant(model, two, cp).messages("T")
     assert [m.content for m in history][-2:] == ["third, on one", "A2"]
     assert not any(tmp_path.rglob("history.sqlite"))
+
+
+@pytest.mark.timeout(90)  # a lock wait that deadlocks hangs instead of failing
+async def test_processes_starting_at_once_create_the_schema_once(tmp_path, database_url):
+    """N processes start together on an empty database: LangGraph's migrations and the
+    tables are made once, under the schema lock, and none of the starts fails."""
+    settings = Settings.from_env({"data_dir": tmp_path, "database_url": database_url})
+
+    async def start() -> None:
+        async with open_checkpointer(settings):
+            await asyncio.to_thread(prepare_database, database_url)
+
+    await asyncio.gather(*(start() for _ in range(4)))
+    with pg.connect(database_url) as con:
+        versions = [v for (v,) in con.execute("SELECT v FROM checkpoint_migrations")]
+    assert len(versions) == len(set(versions)) > 0
 
 
 async def test_a_document_ingested_through_one_process_is_searched_through_the_other(
