@@ -207,7 +207,7 @@ def check_paraphrase(
     if choice == "fp32" and not (fp32_dir / "config.json").exists():
         notes.append(
             "The fp32 model is not on this machine (only int8 ships with the app). Make it with "
-            "`python scripts/finetune_paraphrase.py` (10 to 15 minutes on one CPU thread); "
+            "`python scripts/finetune_paraphrase.py` (about 25 minutes on one busy CPU thread); "
             "the int8 model answered instead."
         )
         choice = "int8"
