@@ -388,6 +388,15 @@ def model_card(results: dict[str, Any], training: dict[str, Any]) -> str:
     )
     cfg = training["config"]
     setup = results["setup"]
+    before = training.get("continued_from")
+    continued = (
+        f" It continued a run of {before['config']['epochs']} epochs on "
+        f"{before['train_pairs']} pairs at lr {before['config']['lr']} "
+        f"({before['train_minutes']} minutes; dev accuracy "
+        f"{max(h['dev_accuracy'] for h in before['history']):.3f})."
+        if before
+        else ""
+    )
     return f"""# Paraphrase classifier, int8 (ONNX)
 
 `model.onnx`: all-MiniLM-L6-v2 (a 6-layer BERT, 22.7M parameters) fine-tuned as a sentence
@@ -407,7 +416,7 @@ paraphrase and attention lessons show.
    {training["base_model"]}, {cfg["epochs"]} epochs, batch {cfg["batch_size"]}, AdamW lr
    {cfg["lr"]} with 10% warm-up and linear decay, seed {cfg["seed"]}, {training["threads"]}
    CPU thread: {training["train_minutes"]} minutes. The epoch with the best dev accuracy is
-   kept.
+   kept.{continued}
 3. Quantization: `scripts/quantize_paraphrase.py`: `torch.onnx.export` (opset 17) and
    `onnxruntime.quantization.quantize_dynamic` (QInt8 weights, one scale per output
    channel; activations quantized to uint8 at run time).

@@ -511,6 +511,9 @@ def _cmd_paraphrase(args: argparse.Namespace, settings: Settings) -> int:
     )
     for note in v.notes:
         print(f"note: {note}")
+    effects = word_effects(settings, args.sentence1.strip(), args.sentence2.strip(), v)
+    for e in sorted(effects, key=lambda e: -abs(e.change))[:3]:
+        print(f"without '{e.word}' (sentence {e.sentence}): P={e.without:.3f} ({e.change:+.3f})")
     if bench:
         print(f"\n{'model':<34} {'MB':>6} {'ms':>7} {'acc %':>6} {'F1 %':>6}")
         for r in bench["rows"]:
