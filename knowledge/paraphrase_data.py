@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import string
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -108,6 +109,27 @@ def load_pairs(split: str, source: str = "project", path: Path | None = None) ->
             raise ValueError("The mrpc-tsv source needs the folder holding msr_paraphrase_*.txt.")
         return load_mrpc_tsv(path, split)
     raise ValueError(f"Unknown source {source!r}: choose one of {', '.join(SOURCES)}.")
+
+
+def write_splits(splits: dict[str, list[dict]], out_dir: Path) -> None:
+    """Each split as `<split>.jsonl` under `out_dir`, one pair a line: what `load_jsonl`
+    reads back, written by both data builders."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for split, rows in splits.items():
+        with (out_dir / f"{split}.jsonl").open("w", encoding="utf-8") as f:
+            for row in rows:
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def word_overlap(a: str, b: str) -> float:
+    """Jaccard overlap of two sentences' word sets (case and punctuation ignored): high for
+    hard negatives, which the data cards report per split."""
+    wa, wb = word_set(a), word_set(b)
+    return len(wa & wb) / len(wa | wb) if wa | wb else 1.0
+
+
+def word_set(text: str) -> set[str]:
+    return set(text.lower().translate(str.maketrans("", "", string.punctuation)).split())
 
 
 def load_jsonl(file: Path) -> list[Pair]:

@@ -52,6 +52,9 @@ from knowledge.paraphrase_data import (
     corpus_sentences,
     usable,
     wiki_sentences,
+    word_overlap,
+    word_set,
+    write_splits,
 )
 
 if TYPE_CHECKING:
@@ -398,19 +401,9 @@ def _lower_first(tokens: list) -> list[str]:
     return words
 
 
-def _words(text: str) -> set[str]:
-    return set(text.lower().translate(str.maketrans("", "", string.punctuation)).split())
-
-
-def overlap(a: str, b: str) -> float:
-    """Jaccard overlap of two sentences' word sets."""
-    wa, wb = _words(a), _words(b)
-    return len(wa & wb) / len(wa | wb) if wa | wb else 1.0
-
-
 def _numbers(text: str) -> set[str]:
     """Digits, number words and ordinals: what a rewrite must keep exactly."""
-    words = {w for w in _words(text) if w in NUMBER_WORDS or w in ORDINALS}
+    words = {w for w in word_set(text) if w in NUMBER_WORDS or w in ORDINALS}
     return set(re.findall(r"\d[\d,.]*\d|\d", text)) | words
 
 
@@ -729,7 +722,7 @@ def description_sentence(title: str, description: str, first: str) -> str | None
         return None
     article = m.group(2) if m.group(2) == "the" else ("an" if desc[0] in "aeiou" else "a")
     out = f"{title} {m.group(1)} {article} {desc.rstrip('.')}."
-    return out if overlap(out, first) < 0.8 else None
+    return out if word_overlap(out, first) < 0.8 else None
 
 
 def description_pairs() -> dict[str, tuple[str, str]]:
@@ -759,16 +752,16 @@ def rewrite_problem(source: str, rewrite: str, style: str) -> str | None:
         return "too short"
     if _numbers(source) != _numbers(rewrite):
         return "number lost or changed"
-    src_words = _words(source)
+    src_words = word_set(source)
     new_names = {n for n in _names(rewrite) if n not in src_words}
     if new_names:
         return f"new name {sorted(new_names)[0]!r}"
     names = _names(source)
-    rw_words = _words(rewrite)
+    rw_words = word_set(rewrite)
     kept = len([n for n in names if n in rw_words]) / len(names) if names else 1.0
     if kept < (1.0 if style == "reword" else 0.6):
         return "name lost"
-    if overlap(source, rewrite) > 0.85:
+    if word_overlap(source, rewrite) > 0.85:
         return "copy"
     return None
 
@@ -982,20 +975,12 @@ def _partial(s, origin, by_article, order, parse, rng: random.Random) -> str | N
     return splice(parse(s), parse(other))
 
 
-def write(splits: dict[str, list[dict]], out_dir: Path) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for split, rows in splits.items():
-        with (out_dir / f"{split}.jsonl").open("w", encoding="utf-8") as f:
-            for row in rows:
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
-
-
 def stats(splits: dict[str, list[dict]], dropped: Counter) -> str:
     """Markdown tables for DATA.md: sizes, kinds, word overlap, the LLM filter's drops."""
     lines = ["| split | pairs | positive | mean word overlap (pos / neg) |", "|---|---|---|---|"]
     for split, rows in splits.items():
         pos = sum(r["label"] for r in rows)
-        ov = {lab: [overlap(r["sentence1"], r["sentence2"]) for r in rows if r["label"] == lab]
+        ov = {lab: [word_overlap(r["sentence1"], r["sentence2"]) for r in rows if r["label"] == lab]
               for lab in (0, 1)}  # fmt: skip
         lines.append(
             f"| {split} | {len(rows)} | {pos / len(rows):.1%} | "
@@ -1026,7 +1011,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=SEED)
     args = parser.parse_args()
     splits = build(SIZES, args.seed)
-    write(splits, args.out)
+    write_splits(splits, args.out)
     print(stats(splits, load_rewrites()[1]))
     return 0
 

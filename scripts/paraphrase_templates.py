@@ -20,12 +20,12 @@ the code. Run: `python scripts/build_paraphrase_data.py` (writes knowledge/parap
 from __future__ import annotations
 
 import argparse
-import json
 import random
-import string
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from knowledge.paraphrase_data import word_overlap, write_splits
 
 OUT_DIR = Path(__file__).resolve().parents[1] / "knowledge" / "paraphrase" / "pairs"
 SIZES = {"train": 3000, "dev": 400, "test": 800}
@@ -814,14 +814,6 @@ def build(sizes: dict[str, int] = SIZES, seed: int = SEED) -> dict[str, list[dic
     return splits
 
 
-def write(splits: dict[str, list[dict]], out_dir: Path) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for split, rows in splits.items():
-        with (out_dir / f"{split}.jsonl").open("w", encoding="utf-8") as f:
-            for row in rows:
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
-
-
 def stats(splits: dict[str, list[dict]]) -> str:
     """A markdown table for DATA.md: size, positive share, kinds, word overlap per split."""
     lines = [
@@ -831,7 +823,10 @@ def stats(splits: dict[str, list[dict]]) -> str:
     for split, rows in splits.items():
         pos = sum(r["label"] for r in rows)
         held = sum(r["frame"] in HELD_OUT for r in rows)
-        overlap = {lab: [_overlap(r) for r in rows if r["label"] == lab] for lab in (0, 1)}
+        overlap = {
+            lab: [word_overlap(r["sentence1"], r["sentence2"]) for r in rows if r["label"] == lab]
+            for lab in (0, 1)
+        }
         lines.append(
             f"| {split} | {len(rows)} | {pos / len(rows):.1%} | {held} | "
             f"{_mean(overlap[1]):.2f} / {_mean(overlap[0]):.2f} |"
@@ -840,16 +835,6 @@ def stats(splits: dict[str, list[dict]]) -> str:
     lines += ["", "| label | kind | pairs (all splits) |", "|---|---|---|"]
     lines += [f"| {lab} | {kind} | {n} |" for (lab, kind), n in sorted(kinds.items())]
     return "\n".join(lines)
-
-
-def _words(text: str) -> set[str]:
-    return set(text.lower().translate(str.maketrans("", "", string.punctuation)).split())
-
-
-def _overlap(row: dict) -> float:
-    """Jaccard overlap of the two sentences' word sets: high for hard negatives."""
-    a, b = _words(row["sentence1"]), _words(row["sentence2"])
-    return len(a & b) / len(a | b)
 
 
 def _mean(xs: list[float]) -> float:
@@ -862,7 +847,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=SEED)
     args = parser.parse_args()
     splits = build(SIZES, args.seed)
-    write(splits, args.out)
+    write_splits(splits, args.out)
     print(stats(splits))
     return 0
 

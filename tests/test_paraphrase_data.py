@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from knowledge import paraphrase_data
-from knowledge.paraphrase_data import Pair, accuracy_f1, load_pairs
+from knowledge.paraphrase_data import Pair, accuracy_f1, load_pairs, write_splits
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -105,8 +105,8 @@ def test_splits_are_by_article_and_seeded(builder) -> None:
 def test_small_build_is_reproducible_balanced_and_disjoint(builder, tmp_path: Path) -> None:
     sizes = {"train": 200, "dev": 40, "test": 40}
     a = builder.build(sizes, seed=7, n_sources=900)
-    builder.write(a, tmp_path / "a")
-    builder.write(builder.build(sizes, seed=7, n_sources=900), tmp_path / "b")
+    write_splits(a, tmp_path / "a")
+    write_splits(builder.build(sizes, seed=7, n_sources=900), tmp_path / "b")
     for split in sizes:
         assert (tmp_path / "a" / f"{split}.jsonl").read_bytes() == (
             tmp_path / "b" / f"{split}.jsonl"
