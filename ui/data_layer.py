@@ -39,32 +39,41 @@ FILE_HEADERS = {
 }
 _ID = re.compile(r"[A-Za-z0-9_-]+")
 
-SCHEMA = """
+
+def chainlit_schema(json_type: str, list_type: str) -> str:
+    """Chainlit's tables for its SQLAlchemy layer (text ids, plus the columns 2.12 writes).
+    SQLite keeps JSON and lists as TEXT; Postgres has JSONB and TEXT[] for them, which
+    the layer's queries expect there."""
+    j, t = json_type, list_type
+    return f"""
 CREATE TABLE IF NOT EXISTS users (
-    "id" TEXT PRIMARY KEY, "identifier" TEXT NOT NULL UNIQUE, "metadata" TEXT NOT NULL,
+    "id" TEXT PRIMARY KEY, "identifier" TEXT NOT NULL UNIQUE, "metadata" {j} NOT NULL,
     "createdAt" TEXT);
 CREATE TABLE IF NOT EXISTS threads (
     "id" TEXT PRIMARY KEY, "createdAt" TEXT, "name" TEXT, "userId" TEXT, "userIdentifier" TEXT,
-    "tags" TEXT, "metadata" TEXT,
+    "tags" {t}, "metadata" {j},
     FOREIGN KEY ("userId") REFERENCES users("id") ON DELETE CASCADE);
 CREATE TABLE IF NOT EXISTS steps (
     "id" TEXT PRIMARY KEY, "name" TEXT NOT NULL, "type" TEXT NOT NULL, "threadId" TEXT NOT NULL,
     "parentId" TEXT, "streaming" BOOLEAN NOT NULL, "waitForAnswer" BOOLEAN, "isError" BOOLEAN,
-    "metadata" TEXT, "tags" TEXT, "input" TEXT, "output" TEXT, "createdAt" TEXT, "command" TEXT,
-    "start" TEXT, "end" TEXT, "generation" TEXT, "showInput" TEXT, "language" TEXT,
+    "metadata" {j}, "tags" {t}, "input" TEXT, "output" TEXT, "createdAt" TEXT, "command" TEXT,
+    "start" TEXT, "end" TEXT, "generation" {j}, "showInput" TEXT, "language" TEXT,
     "indent" INT, "defaultOpen" BOOLEAN, "autoCollapse" BOOLEAN, "modes" TEXT, "icon" TEXT,
     FOREIGN KEY ("threadId") REFERENCES threads("id") ON DELETE CASCADE);
 CREATE TABLE IF NOT EXISTS elements (
     "id" TEXT PRIMARY KEY, "threadId" TEXT, "type" TEXT, "url" TEXT, "chainlitKey" TEXT,
     "name" TEXT NOT NULL, "display" TEXT, "objectKey" TEXT, "size" TEXT, "page" INT,
-    "language" TEXT, "forId" TEXT, "mime" TEXT, "props" TEXT, "autoPlay" BOOLEAN,
-    "playerConfig" TEXT,
+    "language" TEXT, "forId" TEXT, "mime" TEXT, "props" {j}, "autoPlay" BOOLEAN,
+    "playerConfig" {j},
     FOREIGN KEY ("threadId") REFERENCES threads("id") ON DELETE CASCADE);
 CREATE TABLE IF NOT EXISTS feedbacks (
     "id" TEXT PRIMARY KEY, "forId" TEXT NOT NULL, "threadId" TEXT NOT NULL,
     "value" INT NOT NULL, "comment" TEXT,
     FOREIGN KEY ("threadId") REFERENCES threads("id") ON DELETE CASCADE);
 """
+
+
+SCHEMA = chainlit_schema(json_type="TEXT", list_type="TEXT")
 
 
 class LocalStorageClient(BaseStorageClient):

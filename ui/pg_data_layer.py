@@ -4,8 +4,8 @@ learner's threads.
 
 The behaviour is `SQLiteDataLayer`'s (element files keyed by ids, served to their owner
 only, JSON columns decoded, the delete hook); only the connection (asyncpg through
-SQLAlchemy) and the column types differ. The schema is Chainlit's documented one for its
-SQLAlchemy layer, with text ids as in the SQLite file, plus the columns 2.12 writes.
+SQLAlchemy) and the column types differ: the schema is the SQLite file's
+(`chainlit_schema`) with Postgres's JSONB and TEXT[] columns.
 
 Element files stay in a folder (`LocalStorageClient`): one machine's app processes share
 it; several machines need that folder on shared storage (see the README's Deployment).
@@ -19,35 +19,9 @@ from pathlib import Path
 from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
 
 from knowledge import pg
-from ui.data_layer import LocalStorageClient, SQLiteDataLayer
+from ui.data_layer import LocalStorageClient, SQLiteDataLayer, chainlit_schema
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS users (
-    "id" TEXT PRIMARY KEY, "identifier" TEXT NOT NULL UNIQUE, "metadata" JSONB NOT NULL,
-    "createdAt" TEXT);
-CREATE TABLE IF NOT EXISTS threads (
-    "id" TEXT PRIMARY KEY, "createdAt" TEXT, "name" TEXT, "userId" TEXT, "userIdentifier" TEXT,
-    "tags" TEXT[], "metadata" JSONB,
-    FOREIGN KEY ("userId") REFERENCES users("id") ON DELETE CASCADE);
-CREATE TABLE IF NOT EXISTS steps (
-    "id" TEXT PRIMARY KEY, "name" TEXT NOT NULL, "type" TEXT NOT NULL, "threadId" TEXT NOT NULL,
-    "parentId" TEXT, "streaming" BOOLEAN NOT NULL, "waitForAnswer" BOOLEAN, "isError" BOOLEAN,
-    "metadata" JSONB, "tags" TEXT[], "input" TEXT, "output" TEXT, "createdAt" TEXT,
-    "command" TEXT, "start" TEXT, "end" TEXT, "generation" JSONB, "showInput" TEXT,
-    "language" TEXT, "indent" INT, "defaultOpen" BOOLEAN, "autoCollapse" BOOLEAN,
-    "modes" TEXT, "icon" TEXT,
-    FOREIGN KEY ("threadId") REFERENCES threads("id") ON DELETE CASCADE);
-CREATE TABLE IF NOT EXISTS elements (
-    "id" TEXT PRIMARY KEY, "threadId" TEXT, "type" TEXT, "url" TEXT, "chainlitKey" TEXT,
-    "name" TEXT NOT NULL, "display" TEXT, "objectKey" TEXT, "size" TEXT, "page" INT,
-    "language" TEXT, "forId" TEXT, "mime" TEXT, "props" JSONB, "autoPlay" BOOLEAN,
-    "playerConfig" JSONB,
-    FOREIGN KEY ("threadId") REFERENCES threads("id") ON DELETE CASCADE);
-CREATE TABLE IF NOT EXISTS feedbacks (
-    "id" TEXT PRIMARY KEY, "forId" TEXT NOT NULL, "threadId" TEXT NOT NULL,
-    "value" INT NOT NULL, "comment" TEXT,
-    FOREIGN KEY ("threadId") REFERENCES threads("id") ON DELETE CASCADE);
-"""
+SCHEMA = chainlit_schema(json_type="JSONB", list_type="TEXT[]")
 
 
 def prepare_database(url: str) -> None:
