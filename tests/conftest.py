@@ -3,8 +3,11 @@ test (`agent.launcher.AppProcess`), and Debian's Chromium driven by Playwright."
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -13,6 +16,18 @@ from agent.llm_server import LocalLLMServer, free_port
 from agent.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def load_script(name: str) -> ModuleType:
+    """A script of scripts/ (not a package) as a module, for tests of its functions; it is
+    registered under its name, since its dataclasses look their module up by it."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -2,34 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
+from bench import paraphrase_bench
 from knowledge.paraphrase_data import Pair, load_jsonl
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _bench():
-    spec = importlib.util.spec_from_file_location(
-        "paraphrase_bench", REPO / "bench" / "paraphrase_bench.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_scores_per_kind_count_right_answers_against_each_kind_label() -> None:
-    bench = _bench()
+
     pairs = [
         Pair("a", "b", 1, "reword"),
         Pair("c", "d", 1, "reword"),
         Pair("e", "f", 0, "negation"),
         Pair("g", "h", 0, "negation"),
     ]
-    out = bench.score(pairs, [1, 0, 0, 1])
+    out = paraphrase_bench.score(pairs, [1, 0, 0, 1])
     assert out["accuracy"] == 0.5 and out["f1"] == 0.5
     assert out["by_kind"] == {
         "negation": {"label": 0, "pairs": 2, "accuracy": 0.5},
@@ -39,6 +24,6 @@ def test_scores_per_kind_count_right_answers_against_each_kind_label() -> None:
 
 def test_the_held_out_set_loads_balanced_with_its_kinds() -> None:
     """Only counts are looked at here: the pairs stay unread by whoever builds the data."""
-    pairs = load_jsonl(_bench().HELDOUT)
+    pairs = load_jsonl(paraphrase_bench.HELDOUT)
     assert len(pairs) == 240 and sum(p.label for p in pairs) == 120
     assert len({p.kind for p in pairs}) == 9

@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import random
-import sys
 from pathlib import Path
 
 import pytest
 
 from knowledge import paraphrase_data
 from knowledge.paraphrase_data import Pair, accuracy_f1, load_pairs, write_splits
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _builder():
-    spec = importlib.util.spec_from_file_location(
-        "build_paraphrase_data", REPO / "scripts" / "build_paraphrase_data.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+from tests.conftest import load_script
 
 
 @pytest.fixture(scope="module")
 def builder():
-    return _builder()
+    return load_script("build_paraphrase_data")
 
 
 @pytest.fixture(scope="module")

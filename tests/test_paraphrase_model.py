@@ -7,16 +7,12 @@ toolchains without the 90 MB fp32 model, which is made by a script and never com
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from knowledge.paraphrase_data import Pair
+from tests.conftest import load_script
 
-REPO = Path(__file__).resolve().parents[1]
 PAIRS = [
     Pair("Ana hired Ben in 1990.", "Ben was hired by Ana in 1990.", 1),
     Pair("Ana hired Ben in 1990.", "Ben hired Ana in 1990.", 0),
@@ -29,22 +25,14 @@ PAIRS = [
 ]
 
 
-def _script(name: str):
-    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def finetune():
-    return _script("finetune_paraphrase")
+    return load_script("finetune_paraphrase")
 
 
 @pytest.fixture(scope="module")
 def quantize():
-    return _script("quantize_paraphrase")
+    return load_script("quantize_paraphrase")
 
 
 @pytest.fixture(scope="module")
