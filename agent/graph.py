@@ -353,20 +353,20 @@ def build_graph(
                 text = await generate(retry)
                 check = check_answer(text, facts, earlier)
                 source = "model, second try"
+            if not check.ok:
+                problems = [*problems, *(f"second try: {p}" for p in check.problems)]
                 request = str(messages[latest_user_index(messages)].content)
-                if not check.ok:
-                    problems = [*problems, *(f"second try: {p}" for p in check.problems)]
-                if not check.ok and result is not None:
+                if result is not None:
                     text = answer_from_result(facts, str(result.content), request)
-                    check = check_answer(text, facts, earlier)
                     source = "written from the tool's result"
-                elif not check.ok:
-                    # Twice a copy of an earlier answer: the history is what it copies, so
-                    # the last try sees only the system prompt and the message.
+                else:
+                    # Failed twice without a tool, most often as a copy of an earlier
+                    # answer: the history is what it copies, so the last try sees only the
+                    # system prompt and the message.
                     write({"kind": "retry", "problems": check.problems})
                     text = await generate([SystemMessage(SYSTEM_PROMPT), HumanMessage(request)])
-                    check = check_answer(text, facts, earlier)
                     source = "model, without the conversation"
+                check = check_answer(text, facts, earlier)
         except Exception as exc:  # the server died or timed out: keep the history usable
             write({"kind": "check", "ok": False, "problems": [], "source": "error"})
             return {
