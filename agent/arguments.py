@@ -5,6 +5,11 @@ on two cores. When the route is known and the message holds the argument plainly
 question for the graph or the documents, a quoted sentence, a text after a colon), it is read
 here; when it does not (a follow-up such as "and for computer vision?", two sentences not
 marked apart), `read_arguments` returns None and the model fills the arguments in.
+
+A question that points back ("what year was that published?", "what else has he written?",
+"with who?") is not plain either, although it reads as a whole question: sent as it is, the
+graph or the documents get a question about nobody. `refers_back` spots the words that
+point back, and the model writes the question out with the names they stand for.
 """
 
 from __future__ import annotations
@@ -17,6 +22,24 @@ from typing import Any
 QUOTED = re.compile(r"\"([^\"]+)\"|“([^”]+)”|(?<!\w)'([^']+?)'(?!\w)|‘([^’]+)’")
 AFTER_COLON = re.compile(r":\s*(.+)$", re.DOTALL)
 VERSUS = re.compile(r"\s+(?:vs\.?|versus)\s+|\s+and\s+(?=[\"“'‘])", re.IGNORECASE)
+# Words that stand for something said earlier: personal pronouns, "the one", "those",
+# "else", "that paper", "was that". "That" alone is left out: it is mostly a relative
+# pronoun ("articles that cite X").
+POINTS_BACK = re.compile(
+    r"\b(?:he|she|him|his|her|hers|they|them|their|theirs|it|its|these|those|else|other|"
+    r"others|another|former|latter)\b"
+    r"|\b(?:the|that|this|which|first|last|second|latest|oldest|newest|recent|same)\s+ones?\b"
+    r"|\b(?:that|this)\s+(?:paper|article|author|researcher|topic|person|work|study|passage|"
+    r"document|lesson|one|book|result|list)s?\b"
+    r"|\b(?:was|is|were|did|does|has)\s+(?:that|this)\b"
+    r"|\b(?:about|of|for|in|on|with|from|by)\s+(?:that|this)\s*[?.!]?$",
+    re.IGNORECASE,
+)
+FRAGMENT_WORDS = 3  # "with who?", "and Chen Wei?": too short to stand alone
+# A sentence to look at attention in: one word ("why would 'it' point...?") is a word being
+# asked about, not a sentence given.
+MIN_SENTENCE_WORDS = 2
+QUESTION_TOOLS = ("query_knowledge_graph", "search_documents")
 
 
 def quoted(text: str) -> list[str]:
@@ -49,10 +72,18 @@ def sentence_pair(text: str) -> tuple[str, str] | None:
     return None
 
 
-def read_arguments(tool: str, text: str) -> dict[str, Any] | None:
-    """The arguments for `tool` read from the message, or None when a model must read it."""
+def refers_back(text: str) -> bool:
+    """Whether the message needs the conversation to be understood."""
+    return len(re.findall(r"\w+", text)) <= FRAGMENT_WORDS or bool(POINTS_BACK.search(text))
+
+
+def read_arguments(tool: str, text: str, earlier: bool = False) -> dict[str, Any] | None:
+    """The arguments for `tool` read from the message, or None when a model must read it.
+    `earlier`: the thread has turns before this one, which a question may point back to."""
     text = text.strip()
-    if tool in ("query_knowledge_graph", "search_documents"):
+    if tool in QUESTION_TOOLS:
+        if earlier and refers_back(text):
+            return None
         key = "question" if tool == "query_knowledge_graph" else "query"
         return {key: text}
     if tool == "find_entities":
@@ -60,7 +91,8 @@ def read_arguments(tool: str, text: str) -> dict[str, Any] | None:
         return {"text": found} if found else None
     if tool == "show_attention":
         found = passage(text)
-        return {"sentence": found} if found and len(found.split()) <= 60 else None
+        fits = MIN_SENTENCE_WORDS <= len(found.split()) <= 60
+        return {"sentence": found} if fits else None
     if tool == "check_paraphrase":
         pair = sentence_pair(text)
         return {"sentence1": pair[0], "sentence2": pair[1]} if pair else None

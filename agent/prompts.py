@@ -47,9 +47,10 @@ Reply with JSON only: {{"tool": "<name>"}}"""
 
 ARGUMENTS_NOTE = """Fill in the arguments of the {tool} tool for the learner's last message. \
 {description}
-If the message is a follow-up ("and for X?", "now the second one"), write out in full the \
-request it stands for, using the conversation. Copy the learner's sentences exactly. Reply \
-with JSON only."""
+If the message points back to the conversation (a follow-up such as "and for X?", or words \
+such as he, it, that paper, the one), write it out in full as a request that stands alone: \
+put in the names, titles or topics those words stand for, taken from the conversation. Copy \
+sentences the learner gives exactly. Reply with JSON only."""
 
 TOOL_RESULT = """Result of the {tool} tool for the message above:
 {result}

@@ -10,7 +10,7 @@ from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
 
 from agent import events
-from agent.graph import ABOUT, build_graph, rendered, window_start
+from agent.graph import ABOUT, build_graph, rendered, whole_sentences, window_start
 from agent.prompts import ARGUMENTS_NOTE, SYSTEM_PROMPT
 from agent.runner import Assistant, open_checkpointer, validate_message
 from agent.semantic_router import FOLLOW_UP
@@ -364,3 +364,58 @@ async def test_the_llm_router_cannot_send_a_message_without_a_text_to_a_text_too
         model, settings, "Tag: Ada met Bob.", thread="t2", router=classifier("none", 0.2)
     )
     assert [c["name"] for c in given["tool_calls"]] == ["find_entities"]
+
+
+async def test_a_confident_classifier_cannot_send_a_message_without_a_text_either(settings):
+    """ "Does BERT give 'bank' the same vector in both sentences?" was sent to the attention
+    view with p = 0.39 and answered with a head summary: a concept question about a text
+    tool is answered without it, and a text given still goes to the tool."""
+    model = ScriptedChatModel(script=["An entity is a named thing."])
+    result = await run(
+        model, settings, "what counts as an entity anyway?", router=classifier("find_entities")
+    )
+    assert result["tool_calls"] == [] and result["answer"] == "An entity is a named thing."
+    assert "needs a text you give" in result["route_note"]
+
+
+@tool(response_format="content_and_artifact")
+def query_knowledge_graph(question: str) -> tuple[str, dict]:
+    """Answer a question from the knowledge graph."""
+    found = "Amara Okafor" if "rag" in question.lower() else "Pruning Heads (2019)"
+    result = artifacts.artifact("query_knowledge_graph", [artifacts.markdown(found)])
+    result["facts"] = artifacts.facts(must=[[found]], statement=f"Found {found}.")
+    return f"Rows: {found}", result
+
+
+async def test_a_question_pointing_back_is_written_out_by_the_model(settings):
+    """ "What else has he written?" sent as it is asks the graph about nobody: the model
+    writes it out with the name from the conversation; a question that stands alone is
+    sent as the learner wrote it, with no model call."""
+    model = ScriptedChatModel(
+        script=[
+            "Amara Okafor wrote about RAG.",
+            json.dumps({"question": "What else has Amara Okafor written?"}),
+            "She also wrote Pruning Heads (2019).",
+        ]
+    )
+    async with open_checkpointer(settings) as cp:
+        a = Assistant(settings, cp)
+        a._graphs[settings] = build_graph(
+            model, [query_knowledge_graph], settings, cp,
+            semantic_router=classifier("query_knowledge_graph"),
+        )  # fmt: skip
+        first = await a.ainvoke("Who wrote about RAG?", "t")
+        second = await a.ainvoke("what else has he written?", "t")
+    assert first["tool_calls"][0]["args"] == {"question": "Who wrote about RAG?"}
+    assert second["tool_calls"][0]["args"] == {"question": "What else has Amara Okafor written?"}
+    assert len(model.calls) == 3  # answer; then arguments and answer
+    assert model.calls[1]["kwargs"]["response_format"]["json_schema"]["name"] == "arguments"
+
+
+def test_an_answer_cut_by_the_token_cap_ends_at_its_last_whole_sentence():
+    cut = "The tool found 16 articles. They span four subtopics. The largest is Language Mod"
+    assert whole_sentences(cut) == "The tool found 16 articles. They span four subtopics."
+    # No sentence end late enough to keep most of it: marked as cut instead.
+    assert whole_sentences("It found 3.5 percent of a very long clause") == (
+        "It found 3.5 percent of a very long clause…"
+    )

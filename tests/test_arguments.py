@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.arguments import read_arguments
+from agent.arguments import read_arguments, refers_back
 
 
 @pytest.mark.parametrize(
@@ -61,3 +61,37 @@ def test_an_apostrophe_is_not_a_quote():
     assert read_arguments("find_entities", "Entities in: Don't tell Ada's friend Bob.") == {
         "text": "Don't tell Ada's friend Bob."
     }
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "what year was that published",
+        "what other articles has he written?",
+        "with who?",
+        "which one is the most recent?",
+        "and what does that lesson say about it?",
+    ],
+)
+def test_a_question_pointing_back_goes_to_the_model_after_the_first_turn(text):
+    assert read_arguments("query_knowledge_graph", text, earlier=True) is None
+    assert read_arguments("search_documents", text, earlier=True) is None
+    # The first message of a thread has nothing to point back to: sent as written.
+    assert read_arguments("query_knowledge_graph", text) == {"question": text}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Which researchers have published articles about machine learning?",
+        "how many articles are in the Language Models topic?",
+        "Which articles cite papers that mention transformers?",
+    ],
+)
+def test_a_question_that_stands_alone_is_sent_as_written(text):
+    assert not refers_back(text)
+    assert read_arguments("query_knowledge_graph", text, earlier=True) == {"question": text}
+
+
+def test_one_quoted_word_is_not_a_sentence_to_show_attention_on():
+    assert read_arguments("show_attention", "why would 'it' point to different words?") is None
