@@ -544,3 +544,109 @@ def test_linking_lists_the_candidates_and_why_the_winner_won(settings):
     assert "Amazon River" in titles or "Amazon rainforest" in titles
     assert amazon.candidates[0]["label_fit"] == 1.0
     assert "next " in amazon.reason and "org vs article kind" in amazon.reason
+
+
+# --- the entity view: decisions and the zero-shot / one-shot comparison ------------------------
+
+
+def view_of(result) -> dict:
+    [view] = [p for p in entity_artifact(result)["parts"] if p["kind"] == "custom"]
+    assert view["component"] == "EntityView"
+    return view["props"]
+
+
+def test_view_of_a_spacy_run_has_each_entitys_candidates_and_reason(settings):
+    result = run(BEATLES + " Amazon sells books online.", settings)
+    props = view_of(result)
+    assert props["mode"] == "spacy" and props["icl"] is None
+    assert props["threshold"] == LINK_THRESHOLD
+    links = props["links"]
+    for entity in props["entities"]:
+        decision = links[entity["link"]]
+        assert (decision["text"], decision["label"]) == (entity["text"], entity["label"])
+        assert entity["reason"] and entity["reason"] == decision["reason"]
+    by_text = {d["text"]: d for d in links}
+    amazon = by_text["Amazon"]
+    assert amazon["linked"] and amazon["title"] == "Amazon (company)"
+    assert amazon["candidates"][0]["title"] == "Amazon (company)"
+    assert len(amazon["candidates"]) >= 2  # the losers are there too, with their scores
+    assert set(amazon["candidates"][0]) == {
+        "title",
+        "matched_by",
+        "prior",
+        "kinds",
+        "label_fit",
+        "context",
+        "confidence",
+    }
+    assert "next " in amazon["reason"]
+    assert by_text["John Lennon"]["found_by"]
+    assert not by_text["Paul McCartney"]["linked"]
+    assert by_text["Paul McCartney"]["reason"] == "no article of that name in the offline set"
+    assert by_text["Paul McCartney"]["candidates"] == []
+    assert by_text["1960"]["reason"] == "date entities are not linked to Wikipedia"
+    assert by_text["Lennon"]["reason"] == "surname of John Lennon earlier in the text"
+    assert len(json.dumps(props)) < 20_000
+
+
+def test_view_keeps_at_most_five_candidates_and_counts_the_rest(settings):
+    from dataclasses import replace
+
+    from tools.entities import VIEW_CANDIDATES, view_props
+
+    result = run("Amazon sells books online.", settings)
+    [amazon] = result.links
+    many = tuple({**amazon.candidates[0], "title": f"Amazon {i}"} for i in range(8))
+    props = view_props(replace(result, links=(replace(amazon, candidates=many),)))
+    [decision] = props["links"]
+    assert len(decision["candidates"]) == VIEW_CANDIDATES == 5
+    assert decision["candidates"][0]["title"] == "Amazon 0"
+    assert decision["more_candidates"] == 3
+
+
+def test_view_of_an_llm_run_has_both_runs_and_what_the_example_changed(settings):
+    zero = '{"entities": [{"text": "NASA", "label": "product"}, {"text": "1969", "label": "date"}]}'
+    one = '{"entities": [{"text": "NASA", "label": "org"}, {"text": "Moon", "label": "loc"}]}'
+    result = run(
+        "NASA reached the Moon in 1969.", settings, mode="llm", chat_model=shot_aware(zero, one)
+    )
+    props = view_of(result)
+    assert props["mode"] == "llm"
+    icl = props["icl"]
+    assert icl["zero-shot"]["json"] == zero and icl["one-shot"]["json"] == one
+    assert icl["zero-shot"]["entities"] == [
+        {"text": "NASA", "label": "product"},
+        {"text": "1969", "label": "date"},
+    ]
+    assert icl["one-shot"]["entities"] == [
+        {"text": "NASA", "label": "org"},
+        {"text": "Moon", "label": "loc"},
+    ]
+    assert [m["role"] for m in icl["zero-shot"]["prompt"]] == ["system", "human"]
+    one_prompt = icl["one-shot"]["prompt"]
+    assert [m["role"] for m in one_prompt] == ["system", "human", "ai", "human"]
+    assert one_prompt[1]["content"] == EXAMPLE_TEXT
+    assert one_prompt[-1]["content"] == "NASA reached the Moon in 1969."
+    assert icl["changes"] == [
+        {"entity": "NASA", "change": "relabelled product -> org"},
+        {"entity": "1969", "change": "dropped (zero-shot: date)"},
+        {"entity": "Moon", "change": "added as loc"},
+    ]
+    # the spans shown and linked are the one-shot ones, each with its decision
+    assert [(e["text"], e["label"]) for e in props["entities"]] == [
+        ("NASA", "org"),
+        ("Moon", "loc"),
+    ]
+    assert all(props["links"][e["link"]]["reason"] for e in props["entities"])
+    json.dumps(props)
+
+
+def test_view_cuts_a_rambling_json_answer(settings):
+    from tools.entities import VIEW_JSON_CHARS
+
+    answer = '{"entities": [{"text": "NASA", "label": "org"}]}' + " and so on" * 1000
+    result = run("NASA flew.", settings, mode="llm", chat_model=shot_aware(answer, answer))
+    shown = view_of(result)["icl"]["one-shot"]["json"]
+    assert result.icl["one-shot"]["json"] == answer  # the result itself keeps it whole
+    assert shown.startswith(answer[:VIEW_JSON_CHARS]) and len(shown) < VIEW_JSON_CHARS + 100
+    assert shown.endswith(f"({len(answer) - VIEW_JSON_CHARS:,} more characters)")
