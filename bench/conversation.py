@@ -109,6 +109,8 @@ async def run_conversation(
                 **verdict,
                 "answer": finished["answer"],
                 "source": (finished.get("check") or {}).get("source", ""),
+                # What the answer check sent back before the final answer, if anything.
+                "check_first": (finished.get("check") or {}).get("first", []),
                 "route_note": finished["route_note"],
                 "seconds": round(finished["seconds"], 2),
                 "first_result_seconds": _round(finished["first_result_seconds"]),
@@ -265,7 +267,7 @@ def report(result: dict[str, Any]) -> str:
     )
 
 
-async def main(only: Sequence[str], max_turns: int | None) -> int:
+async def main(only: Sequence[str], max_turns: int | None, out: Path = RESULTS) -> int:
     import tempfile
 
     from agent.llm_server import LocalLLMServer, free_port
@@ -291,9 +293,9 @@ async def main(only: Sequence[str], max_turns: int | None) -> int:
             result = await measure_conversations(assistant, conversations, max_turns)
     result["machine"] = machine()
     print(report(result))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=1, ensure_ascii=False, default=str))
-    print(f"\nsaved {RESULTS}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1, ensure_ascii=False, default=str))
+    print(f"\nsaved {out}")
     return 0
 
 
@@ -301,5 +303,7 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", default="", help="comma-separated conversation ids")
     ap.add_argument("--turns", type=int, default=None, help="first N turns of each")
+    ap.add_argument("--save", default="conversation", help="results file name, no .json")
     args = ap.parse_args()
-    raise SystemExit(asyncio.run(main([c for c in args.only.split(",") if c], args.turns)))
+    out = RESULTS.with_name(f"{args.save}.json")
+    raise SystemExit(asyncio.run(main([c for c in args.only.split(",") if c], args.turns, out)))

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from agent.arguments import read_arguments
 from agent.semantic_router import (
     FOLLOW_UP,
     asks_for_no_tools,
     load_examples,
+    request_frame,
     route_probabilities,
     semantic_route,
 )
@@ -45,6 +47,20 @@ def test_classifier_names_the_right_label(message, expected):
     assert semantic_route(message)[0] == expected
 
 
+def test_quoted_material_is_masked_and_a_quoted_word_is_kept():
+    assert request_frame('Attention on "Prompt injection attacks hijack agents." please') == (
+        'Attention on "…" please'
+    )
+    assert request_frame("why would 'it' point elsewhere?") == "why would 'it' point elsewhere?"
+
+
+def test_the_request_not_the_quoted_material_decides():
+    """Embedded whole, this read as a question for no tool (p = 0.38): the quoted sentence
+    is about agents and tools, the request is for the attention view."""
+    message = 'show attention on "Prompt injection attacks hijack agents that call tools."'
+    assert semantic_route(message)[0] == "show_attention"
+
+
 def test_probabilities_cover_every_label_and_sum_to_one():
     probs = route_probabilities("Which researchers co-authored the most articles in the graph?")
     assert set(probs) == set(load_examples())
@@ -57,9 +73,12 @@ def test_a_clear_request_is_decided_without_the_llm():
     assert tool == "query_knowledge_graph" and p >= Settings().route_threshold
 
 
-def test_a_vague_message_is_left_to_the_llm():
-    _, p = semantic_route("Compare the words of Marie Curie and Paris with the course.")
-    assert p < Settings().route_threshold
+def test_a_vague_message_is_not_sent_to_a_tool_by_the_classifier():
+    """Either the classifier is unsure (the LLM router decides) or its text tool finds no
+    text given in the message (see `agent.graph`'s route)."""
+    message = "Compare the words of Marie Curie and Paris with the course."
+    label, p = semantic_route(message)
+    assert p < Settings().route_threshold or read_arguments(label, message) is None
 
 
 @pytest.mark.parametrize(
