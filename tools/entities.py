@@ -855,25 +855,77 @@ def candidate_rows(result: EntityResult) -> list[list[Any]]:
     return rows
 
 
+# The view shows at most this many candidates per entity (best first) and this much of each
+# JSON answer: the artifact stays small however ambiguous a name or verbose a model.
+VIEW_CANDIDATES = 5
+VIEW_JSON_CHARS = 4000
+
+
 def view_props(result: EntityResult) -> dict[str, Any]:
-    """Props of public/elements/EntityView.jsx: the text and its labelled, linked spans."""
-    by_key = {(link.text, link.label): link for link in result.links}
+    """Props of public/elements/EntityView.jsx: the text and its labelled, linked spans; each
+    distinct entity's decision (why, and the candidates weighed, best first); in LLM mode
+    both in-context-learning runs and what the worked example changed."""
+    found_by = {(e.text, e.label): e.found_by for e in result.entities}
+    index = {(link.text, link.label): i for i, link in enumerate(result.links)}
+    spans = [(e, index[(e.text, e.label)]) for e in result.entities]
     return {
         "text": result.text,
         "mode": result.mode,
-        "entities": [
+        "threshold": LINK_THRESHOLD,
+        "entities": [_span_props(e, i, result.links[i]) for e, i in spans],
+        "links": [
             {
-                "start": e.start,
-                "end": e.end,
-                "text": e.text,
-                "label": e.label,
-                "url": by_key[(e.text, e.label)].url,
-                "title": by_key[(e.text, e.label)].title,
-                "description": by_key[(e.text, e.label)].description,
-                "confidence": by_key[(e.text, e.label)].confidence,
+                "text": link.text,
+                "label": link.label,
+                "found_by": found_by.get((link.text, link.label), ""),
+                "linked": link.linked,
+                "title": link.title,
+                "url": link.url,
+                "confidence": link.confidence,
+                "reason": link.reason,
+                "source": link.source,
+                "candidates": [dict(c) for c in link.candidates[:VIEW_CANDIDATES]],
+                "more_candidates": max(0, len(link.candidates) - VIEW_CANDIDATES),
             }
-            for e in result.entities
+            for link in result.links
         ],
+        "icl": _icl_props(result.icl) if result.icl else None,
+    }
+
+
+def _span_props(entity: Entity, i: int, link: Link) -> dict[str, Any]:
+    """One highlighted span: where it is, its link, and `link`, the index of its decision."""
+    return {
+        "start": entity.start,
+        "end": entity.end,
+        "text": entity.text,
+        "label": entity.label,
+        "url": link.url,
+        "title": link.title,
+        "description": link.description,
+        "confidence": link.confidence,
+        "reason": link.reason,
+        "link": i,
+    }
+
+
+def _icl_props(icl: dict[str, Any]) -> dict[str, Any]:
+    """The comparison as `icl_comparison` gives it, with each JSON answer cut to
+    VIEW_JSON_CHARS (a small model can ramble)."""
+
+    def run(shot: dict[str, Any]) -> dict[str, Any]:
+        raw = shot["json"]
+        if len(raw) > VIEW_JSON_CHARS:
+            raw = (
+                raw[:VIEW_JSON_CHARS]
+                + f"\n… ({len(shot['json']) - VIEW_JSON_CHARS:,} more characters)"
+            )
+        return {**shot, "json": raw}
+
+    return {
+        "zero-shot": run(icl["zero-shot"]),
+        "one-shot": run(icl["one-shot"]),
+        "changes": list(icl["changes"]),
     }
 
 
