@@ -45,6 +45,7 @@ READ_STEPS = """() => Array.from(document.querySelectorAll('div.step[data-step-t
       text: content ? content.innerText : el.innerText,
       rows: Array.from(el.querySelectorAll('table tbody tr'))
         .map(tr => Array.from(tr.querySelectorAll('td')).map(td => td.innerText.trim())),
+      testids: Array.from(el.querySelectorAll('[data-testid]')).map(e => e.dataset.testid),
     };
   })"""
 
@@ -164,7 +165,11 @@ def check_lessons(turn: Turn) -> None:
 
 def check_entities(turn: Turn) -> None:
     assert turn.tools_used == ["find_entities"], turn.report()
-    assert turn.artifacts("find_entities"), turn.report()
+    shown = turn.artifacts("find_entities")
+    assert shown, turn.report()
+    # The entity view explains each link: a row per entity with its reason.
+    testids = [t for s in shown for t in s["testids"]]
+    assert "entity-view" in testids and "entity-reason" in testids, turn.report()
     assert has(turn.answer, r"marie\s+curie") and has(turn.answer, r"\bparis\b"), turn.report()
 
 
@@ -327,3 +332,50 @@ def test_eight_turn_conversation_in_one_thread(app_server, browser_page):
     users = [s for s in page.evaluate(READ_STEPS) if s["type"] == "user_message"]
     assert len(users) == len(CONVERSATION)
     assert not failures, "\n\n".join(failures)
+
+
+def test_entity_view_explains_links_and_compares_zero_and_one_shot(app_server, browser_page):
+    """LLM mode in the chat: the entity view shows why each entity was linked (its candidates
+    with their scores, one click away) and zero-shot beside one-shot with the prompts, the
+    JSON returned and what the worked example changed."""
+    page = browser_page
+    server = app_server(GENAI101_NER_MODE="llm")
+    login(page, server.url)
+    turn = run_turn(page, CONVERSATION[1][0], 1)
+    assert turn.tools_used == ["find_entities"], turn.report()
+    view = page.get_by_test_id("entity-view").last
+    view.wait_for(timeout=30_000)
+    decisions = view.get_by_test_id("entity-decision")
+    assert decisions.count() >= 2, view.inner_text()
+    curie = decisions.filter(has_text="Marie Curie").first
+    assert "Why: " in curie.get_by_test_id("entity-reason").inner_text()
+
+    # One click opens Marie Curie's candidates: the article chosen, with its scores.
+    assert curie.get_by_test_id("entity-candidates").count() == 0
+    curie.get_by_role("button").first.click()
+    table = curie.get_by_test_id("entity-candidates")
+    table.wait_for(timeout=10_000)
+    first = table.locator("tbody tr").first.locator("td").all_inner_texts()
+    assert first[0] == "Marie Curie" and first[-1] == "chosen", first
+    assert float(first[6]) >= 0.5  # confidence, above the link threshold
+    # A click on an entity's label in the text opens its row too.
+    paris = decisions.filter(has_text="Paris").first
+    view.locator("mark", has_text="Paris").get_by_role("button").click()
+    paris.get_by_test_id("entity-candidates").wait_for(timeout=10_000)
+
+    # Zero-shot beside one-shot, each with the entities found, its prompt and its JSON.
+    comparison = view.get_by_test_id("icl-comparison")
+    assert comparison.is_visible()
+    zero, one = comparison.get_by_test_id("icl-zero"), comparison.get_by_test_id("icl-one")
+    assert zero.is_visible() and one.is_visible()
+    assert one.get_by_test_id("icl-entity").filter(has_text="Marie Curie").count() == 1
+    prompt = one.get_by_test_id("icl-one-prompt")
+    assert not prompt.locator("pre").first.is_visible()  # collapsed until asked for
+    prompt.locator("summary").click()
+    assert "worked example" in prompt.inner_text()
+    assert "Neil Armstrong" in prompt.inner_text()  # the demonstration itself
+    zero.get_by_test_id("icl-zero-json").locator("summary").click()
+    assert '"entities"' in zero.get_by_test_id("icl-zero-json").locator("pre").inner_text()
+    changes = comparison.get_by_test_id("icl-changes")
+    listed = changes.get_by_test_id("icl-change").count()
+    assert listed > 0 or "nothing on this text" in changes.inner_text(), changes.inner_text()
