@@ -261,7 +261,7 @@ def build_graph(
         if not tools:
             return turn | {"route": "none", "route_note": "no tools are loaded"}
         if asks_for_no_tools(text):
-            note = "you asked for an answer without tools, or about our conversation"
+            note = "a greeting or thanks, a request for no tools, or about our conversation"
             return turn | {"route": "none", "route_note": note}
         note = ""
         if semantic_router is not None:

@@ -89,7 +89,7 @@ async def test_unsure_classifier_asks_the_llm_router_on_its_own_model(settings):
             semantic_router=lambda t: next(labels), router_model=router_model,
         )  # fmt: skip
         await a.ainvoke("Entities in: Ada met Bob.", "t")
-        result = await a.ainvoke("hello", "t")
+        result = await a.ainvoke("tell me something fun", "t")
     assert result["tool_calls"] == [] and result["answer"].startswith("Hello")
     (router,) = router_model.calls
     schema = router["kwargs"]["response_format"]["json_schema"]["schema"]
@@ -98,7 +98,7 @@ async def test_unsure_classifier_asks_the_llm_router_on_its_own_model(settings):
     assert [m.content for m in router["messages"][1:]] == [
         "Entities in: Ada met Bob.",
         "It found Ada and Bob.",
-        "hello",
+        "tell me something fun",
     ]
     assert result["route_note"].endswith("the LLM router chose none")
 
@@ -127,7 +127,7 @@ async def test_every_call_of_every_turn_extends_the_same_prefix(settings):
 
     async with open_checkpointer(settings) as cp:
         a = assistant_with(model, settings, cp, router)
-        await a.ainvoke("hello", "t")
+        await a.ainvoke("what is an entity?", "t")
         await a.ainvoke("Entities in: Ada went to Paris.", "t")
         third = await a.ainvoke("and for the next one?", "t")
     assert third["tool_calls"][0]["args"] == {"text": "Bob met Carol in Rome."}

@@ -382,11 +382,11 @@ async def test_routing_reads_the_route_node_and_runs_no_tool(tmp_path):
     settings = Settings.from_env(
         {"provider": "openai-compatible", "base_url": "http://x", "data_dir": tmp_path}
     )
-    labels = {"Entities in: Paris": ("find_entities", 0.9), "Hi": ("none", 0.2)}
-    model = ScriptedChatModel(script=[route("none")])  # the unsure "Hi" asks the LLM router
+    labels = {"Entities in: Paris": ("find_entities", 0.9), "Why?": ("none", 0.2)}
+    model = ScriptedChatModel(script=[route("none")])  # the unsure "Why?" asks the LLM router
     cases = [
         {"id": "e-1", "prompt": "Entities in: Paris", "expected": "find_entities"},
-        {"id": "c-1", "prompt": "Hi", "expected": "none"},
+        {"id": "c-1", "prompt": "Why?", "expected": "none"},
         {"id": "c-2", "prompt": "What can you teach me?", "expected": "none"},
     ]
     async with open_checkpointer(settings) as cp:

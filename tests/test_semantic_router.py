@@ -123,3 +123,18 @@ def test_questions_about_the_conversation_need_no_tool(text):
 
 def test_a_tool_request_is_not_a_question_about_the_conversation():
     assert not asks_for_no_tools("Can you summarize the RAG lesson?")
+
+
+@pytest.mark.parametrize(
+    ("message", "social"),
+    [
+        ("cool, thanks for the help", True),
+        ("thx, bye!", True),
+        ("Good morning!", True),
+        ("And for Amara Okafor?", False),
+        ("great, can you put those in a table?", False),
+        ("thanks! now show attention on 'The cat sat.'", False),
+    ],
+)
+def test_a_greeting_or_thanks_alone_asks_for_no_tool(message, social):
+    assert asks_for_no_tools(message) is social
