@@ -64,85 +64,14 @@ ABOUT_CONVERSATION = re.compile(
 # Greetings, thanks and goodbyes: a message of these words alone asks for no tool. The
 # classifier, trained on requests, sent "cool, thanks for the help" back to the graph as a
 # follow-up (p = 0.36).
-SOCIAL_WORDS = frozenset(
-    [
-        "hi",
-        "hello",
-        "hey",
-        "hiya",
-        "yo",
-        "good",
-        "morning",
-        "evening",
-        "afternoon",
-        "thanks",
-        "thank",
-        "thx",
-        "ty",
-        "you",
-        "so",
-        "much",
-        "very",
-        "a",
-        "lot",
-        "lots",
-        "for",
-        "the",
-        "help",
-        "your",
-        "all",
-        "that's",
-        "that",
-        "it",
-        "is",
-        "was",
-        "ok",
-        "okay",
-        "k",
-        "cool",
-        "great",
-        "nice",
-        "awesome",
-        "perfect",
-        "super",
-        "brilliant",
-        "neat",
-        "got",
-        "gotcha",
-        "understood",
-        "i",
-        "see",
-        "makes",
-        "sense",
-        "bye",
-        "goodbye",
-        "cya",
-        "see",
-        "later",
-        "cheers",
-        "lol",
-        "haha",
-        "wow",
-        "oh",
-        "ah",
-        "alright",
-        "right",
-        "sure",
-        "yes",
-        "yeah",
-        "yep",
-        "no",
-        "nope",
-        "fine",
-        "again",
-        "and",
-        "well",
-        "done",
-        "amazing",
-        "love",
-        "this",
-    ]
+SOCIAL = (
+    "hi hello hey hiya yo good morning evening afternoon thanks thank thx ty you so much "
+    "very a lot lots for the help your all that's that it is was ok okay k cool great nice "
+    "awesome perfect super brilliant neat got gotcha understood i see makes sense bye goodbye "
+    "cya later cheers lol haha wow oh ah alright right sure yes yeah yep no nope fine "
+    "again and well done amazing love this"
 )
+SOCIAL_WORDS = frozenset(SOCIAL.split())
 
 
 def only_social(text: str) -> bool:
