@@ -8,8 +8,9 @@ marked apart), `read_arguments` returns None and the model fills the arguments i
 
 A question that points back ("what year was that published?", "what else has he written?",
 "with who?") is not plain either, although it reads as a whole question: sent as it is, the
-graph or the documents get a question about nobody. `refers_back` spots the words that
-point back, and the model writes the question out with the names they stand for.
+graph or the documents get a question about nobody. `knowledge.references.refers_back`
+spots the words that point back, and the model writes the question out with the names they
+stand for.
 """
 
 from __future__ import annotations
@@ -17,25 +18,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from knowledge.references import refers_back
+
 # Straight and curly double quotes, and single quotes that open and close a phrase (not
 # the apostrophe in "don't").
 QUOTED = re.compile(r"\"([^\"]+)\"|“([^”]+)”|(?<!\w)'([^']+?)'(?!\w)|‘([^’]+)’")
 AFTER_COLON = re.compile(r":\s*(.+)$", re.DOTALL)
 VERSUS = re.compile(r"\s+(?:vs\.?|versus)\s+|\s+and\s+(?=[\"“'‘])", re.IGNORECASE)
-# Words that stand for something said earlier: personal pronouns, "the one", "those",
-# "else", "that paper", "was that". "That" alone is left out: it is mostly a relative
-# pronoun ("articles that cite X").
-POINTS_BACK = re.compile(
-    r"\b(?:he|she|him|his|her|hers|they|them|their|theirs|it|its|these|those|else|other|"
-    r"others|another|former|latter)\b"
-    r"|\b(?:the|that|this|which|first|last|second|latest|oldest|newest|recent|same)\s+ones?\b"
-    r"|\b(?:that|this)\s+(?:paper|article|author|researcher|topic|person|work|study|passage|"
-    r"document|lesson|one|book|result|list)s?\b"
-    r"|\b(?:was|is|were|did|does|has)\s+(?:that|this)\b"
-    r"|\b(?:about|of|for|in|on|with|from|by)\s+(?:that|this)\s*[?.!]?$",
-    re.IGNORECASE,
-)
-FRAGMENT_WORDS = 3  # "with who?", "and Chen Wei?": too short to stand alone
 # A sentence to look at attention in: one word ("why would 'it' point...?") is a word being
 # asked about, not a sentence given.
 MIN_SENTENCE_WORDS = 2
@@ -70,11 +59,6 @@ def sentence_pair(text: str) -> tuple[str, str] | None:
     if len(halves) == 2 and all(len(h.split()) >= 2 for h in halves):
         return halves[0], halves[1]
     return None
-
-
-def refers_back(text: str) -> bool:
-    """Whether the message needs the conversation to be understood."""
-    return len(re.findall(r"\w+", text)) <= FRAGMENT_WORDS or bool(POINTS_BACK.search(text))
 
 
 def read_arguments(tool: str, text: str, earlier: bool = False) -> dict[str, Any] | None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from agent.arguments import read_arguments, refers_back
+from agent.arguments import read_arguments
+from knowledge.references import refers_back
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,13 @@ from knowledge.ingest import fingerprint, load_document, split_document
 from knowledge.vectorstore import check_collection, user_collection
 from tests.fakes import ScriptedChatModel, tool_call
 from tools.errors import ToolInputError
-from tools.rag import cited_passages, format_passages, prior_turns, rewrite_query
+from tools.rag import (
+    cited_passages,
+    follow_up_query,
+    format_passages,
+    prior_turns,
+    rewrite_query,
+)
 
 MARKDOWN = """Intro line before any heading.
 
@@ -278,3 +284,16 @@ def test_rewrite_query_falls_back_to_the_question() -> None:
     unused = ScriptedChatModel(script=[])
     assert rewrite_query(unused, "what is RAG?", []) == "what is RAG?"
     assert unused.calls == []
+
+
+def test_only_a_question_that_points_back_is_rewritten() -> None:
+    """A question that stands alone is searched as written, with no model call; "what about
+    the 8B one?" is rewritten from the history."""
+    model = ScriptedChatModel(script=["How does the 8B model do in RAG?"])
+    history = [*HISTORY[:4], HumanMessage("what about the 8B one?")]
+    assert follow_up_query(lambda: model, "What is chunk overlap?", history) == ""
+    assert model.calls == []
+    assert follow_up_query(lambda: model, "what about the 8B one?", history) == (
+        "How does the 8B model do in RAG?"
+    )
+    assert len(model.calls) == 1

@@ -1,7 +1,7 @@
 """Document RAG lesson: search the course notes and the learner's own files, answer with citations.
 
-The pipeline is the lesson's: a follow-up question is first rewritten into a standalone query
-from the chat history (shown to the learner, since it is half the trick of conversational
+The pipeline is the lesson's: a follow-up question (one that points back, see
+`knowledge.references`) is first rewritten into a standalone query from the chat history (shown to the learner, since it is half the trick of conversational
 RAG), the query is embedded with all-MiniLM-L6-v2, the shared corpus and the user's own
 collection are searched with FAISS and merged by cosine score, and the model gets numbered
 passages to cite as [1], [2]. The artifact carries the passages so the UI can show only the
@@ -23,11 +23,14 @@ from langgraph.prebuilt import InjectedState
 
 from knowledge.embeddings import embed
 from knowledge.ingest import SourceFile, collect_files, index_files, sync_corpus
+from knowledge.references import refers_back
 from knowledge.vectorstore import CORPUS, read_store, user_collection
 from tools import artifacts
 from tools.errors import ToolInputError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from langchain_core.language_models import BaseChatModel
     from langchain_core.tools import BaseTool
 
@@ -171,6 +174,16 @@ def rewrite_query(llm: BaseChatModel, question: str, history: list[BaseMessage])
     return first[:300] or question
 
 
+def follow_up_query(
+    chat_model: Callable[[], BaseChatModel], query: str, messages: list[BaseMessage] | None
+) -> str:
+    """The standalone query for a question that points back to earlier turns, else "".
+    Only such a question is rewritten: copying a question that stands alone into a
+    "standalone query" cost a model call (3-6 s here) on every later turn."""
+    history = prior_turns(messages) if refers_back(query) else []
+    return rewrite_query(chat_model(), query, history) if history else ""
+
+
 def search_documents(
     settings: Settings, query: str, user_id: str, k: int | None = None, rewritten: str = ""
 ) -> tuple[str, dict[str, Any]]:
@@ -281,8 +294,7 @@ def make_tools(ctx: ToolContext) -> list[BaseTool]:
         messages: Annotated[list | None, InjectedState("messages")] = None,
     ) -> tuple[str, dict[str, Any]]:
         user_id = (config.get("configurable") or {}).get("user_id", "default")
-        history = prior_turns(messages)
-        rewritten = rewrite_query(ctx.chat_model(), query, history) if history else ""
+        rewritten = follow_up_query(ctx.chat_model, query, messages)
         try:
             return search_documents(ctx.settings, query, user_id, rewritten=rewritten)
         except ToolInputError as exc:

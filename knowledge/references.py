@@ -1,0 +1,37 @@
+"""Does a question point back to the conversation?
+
+"What year was that published?", "what else has he written?", "with who?": each reads as a
+whole question, but sent as it is, the graph or the documents get a question about nobody.
+The agent has such a question written out by the model before a tool runs
+(`agent.arguments`), and document search rewrites its query only for such a question
+(`tools.rag`): a question that stands alone needs no model call to be copied.
+
+A word list, not a parser: it errs towards "points back" ("who wrote it?" about a paper
+named in the same message), which costs one rewrite call that returns the question as it
+was; the other error sends a question about nobody.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Words that stand for something said earlier: personal pronouns, "the one", "those",
+# "else", "that paper", "was that". "That" alone is left out: it is mostly a relative
+# pronoun ("articles that cite X").
+POINTS_BACK = re.compile(
+    r"\b(?:he|she|him|his|her|hers|they|them|their|theirs|it|its|these|those|else|other|"
+    r"others|another|former|latter)\b"
+    r"|\b(?:the|that|this|which)\s+(?:[\w-]+\s+){0,2}ones?\b"
+    r"|^\W*(?:and|also|then|what\s+about|how\s+about)\b"
+    r"|\b(?:that|this)\s+(?:paper|article|author|researcher|topic|person|work|study|passage|"
+    r"document|lesson|one|book|result|list)s?\b"
+    r"|\b(?:was|is|were|did|does|has)\s+(?:that|this)\b"
+    r"|\b(?:about|of|for|in|on|with|from|by)\s+(?:that|this)\s*[?.!]?$",
+    re.IGNORECASE,
+)
+FRAGMENT_WORDS = 3  # "with who?", "and Chen Wei?": too short to stand alone
+
+
+def refers_back(text: str) -> bool:
+    """Whether the message needs the conversation to be understood."""
+    return len(re.findall(r"\w+", text)) <= FRAGMENT_WORDS or bool(POINTS_BACK.search(text))
