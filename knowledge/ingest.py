@@ -22,7 +22,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from knowledge.embeddings import embed
-from knowledge.vectorstore import CORPUS, Chunk, load_for_update, locked, read_store
+from knowledge.vectorstore import (
+    CORPUS,
+    Chunk,
+    load_for_update,
+    locked,
+    read_store,
+    user_collection,
+)
 from tools.errors import ToolInputError
 
 if TYPE_CHECKING:
@@ -320,6 +327,37 @@ def _too_many_chunks(file: SourceFile, chunks: list[Chunk]) -> str:
         f"files of under {fits:,} characters each, or upload only the parts you want to ask "
         "about."
     )
+
+
+def ingest_upload(settings: Settings, user_id: str, path: str | Path, filename: str) -> dict:
+    """Index a file a user dropped in the chat into that user's own collection.
+
+    Raises ToolInputError (message ready for the chat) for files over `upload_max_mb`,
+    unsupported types, binary or empty files and broken PDFs; the collection is then left
+    exactly as it was. Re-uploading a file with the same name replaces its old chunks.
+    """
+    path = Path(path)
+    name = Path(filename).name or path.name
+    limit = settings.upload_max_mb * 1024 * 1024
+    size = path.stat().st_size
+    if size > limit:
+        raise ToolInputError(
+            f"{name} is {size / 2**20:.1f} MB; the upload limit is {settings.upload_max_mb} MB."
+        )
+    collection = user_collection(user_id)
+    (result,) = index_files(settings, collection, [SourceFile(name, path.read_bytes(), "upload")])
+    if result.status == "error":
+        raise ToolInputError(result.error)
+    verb = {"unchanged": "is already indexed", "updated": "was re-indexed"}.get(
+        result.status, "was indexed"
+    )
+    return {
+        "source": name,
+        "collection": collection,
+        "chunks": result.chunks,
+        "status": result.status,
+        "message": f"{name} {verb}: {result.chunks} chunks you can now ask about.",
+    }
 
 
 def corpus_dir(settings: Settings) -> Path:

@@ -9,6 +9,7 @@ from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from knowledge.ingest import fingerprint, load_document, split_document
 from knowledge.vectorstore import check_collection, user_collection
 from tests.fakes import ScriptedChatModel, tool_call
+from tools import artifacts
 from tools.errors import ToolInputError
 from tools.rag import (
     cited_passages,
@@ -248,6 +249,26 @@ def test_an_uncited_answer_that_copies_a_passage_gets_it_as_quoted() -> None:
     assert [(p["n"], p["cited"]) for p in cited_passages(answer, passages)] == [(1, "quoted")]
     assert cited_passages("Overlap is about chunks and characters.", passages) == []
     assert [p["n"] for p in cited_passages(answer + " See [2].", passages)] == [2]
+
+
+def test_the_ui_shows_a_cited_part_only_if_the_answer_used_its_passage() -> None:
+    from ui.render import render
+
+    parts = [
+        artifacts.markdown("the table"),
+        *(artifacts.cite(artifacts.markdown(f"passage {p['n']}"), p["n"]) for p in PASSAGES),
+    ]
+    artifact = artifacts.artifact("search_documents", parts, passages=PASSAGES)
+    assert render(artifact)[0].split("\n\n") == [
+        "the table",
+        *(f"passage {n}" for n in (1, 2, 3, 4)),
+    ]
+    assert render(artifact, "It is [2-3].")[0].split("\n\n") == [
+        "the table",
+        "passage 2",
+        "passage 3",
+    ]
+    assert render(artifact, "Nothing cited.")[0] == "the table"
 
 
 HISTORY = [

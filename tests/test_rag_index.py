@@ -18,13 +18,13 @@ from agent.cli import main as cli_main
 from agent.settings import Settings
 from agent.state import State
 from knowledge.embeddings import EMBEDDING_DIM
-from knowledge.ingest import SourceFile, index_files, sync_corpus
+from knowledge.ingest import SourceFile, index_files, ingest_upload, sync_corpus
 from knowledge.vectorstore import CORPUS, VectorStore, read_store, store_path, user_collection
 from tests.fakes import ScriptedChatModel, tool_call
 from tests.test_rag import ZIP, make_pdf
 from tools import ToolContext
 from tools.errors import ToolInputError
-from tools.rag import TOOL_NAME, ingest_upload, make_tools, retrieve, search_collections
+from tools.rag import TOOL_NAME, make_tools, retrieve, search_collections
 
 ATTENTION = """# Attention
 

@@ -10,7 +10,7 @@ import pytest
 from neo4j.exceptions import ServiceUnavailable
 
 import knowledge.graph_store
-import tools.rag
+import knowledge.ingest
 from agent.settings import Settings
 from knowledge.graph_store import GraphStoreError
 from tests.test_graph_load import RecordingGraph
@@ -99,14 +99,14 @@ def test_a_graph_failure_is_one_clear_line(settings, tmp_path, monkeypatch, erro
 def test_an_unexpected_error_shows_no_traceback_and_spares_the_others(
     settings, tmp_path, monkeypatch
 ):
-    real = tools.rag.ingest_upload
+    real = knowledge.ingest.ingest_upload
 
     def flaky(settings, user_id, path, filename):
         if filename == "first.md":
             raise RuntimeError("faiss exploded at index.cpp:42")
         return real(settings, user_id, path, filename)
 
-    monkeypatch.setattr(tools.rag, "ingest_upload", flaky)
+    monkeypatch.setattr(knowledge.ingest, "ingest_upload", flaky)
     files = [drop(tmp_path, "first.md", HERON), drop(tmp_path, "second.md", HERON)]
     reply = ingest_files(settings, "ada", files).splitlines()
     assert len(reply) == 2

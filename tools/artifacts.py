@@ -2,7 +2,7 @@
 
 A tool returns `(text_for_the_model, artifact)`; the artifact is a plain, JSON-serialisable
 dict so it survives the LangGraph checkpointer and can be rendered again on resume. The UI
-(`app.py` through `agent/render.py`) knows these part kinds and nothing about the tools.
+(`app.py` through `ui/render.py`) knows these part kinds and nothing about the tools.
 
     {"tool": "search_documents", "summary": "...", "parts": [part, ...]}
 
@@ -15,19 +15,33 @@ Part kinds:
     custom    {"component": str, "props": dict, "name": str}   # public/elements/<component>.jsx
     html      {"path": str, "name": str}             # a self-contained HTML file, offered as download
 
+Any part may carry `"cite": n` (see `cite()`): it is shown only when the final answer used
+passage n of the artifact's `passages`, a list of numbered passages (`{"n": int, "text": str,
+...}`, see `artifact(passages=...)`); `cited_passages()` says which ones an answer used.
+
 An artifact may also carry `facts` (see `facts()`): what an answer about the result must
 state, which the agent checks before a turn ends.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 Artifact = dict[str, Any]
 
 
-def artifact(tool: str, parts: list[dict[str, Any]], summary: str = "") -> Artifact:
-    return {"tool": tool, "summary": summary, "parts": parts}
+def artifact(
+    tool: str,
+    parts: list[dict[str, Any]],
+    summary: str = "",
+    passages: list[dict[str, Any]] | None = None,
+) -> Artifact:
+    """`passages`, when given, are the numbered passages the parts may `cite`."""
+    result: Artifact = {"tool": tool, "summary": summary, "parts": parts}
+    if passages is not None:
+        result["passages"] = passages
+    return result
 
 
 def markdown(content: str) -> dict[str, Any]:
@@ -86,3 +100,44 @@ def facts(
         "passages": list(passages or []),
         "statement": statement,
     }
+
+
+_CITATION = re.compile(r"\[(?:(?:passage|source)\s*)?(\d+(?:\s*[,\-–]\s*\d+)*)\]", re.I)
+# Word 4-grams an uncited answer must share with a passage to count as quoting it (about
+# seven words copied in a row); unrelated passages share none or one.
+QUOTE_MIN_SHARED = 4
+
+
+def cite(part: dict[str, Any], n: int) -> dict[str, Any]:
+    """The part, marked as passage `n`'s: once the answer is in, the UI shows it only if the
+    answer used that passage (`cited_passages`)."""
+    return {**part, "cite": n}
+
+
+def cited_passages(answer_text: str, passages: list[dict]) -> list[dict]:
+    """The passages an answer used, in passage order, for the UI's source list.
+
+    Each comes back with `"cited": "explicit"` when the answer cites its number (`[1]`,
+    `[1, 3]`, `[2-4]`, `[1][2]`, `[passage 2]`). Only if the answer cites nothing, passages
+    it copies phrases from come back as `"quoted"`: small local models often repeat a
+    passage word for word without citing it, and the learner should still see the source.
+    """
+    last = max((p["n"] for p in passages), default=0)
+    cited: set[int] = set()
+    for group in _CITATION.findall(answer_text or ""):
+        for part in re.split(r"\s*,\s*", group):
+            bounds = [int(b) for b in re.split(r"\s*[-–]\s*", part)]
+            cited.update(range(bounds[0], min(bounds[-1], last) + 1))
+    if cited:
+        return [{**p, "cited": "explicit"} for p in passages if p["n"] in cited]
+    answer = _word_4grams(answer_text or "")
+    return [
+        {**p, "cited": "quoted"}
+        for p in passages
+        if len(answer & _word_4grams(p["text"])) >= QUOTE_MIN_SHARED
+    ]
+
+
+def _word_4grams(text: str) -> set[tuple[str, ...]]:
+    words = re.findall(r"\w+", text.lower())
+    return {tuple(words[i : i + 4]) for i in range(len(words) - 3)}

@@ -5,7 +5,7 @@ The pipeline is the lesson's: a follow-up question (one that points back, see
 RAG), the query is embedded with all-MiniLM-L6-v2, the shared corpus and the user's own
 collection are searched with FAISS and merged by cosine score, and the model gets numbered
 passages to cite as [1], [2]. The artifact carries the passages so the UI can show only the
-ones the answer actually cited (`cited_passages`).
+ones the answer actually cited (`tools.artifacts.cited_passages`).
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ from langchain_core.tools import StructuredTool
 from langgraph.prebuilt import InjectedState
 
 from knowledge.embeddings import embed
-from knowledge.ingest import SourceFile, collect_files, index_files, sync_corpus
+from knowledge.ingest import collect_files, index_files, sync_corpus
 from knowledge.references import refers_back
 from knowledge.vectorstore import CORPUS, read_store, user_collection
 from tools import artifacts
+from tools.artifacts import cited_passages as cited_passages  # still imported from here
 from tools.errors import ToolInputError
 
 if TYPE_CHECKING:
@@ -59,11 +60,6 @@ ANSWER_NOTE = (
     "Answer from these passages only and cite each fact with its number, like [1] or [2]. "
     "If they do not answer the question, say so."
 )
-
-_CITATION = re.compile(r"\[(?:(?:passage|source)\s*)?(\d+(?:\s*[,\-–]\s*\d+)*)\]", re.I)
-# Word 4-grams an uncited answer must share with a passage to count as quoting it (about
-# seven words copied in a row); unrelated passages share none or one.
-QUOTE_MIN_SHARED = 4
 
 
 def retrieve(settings: Settings, query: str, collections: list[str], k: int) -> list[dict]:
@@ -109,35 +105,6 @@ def format_passages(passages: list[dict]) -> str:
     """The numbered passages as the model reads them, ending with how to cite."""
     blocks = [f"[{p['n']}] ({label(p)}) {' '.join(p['text'].split())}" for p in passages]
     return "\n\n".join([*blocks, ANSWER_NOTE])
-
-
-def cited_passages(answer_text: str, passages: list[dict]) -> list[dict]:
-    """The passages an answer used, in passage order, for the UI's source list.
-
-    Each comes back with `"cited": "explicit"` when the answer cites its number (`[1]`,
-    `[1, 3]`, `[2-4]`, `[1][2]`, `[passage 2]`). Only if the answer cites nothing, passages
-    it copies phrases from come back as `"quoted"`: small local models often repeat a
-    passage word for word without citing it, and the learner should still see the source.
-    """
-    last = max((p["n"] for p in passages), default=0)
-    cited: set[int] = set()
-    for group in _CITATION.findall(answer_text or ""):
-        for part in re.split(r"\s*,\s*", group):
-            bounds = [int(b) for b in re.split(r"\s*[-–]\s*", part)]
-            cited.update(range(bounds[0], min(bounds[-1], last) + 1))
-    if cited:
-        return [{**p, "cited": "explicit"} for p in passages if p["n"] in cited]
-    answer = _word_4grams(answer_text or "")
-    return [
-        {**p, "cited": "quoted"}
-        for p in passages
-        if len(answer & _word_4grams(p["text"])) >= QUOTE_MIN_SHARED
-    ]
-
-
-def _word_4grams(text: str) -> set[tuple[str, ...]]:
-    words = re.findall(r"\w+", text.lower())
-    return {tuple(words[i : i + 4]) for i in range(len(words) - 3)}
 
 
 def prior_turns(messages: list[BaseMessage] | None) -> list[BaseMessage]:
@@ -212,14 +179,14 @@ def search_documents(
             name="retrieved passages",
         )
     )
-    # "cite": the UI shows a passage only if the final answer cites its number.
+    # The UI shows a passage only if the final answer cites its number.
     parts += [
-        {
-            **artifacts.markdown(
+        artifacts.cite(
+            artifacts.markdown(
                 f"**[{p['n']}] {label(p)}** · score {p['score']:.2f}\n\n{p['text']}"
             ),
-            "cite": p["n"],
-        }
+            p["n"],
+        )
         for p in passages
     ]
     summary = f"{len(passages)} passages for “{searched}”"
@@ -229,8 +196,8 @@ def search_documents(
 def _artifact(
     parts: list[dict], passages: list[dict], query: str, searched: str, summary: str
 ) -> dict[str, Any]:
-    result = artifacts.artifact(TOOL_NAME, parts, summary)
-    result.update(passages=passages, query=query, standalone_query=searched)
+    result = artifacts.artifact(TOOL_NAME, parts, summary, passages=passages)
+    result.update(query=query, standalone_query=searched)
     result["facts"] = artifacts.facts(
         passages=[p["n"] for p in passages],
         statement=(
@@ -247,37 +214,6 @@ def _first_sentence(text: str) -> str:
     flat = " ".join(text.split())
     end = re.search(r"(?<=[.!?])\s", flat[:400])
     return flat[: end.start()] if end else flat[:300]
-
-
-def ingest_upload(settings: Settings, user_id: str, path: str | Path, filename: str) -> dict:
-    """Index a file a user dropped in the chat into that user's own collection.
-
-    Raises ToolInputError (message ready for the chat) for files over `upload_max_mb`,
-    unsupported types, binary or empty files and broken PDFs; the collection is then left
-    exactly as it was. Re-uploading a file with the same name replaces its old chunks.
-    """
-    path = Path(path)
-    name = Path(filename).name or path.name
-    limit = settings.upload_max_mb * 1024 * 1024
-    size = path.stat().st_size
-    if size > limit:
-        raise ToolInputError(
-            f"{name} is {size / 2**20:.1f} MB; the upload limit is {settings.upload_max_mb} MB."
-        )
-    collection = user_collection(user_id)
-    (result,) = index_files(settings, collection, [SourceFile(name, path.read_bytes(), "upload")])
-    if result.status == "error":
-        raise ToolInputError(result.error)
-    verb = {"unchanged": "is already indexed", "updated": "was re-indexed"}.get(
-        result.status, "was indexed"
-    )
-    return {
-        "source": name,
-        "collection": collection,
-        "chunks": result.chunks,
-        "status": result.status,
-        "message": f"{name} {verb}: {result.chunks} chunks you can now ask about.",
-    }
 
 
 def warm_up(ctx: ToolContext) -> None:

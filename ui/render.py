@@ -12,7 +12,7 @@ from typing import Any
 
 import chainlit as cl
 
-from tools.rag import cited_passages
+from tools.artifacts import cited_passages
 
 MAX_INLINE_ROWS = 25
 

@@ -21,7 +21,7 @@ def ingest_one(settings: Settings, user_id: str, path: Path, name: str) -> str:
         from knowledge.graph_load import load_csv_upload
 
         return _graph_line(name, load_csv_upload(settings, path))
-    from tools.rag import ingest_upload
+    from knowledge.ingest import ingest_upload
 
     result = ingest_upload(settings, user_id, path, name)
     return (

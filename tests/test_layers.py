@@ -1,0 +1,64 @@
+"""Which way the imports point: the UI (ui/, app.py) and the CLI above agent/, above the
+lesson tools (tools/), above the cores (knowledge/). Read from the source with `ast`, so
+nothing is imported; imports inside functions and under `if TYPE_CHECKING:` count too."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported(path: Path) -> set[str]:
+    """Every module the file imports, at any depth: `from a.b import c` gives `a.b` and
+    `a.b.c` (c may be a module or a name in a.b)."""
+    package = module_name(path).split(".")
+    if path.name != "__init__.py":
+        package = package[:-1]
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package[: len(package) - node.level + 1]
+                base = ".".join([*anchor, *([base] if base else [])])
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    return names
+
+
+def python_files(folder: str) -> list[Path]:
+    return sorted((ROOT / folder).rglob("*.py"))
+
+
+def lesson_modules() -> set[str]:
+    """The modules of tools/ that the registry takes as tools: those defining `make_tools`."""
+    return {
+        module_name(path)
+        for path in python_files("tools")
+        if any(
+            isinstance(node, ast.FunctionDef) and node.name == "make_tools"
+            for node in ast.parse(path.read_text(encoding="utf-8")).body
+        )
+    }
+
+
+def test_the_ui_imports_no_lesson_module_of_tools() -> None:
+    """The UI knows the artifact contract (`tools.artifacts`), not the tools behind it."""
+    lessons = lesson_modules()
+    assert "tools.rag" in lessons  # the test sees the lessons at all
+    found = {
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in [ROOT / "app.py", *python_files("ui")]
+        for name in imported(path)
+        if any(name == lesson or name.startswith(f"{lesson}.") for lesson in lessons)
+    }
+    assert not found
