@@ -5,7 +5,11 @@ nothing is imported; imports inside functions and under `if TYPE_CHECKING:` coun
 from __future__ import annotations
 
 import ast
+import runpy
+import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,3 +66,24 @@ def test_the_ui_imports_no_lesson_module_of_tools() -> None:
         if any(name == lesson or name.startswith(f"{lesson}.") for lesson in lessons)
     }
     assert not found
+
+
+def test_knowledge_imports_nothing_of_agent_but_its_settings() -> None:
+    """The cores sit at the bottom: not even `python -m knowledge` imports the CLI."""
+    found = {
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in python_files("knowledge")
+        for name in imported(path)
+        if (name == "agent" or name.startswith("agent."))
+        and not (name == "agent.settings" or name.startswith("agent.settings."))
+    }
+    assert not found
+
+
+def test_python_m_knowledge_runs_the_genai101_command(monkeypatch, capsys) -> None:
+    monkeypatch.setattr(sys, "argv", ["knowledge", "--help"])
+    with pytest.raises(SystemExit) as exit_:
+        runpy.run_module("knowledge", run_name="__main__", alter_sys=True)
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: genai101") and "ingest" in out and "chat" in out
