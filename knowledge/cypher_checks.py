@@ -20,8 +20,8 @@ from tools.errors import ToolInputError
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from knowledge.cypher_examples import Example
     from knowledge.graph_store import GraphStore
-    from knowledge.text2cypher import Example
 
 MAX_LISTED_NODES = 20
 

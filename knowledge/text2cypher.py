@@ -14,7 +14,6 @@ import re
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from knowledge.cypher_checks import (
@@ -35,6 +34,7 @@ from knowledge.cypher_checks import (
     schema_problems,
     split_impossible_pairs,
 )
+from knowledge.cypher_examples import Example, example_bank
 from knowledge.cypher_guard import WriteRefused, cap_vector_k, check_read_only
 from tools.errors import ToolInputError
 
@@ -79,47 +79,8 @@ ASKS_FOR_PEOPLE = re.compile(
 )
 
 
-EXAMPLE_BANK = Path(__file__).resolve().parent / "cypher_examples.md"
 FEW_SHOT_K = 3
 MAX_QUERIES = 3  # the first query and up to two repairs
-ALWAYS_SHOWN = "## Always shown"  # the bank's section of examples that every prompt holds
-
-
-@dataclass(frozen=True)
-class Example:
-    """A question and the Cypher that answers it: one question shape for the model to copy."""
-
-    question: str
-    cypher: str
-    always: bool = False  # in every prompt, not chosen by similarity
-
-    def render(self, index: str) -> str:
-        cypher = self.cypher.replace("{index}", index)
-        return f"Question: {self.question}\n```cypher\n{cypher}\n```"
-
-
-def parse_examples(text: str) -> tuple[Example, ...]:
-    """The examples of a bank file: each `Question: ...` line with the ```cypher block after
-    it; those under the `## Always shown` heading (up to the next heading) are `always`.
-    A question without its block is an error, not a silently shorter bank."""
-    headings = [(m.start(), m.group(0).strip()) for m in re.finditer(r"^## .*$", text, re.M)]
-    examples = tuple(
-        Example(
-            m.group(1).strip(),
-            m.group(2).strip(),
-            always=max(((s, h) for s, h in headings if s < m.start()), default=(0, ""))[1]
-            == ALWAYS_SHOWN,
-        )
-        for m in re.finditer(r"^Question:([^\n]+)\n```cypher\n(.*?)\n```", text, re.M | re.S)
-    )
-    if len(examples) != len(re.findall(r"^Question:", text, re.M)):
-        raise ValueError("every 'Question:' line needs a ```cypher block right after it")
-    return examples
-
-
-@lru_cache(maxsize=2)
-def example_bank(path: Path = EXAMPLE_BANK) -> tuple[Example, ...]:
-    return parse_examples(path.read_text(encoding="utf-8"))
 
 
 def nearest(scores: np.ndarray, k: int) -> list[int]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from bench.graph_text2cypher import HELD_OUT, Question, held_out, is_correct, questions, report
+from knowledge.cypher_examples import example_bank
 from knowledge.graph_load import DATASET, parse_articles
-from knowledge.text2cypher import example_bank
 
 
 def test_the_question_set_is_large_and_unambiguous() -> None:

@@ -19,6 +19,7 @@ from langchain_core.messages import ToolMessage
 from agent.cli import main as cli_main
 from agent.settings import Settings
 from knowledge.cypher_checks import graph_names, read_schema
+from knowledge.cypher_examples import example_bank
 from knowledge.cypher_guard import WriteRefused
 from knowledge.graph_load import DATASET, graph_counts, load_csv, load_csv_upload, parse_articles
 from knowledge.graph_store import CLIENT_GRACE_S, GraphStore, QueryTimeout, _port_open, shared_store
@@ -26,7 +27,6 @@ from knowledge.text2cypher import (
     FEW_SHOT_K,
     MAX_QUERIES,
     answer_question,
-    example_bank,
     prime_prompt,
     run_guarded,
 )

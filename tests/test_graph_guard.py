@@ -29,19 +29,17 @@ from knowledge.cypher_checks import (
     schema_problems,
     split_impossible_pairs,
 )
+from knowledge.cypher_examples import Example, example_bank, parse_examples
 from knowledge.cypher_guard import MAX_VECTOR_K, WriteRefused, cap_vector_k, check_read_only
 from knowledge.graph_load import DATASET, parse_articles
 from knowledge.graph_store import CLIENT_GRACE_S, GraphStore, QueryTimeout, ReadResult
 from knowledge.text2cypher import (
     MAX_QUERIES,
     WRITE_REQUEST,
-    Example,
     answer_question,
     choose_examples,
-    example_bank,
     extract_cypher,
     nearest,
-    parse_examples,
     repair_hint,
     run_guarded,
     similarity_theme,

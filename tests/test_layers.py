@@ -87,3 +87,50 @@ def test_python_m_knowledge_runs_the_genai101_command(monkeypatch, capsys) -> No
     assert exit_.value.code == 0
     out = capsys.readouterr().out
     assert out.startswith("usage: genai101") and "ingest" in out and "chat" in out
+
+
+def knowledge_imports() -> dict[str, set[str]]:
+    """Each module of knowledge/ and the modules of knowledge/ it imports."""
+    modules = {module_name(path): path for path in python_files("knowledge")}
+
+    def module_of(name: str) -> str:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name
+
+    return {
+        module: {m for name in imported(path) if (m := module_of(name)) and m != module}
+        for module, path in modules.items()
+    }
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The groups of modules that import each other, directly or through others."""
+
+    def reach(start: str) -> set[str]:
+        seen, todo = set(), [start]
+        while todo:
+            for nxt in graph.get(todo.pop(), ()):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return seen
+
+    reachable = {module: reach(module) for module in graph}
+    groups = {
+        frozenset({module} | {m for m in reachable[module] if module in reachable[m]})
+        for module in graph
+        if module in reachable[module]
+    }
+    return sorted(sorted(group) for group in groups)
+
+
+# vectorstore.py picks the Postgres backend (pg.py) inside its functions, and pg.py's store
+# is a VectorStore: a cycle still to untie (issue 15). Drop it from here once it is.
+KNOWN_CYCLES = [["knowledge.pg", "knowledge.vectorstore"]]
+
+
+def test_no_import_cycle_between_knowledge_modules() -> None:
+    graph = knowledge_imports()
+    assert "knowledge.cypher_checks" in graph["knowledge.text2cypher"]  # the edges are seen
+    assert cycles(graph) == KNOWN_CYCLES
