@@ -216,8 +216,9 @@ class LocalLLMServer:
         self.stop()
 
 
-def _serve(argv: list[str] | None = None) -> None:
-    """The child process: configure llama.cpp and serve until terminated."""
+def _serve_parser() -> argparse.ArgumentParser:
+    """The child's options; the defaults are the app's server (bench/llm_slots.py varies
+    the slot count, the KV layout and flash attention through the last three)."""
     ap = argparse.ArgumentParser()
     ap.add_argument("model")
     ap.add_argument("port", type=int)
@@ -225,7 +226,20 @@ def _serve(argv: list[str] | None = None) -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--batch-threads", type=int, default=2)
     ap.add_argument("--cache-mib", type=int, default=256)
-    a = ap.parse_args(argv)
+    ap.add_argument("--parallel", type=int, default=3, help="slots (n_parallel)")
+    ap.add_argument(
+        "--no-unified",
+        dest="unified",
+        action="store_false",
+        help="one KV stream per slot (llama.cpp splits --ctx across the slots)",
+    )
+    ap.add_argument("--flash-attn", choices=("auto", "on", "off"), default="auto")
+    return ap
+
+
+def _serve(argv: list[str] | None = None) -> None:
+    """The child process: configure llama.cpp and serve until terminated."""
+    a = _serve_parser().parse_args(argv)
 
     import xllamacpp
 
@@ -239,8 +253,13 @@ def _serve(argv: list[str] | None = None) -> None:
     # prompts (text-to-Cypher, in-context NER) in slot 1, the router's in slot 2, so none
     # evicts another's cached prefix; with a unified buffer each slot may use the whole
     # context.
-    p.n_parallel = 3
-    p.kv_unified = True
+    p.n_parallel = a.parallel
+    p.kv_unified = a.unified
+    if a.flash_attn != "auto":  # auto: llama.cpp's default (-1), left untouched
+        p.flash_attn_type = getattr(
+            xllamacpp.llama_flash_attn_type,
+            "LLAMA_FLASH_ATTN_TYPE_" + ("ENABLED" if a.flash_attn == "on" else "DISABLED"),
+        )
     # llama.cpp's default with a unified buffer saves every idle slot to the RAM prompt cache
     # and clears it when another slot starts a task; the conversation's prefix then survives
     # only if its entry was not evicted from that cache, and at 40-90 MiB an entry it often
