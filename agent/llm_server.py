@@ -154,6 +154,16 @@ class LocalLLMServer:
             "or set GENAI101_LLM_PORT to a free port."
         )
 
+    def command(self, model: Path) -> list[str]:
+        """The child's command line, from the settings."""
+        s = self.settings
+        return [
+            sys.executable, "-m", "agent.llm_server", str(model), str(self.port),
+            "--ctx", str(s.llm_ctx), "--threads", str(s.llm_threads),
+            "--batch-threads", str(s.llm_batch_threads), "--cache-mib", str(s.llm_cache_mib),
+            "--flash-attn", s.llm_flash_attn,
+        ]  # fmt: skip
+
     def start(self, timeout_s: float = 120.0) -> None:
         """Start the child, or adopt one of ours already serving on the port."""
         if self.proc is not None and self.proc.poll() is None and self.healthy():
@@ -163,13 +173,7 @@ class LocalLLMServer:
             if conflict:
                 raise LLMServerError(conflict)
             return
-        model = assemble_model(self.settings)
-        s = self.settings
-        cmd = [
-            sys.executable, "-m", "agent.llm_server", str(model), str(self.port),
-            "--ctx", str(s.llm_ctx), "--threads", str(s.llm_threads),
-            "--batch-threads", str(s.llm_batch_threads), "--cache-mib", str(s.llm_cache_mib),
-        ]  # fmt: skip
+        cmd = self.command(assemble_model(self.settings))
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it for its lifetime
         self.proc = subprocess.Popen(
             cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True

@@ -18,6 +18,7 @@ from typing import Any
 PROVIDERS = ("local", "openai", "groq", "openai-compatible")
 NER_MODES = ("spacy", "llm")
 PARAPHRASE_MODELS = ("int8", "fp32")
+FLASH_ATTN = ("auto", "on", "off")
 
 # The chat settings panel's choices: (label, offered values). Anything else a browser sends
 # is refused, since every distinct Settings compiles and caches its own graph.
@@ -52,8 +53,14 @@ class Settings:
     # The local llama.cpp server (xllamacpp in a child process).
     llm_port: int = 8765
     llm_ctx: int = 16384  # one KV buffer for all slots: a conversation, tool prompts, router
-    llm_threads: int = 1
+    # Generation threads: 2 made one stream 1.75x faster at a 2,500-token context on idle
+    # cores (11.7 vs 6.7 tokens/s) and no slower at 2-4 streams; with a core busy elsewhere
+    # 1 holds up better (bench/llm_slots.py, ../shared/notes/llm.md).
+    llm_threads: int = 2
     llm_batch_threads: int = 2
+    # llama.cpp's flash attention: "on" read a 2,500-token conversation prompt ~15% faster
+    # than "off" here (bench/llm_slots.py); "auto" leaves the choice to llama.cpp.
+    llm_flash_attn: str = "on"
     llm_cache_mib: int = 256
     llm_max_tokens: int = 512
     llm_timeout_s: float = 120.0
@@ -165,6 +172,8 @@ class Settings:
             )
         if self.ner_mode not in NER_MODES:
             raise SettingsError(f"{_env_name('ner_mode')} must be spacy or llm.")
+        if self.llm_flash_attn not in FLASH_ATTN:
+            raise SettingsError(f"{_env_name('llm_flash_attn')} must be auto, on or off.")
         if self.paraphrase_model not in PARAPHRASE_MODELS:
             raise SettingsError(f"{_env_name('paraphrase_model')} must be int8 or fp32.")
         self.user_passwords()

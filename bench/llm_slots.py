@@ -311,6 +311,7 @@ REALISTIC = {
     "per-slot t2": {"ctx": 24576, "threads": 2, "parallel": 3, "unified": False},
     "unified t1 fa-on": {"ctx": 16384, "threads": 1, "parallel": 3, "flash_attn": "on"},
     "unified t1 fa-off": {"ctx": 16384, "threads": 1, "parallel": 3, "flash_attn": "off"},
+    "unified t2 fa-on": {"ctx": 16384, "threads": 2, "parallel": 3, "flash_attn": "on"},
 }
 
 

@@ -177,3 +177,12 @@ def test_the_auth_secret_is_private_from_its_first_byte(settings, monkeypatch):
     assert len(secret) >= 48 and path.read_text() == secret
     assert mode(path) == 0o600
     assert auth_secret(settings) == secret  # kept across restarts
+
+
+def test_flash_attention_setting_is_checked_and_reaches_the_llm_child(tmp_path):
+    from agent.llm_server import LocalLLMServer
+
+    with pytest.raises(SettingsError, match="LLM_FLASH_ATTN"):
+        Settings.from_env({"llm_flash_attn": "maybe"}).validate()
+    settings = Settings.from_env({"data_dir": tmp_path, "llm_flash_attn": "off"})
+    assert LocalLLMServer(settings).command(Path("m.gguf"))[-2:] == ["--flash-attn", "off"]
