@@ -33,6 +33,13 @@ SAME = re.compile(
 NEGATION = re.compile(
     r"\bnot\b|n't\b|\bno\b|\bnever\b|\bdifferent\b|\bdiffer\b|\bunrelated\b", re.IGNORECASE
 )
+# "paraphrase" naming the probability or the model, not a verdict: "removing 'loan' moves
+# P(paraphrase) the most" was read as "they are paraphrases" and sent a right answer back.
+NOT_A_VERDICT = re.compile(
+    r"P\s*\(\s*paraphrase\s*\)|\bparaphrase[\s_-]+(?:model|checker|check|tool|classifier|"
+    r"detector|probability|score|lesson)s?\b|\bcheck_paraphrase\b",
+    re.IGNORECASE,
+)
 NEGATION_REACH = 24  # characters before a "same meaning" phrase where a negation applies
 DIFFERENT = re.compile(r"different meanings?|differ in meaning|mean different", re.IGNORECASE)
 
@@ -73,7 +80,7 @@ def stances(answer: str) -> set[bool]:
     counts only just before the phrase ("do not mean the same", "are not paraphrases"), so
     "they are paraphrases, though the model is not certain" still says yes."""
     found: set[bool] = set()
-    for sentence in re.split(r"(?<=[.!?;])\s+|\n+", answer):
+    for sentence in re.split(r"(?<=[.!?;])\s+|\n+", NOT_A_VERDICT.sub("the score", answer)):
         if DIFFERENT.search(sentence):
             found.add(False)
             continue

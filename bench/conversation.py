@@ -112,6 +112,7 @@ async def run_conversation(
                 # What the answer check sent back before the final answer, if anything.
                 "check_first": (finished.get("check") or {}).get("first", []),
                 "route_note": finished["route_note"],
+                "tool_args": [c["args"] for c in finished.get("tool_calls", [])],
                 "seconds": round(finished["seconds"], 2),
                 "first_result_seconds": _round(finished["first_result_seconds"]),
                 "llm_calls": len(calls),

@@ -36,6 +36,18 @@ def test_a_faithful_paraphrase_answer_passes_in_either_spelling():
     assert not check_answer("They are paraphrases (0.12).", DIFFERENT_012).ok
 
 
+def test_naming_the_probability_or_the_model_is_not_a_verdict():
+    """A right "different meanings" answer that went on to name P(paraphrase) or the
+    paraphrase model was read as saying "paraphrases", and was sent back twice."""
+    answer = (
+        "They do not mean the same: P = 0.12. Removing 'loan' moves P(paraphrase) the most. "
+        "The paraphrase model weighs the changed verb."
+    )
+    assert check_answer(answer, DIFFERENT_012).ok
+    assert not check_answer("The paraphrase model says they are paraphrases (0.12).",
+                            DIFFERENT_012).ok  # fmt: skip
+
+
 def test_a_missing_probability_fails():
     check = check_answer("They mean the same.", SAME_055)
     assert not check.ok and "leaves out" in check.problems[0]
