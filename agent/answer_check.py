@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Any
 
+from tools import artifacts
+
 COPY_SIMILARITY = 0.6  # above this, an answer repeats an earlier one of the thread
 FALLBACK_NOTE = "_(Written from the tool's result, because the model's answers failed the check.)_"
 REQUEST_CHARS = 160  # of the learner's message, quoted at the head of a fallback answer
 
 # A reply that is a tool call written out as text (the template's fenced JSON block).
 TOOL_CALL_TEXT = re.compile(r"```(?:json)?\s*\{\s*\"name\"\s*:", re.IGNORECASE)
-CITATION = re.compile(r"\[(\d{1,3})\]")
 SAME = re.compile(
     r"same meaning|means? the same|mean much the same|are paraphrases|is a paraphrase"
     r"|paraphrases? of each other|\bparaphrases?\b|equivalent|say the same",
@@ -118,7 +119,8 @@ def check_answer(
             )
             break
     given = set((facts or {}).get("passages") or [])
-    if not given and CITATION.search(answer):
+    cited = artifacts.cited_numbers(answer)
+    if not given and cited:
         check.problems.append("the answer cites a passage, but this turn found none")
     if not facts:
         return check
@@ -133,7 +135,6 @@ def check_answer(
             "the answer leaves out what the tool found: " + ", ".join(map(str, missing[:5]))
         )
     if given:
-        cited = {int(n) for n in CITATION.findall(answer)}
         if cited - given:
             bad = ", ".join(f"[{n}]" for n in sorted(cited - given))
             check.problems.append(f"the answer cites {bad}, which no passage has")

@@ -84,6 +84,15 @@ def test_citations_must_be_of_given_passages():
     assert "cites a passage" in check_answer("I can write poems [1].", None).problems[0]
 
 
+def test_every_citation_form_the_ui_reads_counts():
+    """The UI shows the passages of "[1, 3]", "[2-3]" and "[passage 2]"; the check had read
+    only "[1]" and sent such answers back as citing nothing."""
+    facts = artifacts.facts(passages=[1, 2, 3])
+    for answer in ("Overlap helps [1, 3].", "Overlap helps [2-3].", "See [passage 2]."):
+        assert check_answer(answer, facts).ok, answer
+    assert "cites [4]" in check_answer("Overlap helps [2-4].", facts).problems[0]
+
+
 def test_a_tool_call_written_as_the_answer_fails():
     raw = '```json\n{"name": "search_documents", "arguments": {"query": "x"}}\n```'
     assert "tool call written as text" in check_answer(raw, None).problems[0]

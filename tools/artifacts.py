@@ -114,6 +114,17 @@ def cite(part: dict[str, Any], n: int) -> dict[str, Any]:
     return {**part, "cite": n}
 
 
+def cited_numbers(answer_text: str) -> set[int]:
+    """The passage numbers an answer cites, in any of the forms `cited_passages` reads; a
+    range counts up to its end or its twentieth number, whichever comes first."""
+    cited: set[int] = set()
+    for group in _CITATION.findall(answer_text or ""):
+        for part in re.split(r"\s*,\s*", group):
+            bounds = [int(b) for b in re.split(r"\s*[-–]\s*", part)]
+            cited.update(range(bounds[0], min(bounds[-1], bounds[0] + 19) + 1))
+    return cited
+
+
 def cited_passages(answer_text: str, passages: list[dict]) -> list[dict]:
     """The passages an answer used, in passage order, for the UI's source list.
 
@@ -123,11 +134,7 @@ def cited_passages(answer_text: str, passages: list[dict]) -> list[dict]:
     passage word for word without citing it, and the learner should still see the source.
     """
     last = max((p["n"] for p in passages), default=0)
-    cited: set[int] = set()
-    for group in _CITATION.findall(answer_text or ""):
-        for part in re.split(r"\s*,\s*", group):
-            bounds = [int(b) for b in re.split(r"\s*[-–]\s*", part)]
-            cited.update(range(bounds[0], min(bounds[-1], last) + 1))
+    cited = {n for n in cited_numbers(answer_text) if n <= last}
     if cited:
         return [{**p, "cited": "explicit"} for p in passages if p["n"] in cited]
     answer = _word_4grams(answer_text or "")
