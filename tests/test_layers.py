@@ -69,7 +69,7 @@ def test_the_ui_imports_no_lesson_module_of_tools() -> None:
 
 
 def test_knowledge_imports_nothing_of_agent_but_its_settings() -> None:
-    """The cores sit at the bottom: not even `python -m knowledge` imports the CLI."""
+    """The cores sit at the bottom: they import nothing of the agent but its settings."""
     found = {
         f"{path.relative_to(ROOT)} imports {name}"
         for path in python_files("knowledge")
@@ -80,13 +80,16 @@ def test_knowledge_imports_nothing_of_agent_but_its_settings() -> None:
     assert not found
 
 
-def test_python_m_knowledge_runs_the_genai101_command(monkeypatch, capsys) -> None:
-    monkeypatch.setattr(sys, "argv", ["knowledge", "--help"])
+def test_python_m_agent_cli_runs_the_genai101_command(monkeypatch, capsys) -> None:
+    """The CLI without the console script on PATH lives at the top, in agent/ (the cores
+    had a `python -m knowledge` entry point that imported it)."""
+    monkeypatch.setattr(sys, "argv", ["genai101", "--help"])
     with pytest.raises(SystemExit) as exit_:
-        runpy.run_module("knowledge", run_name="__main__", alter_sys=True)
+        runpy.run_module("agent.cli", run_name="__main__", alter_sys=True)
     assert exit_.value.code == 0
     out = capsys.readouterr().out
     assert out.startswith("usage: genai101") and "ingest" in out and "chat" in out
+    assert not (ROOT / "knowledge" / "__main__.py").exists()
 
 
 def knowledge_imports() -> dict[str, set[str]]:
