@@ -21,6 +21,7 @@ from typing import Any
 from tools import artifacts
 
 COPY_SIMILARITY = 0.6  # above this, an answer repeats an earlier one of the thread
+COPY_QUOTE_WORDS = 8  # of the repeated answer, quoted in the problem
 FALLBACK_NOTE = "_(Written from the tool's result, because the model's answers failed the check.)_"
 REQUEST_CHARS = 160  # of the learner's message, quoted at the head of a fallback answer
 
@@ -113,9 +114,13 @@ def check_answer(
         check.problems.append("the answer is a tool call written as text, not an answer")
     for earlier in earlier_answers:
         if earlier and similarity(answer, earlier) > COPY_SIMILARITY:
+            # Named, so the second try knows what not to repeat (two verdicts of one tool
+            # came back in the same words when told only "it repeats an earlier answer").
+            start = " ".join(earlier.split()[:COPY_QUOTE_WORDS])
             check.problems.append(
-                "the answer repeats an earlier answer of this conversation instead of "
-                "answering the latest message"
+                f"the answer repeats an earlier answer of this conversation (“{start} …”) "
+                "instead of answering the latest message: say what is new in this result, "
+                "in other words"
             )
             break
     given = set((facts or {}).get("passages") or [])

@@ -48,7 +48,7 @@ from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 
 from agent.answer_check import answer_from_result, check_answer
-from agent.arguments import read_arguments
+from agent.arguments import QUESTION_TOOLS, read_arguments
 from agent.prompts import (
     ARGUMENTS_NOTE,
     NO_TOOL_RETRY_NOTE,
@@ -164,8 +164,15 @@ def rendered(messages: Sequence[AnyMessage]) -> list[BaseMessage]:
         elif isinstance(m, ToolMessage):
             out.append(HumanMessage(TOOL_RESULT.format(tool=m.name, result=m.content)))
         elif isinstance(m, AIMessage) and not m.tool_calls and m.content:
-            out.append(AIMessage(str(m.content)))
+            written = (m.response_metadata.get("check") or {}).get("source") == FROM_RESULT
+            out.append(AIMessage(FROM_RESULT_IN_HISTORY if written else str(m.content)))
     return out
+
+
+FROM_RESULT = "written from the tool's result"  # the answer node's source of a fallback
+# How a fallback answer reads in later prompts: given in full, the small model copied its
+# form ('For “…”: The passages found for this question: [1] …') as its next answer.
+FROM_RESULT_IN_HISTORY = "(I answered with the tool's result above.)"
 
 
 def window_start(messages: Sequence[AnyMessage], start: int, max_tokens: int) -> int:
@@ -296,7 +303,10 @@ def build_graph(
         """The tool's arguments and how they were found (shown in the tool's step)."""
         text = str(state["messages"][-1].content)
         earlier = latest_user_index(state["messages"]) > 0
-        read = None if state.get("follow_up") else read_arguments(tool.name, text, earlier)
+        # A follow-up that gives its text ('now on: "We sat on the bank."') needs no model to
+        # copy it; a follow-up question ("and for computer vision?") needs one to write it out.
+        asks = tool.name in QUESTION_TOOLS and state.get("follow_up")
+        read = None if asks else read_arguments(tool.name, text, earlier)
         if read is not None:
             return read, "read from your message"
         note = ARGUMENTS_NOTE.format(tool=tool.name, description=tool.description)
@@ -362,15 +372,21 @@ def build_graph(
         prompt = conversation(state)
         problems: list[str] = []
         source = "model"
+        artifact = result.artifact if result is not None else None
+        passages = artifact.get("passages") if isinstance(artifact, dict) else None
+
+        async def answered(prompt: list[BaseMessage]) -> str:
+            return artifacts.with_sources(await generate(prompt), passages)
+
         try:
-            text = await generate(prompt)
+            text = await answered(prompt)
             check = check_answer(text, facts, earlier)
             if not check.ok:
                 problems = check.problems
                 write({"kind": "retry", "problems": problems})
                 note = RETRY_NOTE if result is not None else NO_TOOL_RETRY_NOTE
                 retry = [*prompt, SystemMessage(note.format(problems="; ".join(problems)))]
-                text = await generate(retry)
+                text = await answered(retry)
                 check = check_answer(text, facts, earlier)
                 source = "model, second try"
             if not check.ok:
@@ -378,7 +394,7 @@ def build_graph(
                 request = str(messages[latest_user_index(messages)].content)
                 if result is not None:
                     text = answer_from_result(facts, str(result.content), request)
-                    source = "written from the tool's result"
+                    source = FROM_RESULT
                 else:
                     # Failed twice without a tool, most often as a copy of an earlier
                     # answer: the history is what it copies, so the last try sees only the

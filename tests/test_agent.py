@@ -10,7 +10,15 @@ from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
 
 from agent import events
-from agent.graph import ABOUT, build_graph, rendered, whole_sentences, window_start
+from agent.graph import (
+    ABOUT,
+    FROM_RESULT,
+    FROM_RESULT_IN_HISTORY,
+    build_graph,
+    rendered,
+    whole_sentences,
+    window_start,
+)
 from agent.prompts import ARGUMENTS_NOTE, SYSTEM_PROMPT
 from agent.runner import Assistant, open_checkpointer, validate_message
 from agent.semantic_router import FOLLOW_UP
@@ -275,6 +283,28 @@ def test_history_is_rendered_without_tool_calls_and_with_each_result_once():
     out = rendered(messages)
     assert [type(m).__name__ for m in out] == ["HumanMessage", "HumanMessage", "AIMessage"]
     assert "Result of the find_entities tool" in out[1].content
+
+
+def test_an_answer_written_from_the_result_reads_as_a_short_line_in_later_prompts():
+    """Given in full, the fallback's form ('For “…”: The passages found …') was copied by
+    the model as its next answer."""
+    fallback = AIMessage("For “x”: The passages found: [1] ...", response_metadata={
+        "check": {"ok": True, "source": FROM_RESULT}})  # fmt: skip
+    out = rendered([HumanMessage("x"), fallback, HumanMessage("y"), AIMessage("Own words.")])
+    assert [m.content for m in out] == ["x", FROM_RESULT_IN_HISTORY, "y", "Own words."]
+
+
+async def test_a_follow_up_that_gives_its_text_needs_no_argument_call(settings):
+    model = ScriptedChatModel(script=["Ada Lovelace.", "Grace Hopper, Arlington."])
+    labels = iter([("find_entities", 0.9), (FOLLOW_UP, 0.8)])
+    async with open_checkpointer(settings) as cp:
+        a = assistant_with(model, settings, cp, lambda t: next(labels))
+        await a.ainvoke("Entities in: Ada Lovelace.", "t")
+        result = await a.ainvoke('and this: "Grace Hopper lived in Arlington."', "t")
+    assert result["tool_calls"] == [
+        {"name": "find_entities", "args": {"text": "Grace Hopper lived in Arlington."}}
+    ]
+    assert len(model.calls) == 2  # two answers, no argument call
 
 
 def test_the_history_window_moves_in_big_steps():

@@ -72,6 +72,8 @@ def test_a_copy_of_an_earlier_answer_fails():
     earlier = "The paraphrase model says the two sentences mean the same, with P = 0.55."
     check = check_answer(earlier, SAME_055, [earlier])
     assert not check.ok and "repeats an earlier answer" in check.problems[0]
+    # The problem quotes the answer repeated, so the second try knows what to avoid.
+    assert "“The paraphrase model says the two sentences mean …”" in check.problems[0]
     assert similarity("It found Ada and Paris.", "It found Bob, Carol and Rome.") < 0.6
 
 

@@ -318,3 +318,17 @@ def test_only_a_question_that_points_back_is_rewritten() -> None:
         "How does the 8B model do in RAG?"
     )
     assert len(model.calls) == 1
+
+
+def test_an_uncited_answer_that_repeats_a_passage_gets_it_named() -> None:
+    from tools.artifacts import with_sources
+
+    passages = [
+        {"n": 1, "text": "Chunk overlap means consecutive chunks share up to 100 characters."},
+        {"n": 2, "text": "FAISS keeps the vectors in memory."},
+    ]
+    answer = "Consecutive chunks share up to 100 characters, so nothing is cut."
+    named = with_sources(answer, passages)
+    assert named.startswith(answer) and named.endswith("shares with them: [1])")
+    assert with_sources(answer + " [2]", passages) == answer + " [2]"  # cited: left alone
+    assert with_sources("Overlap is useful.", passages) == "Overlap is useful."
