@@ -282,7 +282,7 @@ def build_graph(
                 if label in NEEDS_GIVEN_TEXT and read_arguments(label, text) is None:
                     # "Does BERT give 'bank' one vector in both sentences?" reads like the
                     # attention lesson, but it asks about a concept and gives no sentence.
-                    note += f"; but {label} needs a text you give (quoted, or after a colon)"
+                    note += f"; but {label} needs a text you give (quoted, or after a colon): none"
                     choice = "none"
                 return turn | {"route": choice, "route_note": note}
             note += f" (not confident, threshold {settings.route_threshold:.2f}); "
