@@ -165,7 +165,8 @@ def rendered(messages: Sequence[AnyMessage]) -> list[BaseMessage]:
             out.append(HumanMessage(TOOL_RESULT.format(tool=m.name, result=m.content)))
         elif isinstance(m, AIMessage) and not m.tool_calls and m.content:
             written = (m.response_metadata.get("check") or {}).get("source") == FROM_RESULT
-            out.append(AIMessage(FROM_RESULT_IN_HISTORY if written else str(m.content)))
+            text = artifacts.without_sources(str(m.content))
+            out.append(AIMessage(FROM_RESULT_IN_HISTORY if written else text))
     return out
 
 

@@ -294,6 +294,18 @@ def test_an_answer_written_from_the_result_reads_as_a_short_line_in_later_prompt
     assert [m.content for m in out] == ["x", FROM_RESULT_IN_HISTORY, "y", "Own words."]
 
 
+def test_sources_named_for_an_answer_are_not_shown_back_to_the_model_as_its_own():
+    """The model copied the line "(Sources, found by the wording ...)" into its next
+    answer, where the claim was not true."""
+    named = artifacts.with_sources(
+        "Chunks share up to 100 characters of text.",
+        [{"n": 1, "text": "Consecutive chunks share up to 100 characters of text."}],
+    )
+    assert named.endswith("[1])")
+    out = rendered([HumanMessage("x"), AIMessage(named)])
+    assert out[1].content == "Chunks share up to 100 characters of text."
+
+
 async def test_a_follow_up_that_gives_its_text_needs_no_argument_call(settings):
     model = ScriptedChatModel(script=["Ada Lovelace.", "Grace Hopper, Arlington."])
     labels = iter([("find_entities", 0.9), (FOLLOW_UP, 0.8)])

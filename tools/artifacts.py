@@ -145,6 +145,9 @@ def cited_passages(answer_text: str, passages: list[dict]) -> list[dict]:
     ]
 
 
+SOURCES_FOUND = "\n\n(Sources, found by the wording the answer shares with them: "
+
+
 def with_sources(answer_text: str, passages: list[dict] | None) -> str:
     """An answer that cites nothing but repeats passages word for word, with those passages
     named after it. The 1.5B model mostly answers from the passages without writing [1],
@@ -156,7 +159,13 @@ def with_sources(answer_text: str, passages: list[dict] | None) -> str:
     if not quoted:
         return answer_text
     listed = ", ".join(f"[{n}]" for n in quoted)
-    return f"{answer_text}\n\n(Sources, found by the wording the answer shares with them: {listed})"
+    return f"{answer_text}{SOURCES_FOUND}{listed})"
+
+
+def without_sources(answer_text: str) -> str:
+    """The answer as the model wrote it, without the sources `with_sources` named: shown
+    back to the model, that line was copied as the model's own, a claim it cannot make."""
+    return answer_text.split(SOURCES_FOUND, 1)[0]
 
 
 def _word_4grams(text: str) -> set[tuple[str, ...]]:
