@@ -24,8 +24,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from agent.arguments import QUOTED
-
 if TYPE_CHECKING:
     from sklearn.linear_model import LogisticRegression
 
@@ -103,23 +101,6 @@ def asks_about_lessons(text: str) -> bool:
     return short and bool(ABOUT_LESSONS.search(text))
 
 
-# A quoted text of this many words or more is material for a tool, not part of the request.
-MATERIAL_WORDS = 3
-
-
-def request_frame(text: str) -> str:
-    """The message with each quoted text of a few words replaced by "…": the request around
-    the material decides the tool. Embedded whole, 'show attention on "Prompt injection
-    attacks hijack agents that call tools."' read like a question for the graph, and was
-    answered with no tool at all."""
-
-    def mask(match: re.Match[str]) -> str:
-        inner = next(g for g in match.groups() if g is not None)
-        return '"…"' if len(inner.split()) >= MATERIAL_WORDS else match.group(0)
-
-    return QUOTED.sub(mask, text)
-
-
 def load_examples() -> dict[str, list[str]]:
     return json.loads(EXAMPLES.read_text(encoding="utf-8"))
 
@@ -132,7 +113,7 @@ def classifier() -> LogisticRegression:
     from knowledge.embeddings import embed
 
     by_label = load_examples()
-    texts = [request_frame(text) for examples in by_label.values() for text in examples]
+    texts = [text for examples in by_label.values() for text in examples]
     labels = [label for label, examples in by_label.items() for _ in examples]
     return LogisticRegression(C=REGULARISATION_C, max_iter=5000).fit(embed(texts), labels)
 
@@ -142,7 +123,7 @@ def route_probabilities(text: str) -> dict[str, float]:
     from knowledge.embeddings import embed
 
     model = classifier()
-    probs = model.predict_proba(embed([request_frame(text)]))[0]
+    probs = model.predict_proba(embed([text]))[0]
     order = np.argsort(probs)[::-1]
     return {str(model.classes_[i]): float(probs[i]) for i in order}
 

@@ -9,7 +9,6 @@ from agent.semantic_router import (
     FOLLOW_UP,
     asks_for_no_tools,
     load_examples,
-    request_frame,
     route_probabilities,
     semantic_route,
 )
@@ -45,20 +44,6 @@ def test_no_example_is_given_two_labels():
 )
 def test_classifier_names_the_right_label(message, expected):
     assert semantic_route(message)[0] == expected
-
-
-def test_quoted_material_is_masked_and_a_quoted_word_is_kept():
-    assert request_frame('Attention on "Prompt injection attacks hijack agents." please') == (
-        'Attention on "…" please'
-    )
-    assert request_frame("why would 'it' point elsewhere?") == "why would 'it' point elsewhere?"
-
-
-def test_the_request_not_the_quoted_material_decides():
-    """Embedded whole, this read as a question for no tool (p = 0.38): the quoted sentence
-    is about agents and tools, the request is for the attention view."""
-    message = 'show attention on "Prompt injection attacks hijack agents that call tools."'
-    assert semantic_route(message)[0] == "show_attention"
 
 
 def test_probabilities_cover_every_label_and_sum_to_one():
