@@ -23,6 +23,7 @@ from tools import artifacts
 COPY_SIMILARITY = 0.6  # above this, an answer repeats an earlier one of the thread
 COPY_QUOTE_WORDS = 8  # of the repeated answer, quoted in the problem
 FALLBACK_NOTE = "_(Written from the tool's result, because the model's answers failed the check.)_"
+FROM_RESULT = "written from the tool's result"  # the source a fallback answer is recorded with
 REQUEST_CHARS = 160  # of the learner's message, quoted at the head of a fallback answer
 
 # A reply that is a tool call written out as text (the template's fenced JSON block).

@@ -47,7 +47,7 @@ from langchain_core.messages.utils import count_tokens_approximately
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 
-from agent.answer_check import answer_from_result, check_answer
+from agent.answer_check import FROM_RESULT, answer_from_result, check_answer
 from agent.arguments import QUESTION_TOOLS, read_arguments
 from agent.prompts import (
     ARGUMENTS_NOTE,
@@ -170,7 +170,6 @@ def rendered(messages: Sequence[AnyMessage]) -> list[BaseMessage]:
     return out
 
 
-FROM_RESULT = "written from the tool's result"  # the answer node's source of a fallback
 # How a fallback answer reads in later prompts: given in full, the small model copied its
 # form ('For “…”: The passages found for this question: [1] …') as its next answer.
 FROM_RESULT_IN_HISTORY = "(I answered with the tool's result above.)"

@@ -36,7 +36,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent.answer_check import COPY_SIMILARITY, check_answer, mentions, similarity
+from agent.answer_check import (
+    COPY_SIMILARITY,
+    FROM_RESULT,
+    check_answer,
+    mentions,
+    similarity,
+)
 from bench.report import markdown_table, spread
 
 if TYPE_CHECKING:
@@ -152,7 +158,7 @@ def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "answers_right": sum(r["right"] for r in rows) / n if n else None,
         "routing": sum(r["checks"]["route"] for r in rows) / n if n else None,
         "copies": sum(not r["checks"]["copy"] for r in rows),
-        "written_from_result": sum(r["source"] == "written from the tool's result" for r in rows),
+        "written_from_result": sum(r["source"] == FROM_RESULT for r in rows),
         "second_try": sum(r["source"] == "model, second try" for r in rows),
         "tool_turn_seconds": spread([r["seconds"] for r in tool_rows]),
         "all_turn_seconds": spread([r["seconds"] for r in rows]),
