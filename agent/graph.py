@@ -78,6 +78,8 @@ ROUTER_HISTORY = 6  # messages of conversation the LLM router sees, for follow-u
 RECURSION_LIMIT = 8  # route, act, answer: a fixed shape never needs more
 # An answer is a few sentences; at ~11 tokens/s on two cores every 100 tokens is 9 s.
 ANSWER_MAX_TOKENS = 110
+RETRY_TEMPERATURE = 0.7
+RETRY_SEED = 101
 SENTENCE_END = re.compile(r"[.!?](?=\s|$)|\n")
 
 
@@ -145,10 +147,18 @@ def earlier_answers(messages: Sequence[AnyMessage]) -> list[str]:
     """The thread's answers before this turn: what a new answer must not copy."""
     before = messages[: latest_user_index(messages)]
     return [
-        str(m.content)
+        answer_without_lead(m)
         for m in before
         if isinstance(m, AIMessage) and m.content and not m.tool_calls
     ]
+
+
+def answer_without_lead(message: AIMessage) -> str:
+    """What the model wrote of an answer: its lead, the tool's own sentence, left out (the
+    next turn of that tool opens with the same form and would otherwise read as a copy)."""
+    text = str(message.content)
+    lead = (message.response_metadata.get("check") or {}).get("lead") or ""
+    return text[len(lead) :].strip() if lead and text.startswith(lead) else text
 
 
 def rendered(messages: Sequence[AnyMessage]) -> list[BaseMessage]:
@@ -350,10 +360,15 @@ def build_graph(
         return {"messages": [AIMessage("", tool_calls=[call]), result]}
 
     answerer = model.bind(max_tokens=ANSWER_MAX_TOKENS)
+    # The second try samples: greedy decoding on the same prompt plus a note mostly gave the
+    # same sentences back. Seeded, so a run can be repeated.
+    second_answerer = model.bind(
+        max_tokens=ANSWER_MAX_TOKENS, temperature=RETRY_TEMPERATURE, seed=RETRY_SEED
+    )
 
-    async def generate(prompt: list[BaseMessage]) -> str:
+    async def generate(prompt: list[BaseMessage], retry: bool = False) -> str:
         parts, finish = [], ""
-        async for chunk in answerer.astream(prompt):
+        async for chunk in (second_answerer if retry else answerer).astream(prompt):
             parts.append(str(chunk.content or ""))
             finish = chunk.response_metadata.get("finish_reason") or finish
         text = "".join(parts)
@@ -375,8 +390,17 @@ def build_graph(
         artifact = result.artifact if result is not None else None
         passages = artifact.get("passages") if isinstance(artifact, dict) else None
 
-        async def answered(prompt: list[BaseMessage]) -> str:
-            return artifacts.with_sources(await generate(prompt), passages)
+        lead = (facts or {}).get("lead") or ""
+
+        async def answered(prompt: list[BaseMessage], retry: bool = False) -> str:
+            if not lead:
+                return artifacts.with_sources(await generate(prompt, retry), passages)
+            # The result's own first sentence, then the model's explanation after it: the
+            # server continues a trailing assistant message (llama.cpp's prefill), and the
+            # learner sees the lead at once.
+            write({"kind": "token", "text": lead + " "})
+            written = await generate([*prompt, AIMessage(lead)], retry)
+            return f"{lead} {written.strip()}".strip()
 
         try:
             text = await answered(prompt)
@@ -385,8 +409,8 @@ def build_graph(
                 problems = check.problems
                 write({"kind": "retry", "problems": problems})
                 note = RETRY_NOTE if result is not None else NO_TOOL_RETRY_NOTE
-                retry = [*prompt, SystemMessage(note.format(problems="; ".join(problems)))]
-                text = await answered(retry)
+                second = [*prompt, SystemMessage(note.format(problems="; ".join(problems)))]
+                text = await answered(second, retry=True)
                 check = check_answer(text, facts, earlier)
                 source = "model, second try"
             if not check.ok:
@@ -409,6 +433,8 @@ def build_graph(
                 "messages": [AIMessage(model_error_message(exc), response_metadata={"error": True})]
             }
         final = {"ok": check.ok, "problems": check.problems, "first": problems, "source": source}
+        if lead and text.startswith(lead):
+            final["lead"] = lead
         write({"kind": "check", **final})
         return {"messages": [AIMessage(text, response_metadata={"check": final})]}
 

@@ -60,7 +60,8 @@ with its key numbers and names as given, then what it shows. Do not copy the who
 the learner sees it already."""
 
 RETRY_NOTE = """Your answer was checked against the tool's result: {problems}. Write the \
-answer again, correcting this."""
+answer again, correcting this. Write only the new answer: no apology, no word about the \
+check."""
 
 NO_TOOL_RETRY_NOTE = """Your answer was checked: {problems}. Write the answer again to the \
-learner's latest message."""
+learner's latest message. Write only the new answer: no apology, no word about the check."""

@@ -316,6 +316,8 @@ def _event(mode: str, chunk: Any) -> events.Event | None:
             return events.Routed(update["route"], update.get("route_note", ""))
         return None
     kind = chunk.get("kind")
+    if kind == "token":  # written by the answer node itself (an answer's lead)
+        return events.Token(chunk["text"])
     if kind == "tool_start":
         return events.ToolStarted(chunk["call"], chunk["how"])
     if kind == "tool_end":

@@ -15,6 +15,7 @@ from agent.graph import (
     FROM_RESULT,
     FROM_RESULT_IN_HISTORY,
     build_graph,
+    earlier_answers,
     rendered,
     whole_sentences,
     window_start,
@@ -247,6 +248,56 @@ async def test_events_come_in_order_with_the_artifact_before_the_answer(settings
     assert kinds[:3] == ["Routed", "ToolStarted", "ToolFinished"]
     assert kinds[-2:] == ["Checked", "Finished"]
     assert kinds.index("ToolFinished") < kinds.index("Token")
+
+
+@tool("find_entities", response_format="content_and_artifact")
+def find_entities_with_lead(text: str) -> tuple[str, dict]:
+    """Find the entities in a text."""
+    result = artifacts.artifact("find_entities", [])
+    result["facts"] = artifacts.facts(
+        must=[["Ada"]], statement="Found: Ada.", lead="spaCy found 1 entity: Ada (person)."
+    )
+    return "Entities: Ada", result
+
+
+async def test_an_answer_with_a_lead_opens_with_it_and_the_model_writes_on(settings):
+    """The lead is sent as the start of the assistant's reply (the server continues it),
+    streamed before the model's first token, and kept at the head of the answer."""
+    model = ScriptedChatModel(script=["She was a mathematician."])
+    async with open_checkpointer(settings) as cp:
+        a = Assistant(settings, cp)
+        a._graphs[settings] = build_graph(
+            model, [find_entities_with_lead], settings, cp,
+            semantic_router=classifier("find_entities"),
+        )  # fmt: skip
+        turn = [e async for e in a.run_turn("Entities in: Ada wrote.", "t")]
+    tokens = [e.text for e in turn if isinstance(e, events.Token)]
+    assert tokens[0] == "spaCy found 1 entity: Ada (person). "
+    assert turn[-1].answer == "spaCy found 1 entity: Ada (person). She was a mathematician."
+    (call,) = model.calls
+    last = call["messages"][-1]
+    assert isinstance(last, AIMessage) and last.content == "spaCy found 1 entity: Ada (person)."
+    assert turn[-1].check["lead"] == last.content  # so the next turn's copy check skips it
+
+
+def test_earlier_answers_are_compared_without_their_lead():
+    lead = "spaCy found 1 entity: Ada (person)."
+    answer = AIMessage(
+        f"{lead} She was a mathematician.", response_metadata={"check": {"lead": lead}}
+    )
+    assert earlier_answers([HumanMessage("a"), answer, HumanMessage("b")]) == [
+        "She was a mathematician."
+    ]
+
+
+async def test_the_second_try_samples_instead_of_decoding_greedily(settings):
+    model = ScriptedChatModel(script=["No names here.", "It found Ada and Bob."])
+    result = await run(
+        model, settings, "Entities in: Ada met Bob.", router=classifier("find_entities")
+    )
+    assert result["check"]["source"] == "model, second try"
+    first, second = (c["kwargs"] for c in model.calls)
+    assert "temperature" not in first and second["temperature"] > 0 and "seed" in second
 
 
 async def test_history_is_per_thread_and_survives_restart(settings):

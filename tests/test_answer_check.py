@@ -128,3 +128,27 @@ def test_a_negation_elsewhere_in_the_sentence_is_not_a_verdict():
 def test_the_fallback_passes_the_check_it_replaces():
     for facts in (SAME_055, DIFFERENT_012):
         assert check_answer(answer_from_result(facts, ""), facts).ok
+
+
+def test_a_lead_is_not_read_as_a_copy_but_what_follows_it_is():
+    """Two verdicts of one tool open with the same lead; only the model's own words after
+    it can repeat an earlier answer."""
+    lead = "The int8 paraphrase model gives P(paraphrase) = 0.06: different meanings."
+    result = artifacts.facts(must=[["different meaning"]], stance=False, lead=lead)
+    earlier = ["Refusing a loan and rejecting one agree."]  # as the agent passes it: no lead
+    fresh = check_answer(f"{lead} Moving a meeting keeps it; cancelling ends it.", result, earlier)
+    assert fresh.ok, fresh.problems
+    copied = check_answer(f"{lead} Refusing a loan and rejecting one agree.", result, earlier)
+    assert any("repeats an earlier answer" in p for p in copied.problems)
+
+
+def test_a_graph_lead_names_the_first_rows_and_counts_the_rest():
+    from knowledge.text2cypher import GraphAnswer
+    from tools.graph import answer_facts
+
+    rows = [[f"Article {i}", f"2020-01-0{i}"] for i in range(1, 8)]
+    found = answer_facts(GraphAnswer("q", columns=["title", "date"], rows=rows, answer="7 rows"))
+    lead = found["lead"]
+    assert lead.startswith("The graph query returned 7 rows (title, date): Article 1 (2020-01-01)")
+    assert "Article 5" in lead and "Article 6" not in lead and lead.endswith("and 2 more.")
+    assert check_answer(f"{lead} They are all about one topic.", found).ok

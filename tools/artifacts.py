@@ -83,6 +83,7 @@ def facts(
     stance: bool | None = None,
     passages: list[int] | None = None,
     statement: str = "",
+    lead: str = "",
 ) -> dict[str, Any]:
     """What an answer about this result has to state, for the agent's answer check.
 
@@ -91,6 +92,10 @@ def facts(
     sentences mean the same) the answer must not contradict. `passages` are the numbers an
     answer may cite, and it must cite one. `statement` is the result in one plain sentence:
     the answer written from the result when the model's answer fails the check twice.
+    `lead`, when given, is the answer's first sentence, written from the result: the model
+    writes on after it (what the result means, why it came out so). The 1.5B model's own
+    first sentence was where it dropped a probability, misnamed a verdict or restated the
+    previous turn, and each retry cost a whole answer; the lead also costs no generation.
     """
     must = [list(alternatives) for alternatives in (must or []) if alternatives]
     return {
@@ -99,6 +104,7 @@ def facts(
         "stance": stance,
         "passages": list(passages or []),
         "statement": statement,
+        "lead": lead,
     }
 
 

@@ -418,9 +418,13 @@ def attention_lesson(
     if model == "paraphrase":
         parts.append(before_after(extract_attention(settings, sentence, sentence_b), result))
     result_artifact = artifacts.artifact("show_attention", parts, summary=text)
+    opened = result.summary(layer, head)
     result_artifact["facts"] = artifacts.facts(
         must=[[f"layer {layer}", f"layer{layer}"], [f"head {head}", f"head{head}"]],
         statement=text,
+        lead=f"{MODEL_NAMES[result.model]} split the input into {len(result.tokens)} "
+        f"WordPiece tokens, and the view opens on layer {layer} head {head}, "
+        f"a {opened.label}.",
     )
     return text, result_artifact
 

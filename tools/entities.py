@@ -86,6 +86,7 @@ Mode = Literal["spacy", "llm"]
 # Characters of context either side of a mention that the linker compares with articles.
 CONTEXT_CHARS = 200
 ONLINE_RESULTS = 3
+LEAD_ENTITIES = 6  # named in the answer's first sentence; the rest are in the view
 
 _SPACELESS = re.compile(r"[\u0e00-\u0e7f\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 
@@ -965,10 +966,19 @@ def entity_facts(result: EntityResult) -> dict[str, Any]:
         f"{link.text} ({link.label}" + (f", Wikipedia: {link.title})" if link.linked else ")")
         for link in result.links
     )
+    shown = "; ".join(
+        f"{link.text} ({link.label}, "
+        + (f"Wikipedia: {link.title})" if link.linked else f"not linked: {link.reason})")
+        for link in result.links[:LEAD_ENTITIES]
+    )
+    more = len(result.links) - LEAD_ENTITIES
+    recognizer = "spaCy" if result.mode == "spacy" else "The LLM"
     return facts(
         must=[[link.text] for link in result.links],
         need=3,
         statement=f"The {result.mode} recognizer found {len(result.links)} entities: {named}.",
+        lead=f"{recognizer} found {len(result.links)} entities: {shown}"
+        + (f", and {more} more." if more > 0 else "."),
     )
 
 

@@ -41,6 +41,8 @@ LESSON = {
     "example": "In the article graph, which researchers have published the most articles?",
 }
 PICTURE_EDGES = 40
+LEAD_ROWS = 5  # rows named in the answer's first sentence
+LEAD_CELL_CHARS = 80
 
 
 # ---------------------------------------------------------------------------------------------
@@ -208,7 +210,33 @@ def answer_facts(answer: GraphAnswer) -> dict[str, Any]:
         ]
         return artifacts.facts(must=[found], statement=statement)
     firsts = list(dict.fromkeys(str(cell(row[0])) for row in answer.rows[:10] if row))
-    return artifacts.facts(must=[[v] for v in firsts], need=3, statement=statement)
+    return artifacts.facts(
+        must=[[v] for v in firsts], need=3, statement=statement, lead=rows_lead(answer)
+    )
+
+
+def rows_lead(answer: GraphAnswer) -> str:
+    """The answer's first sentence: how many rows came back and the first few, values only
+    (the columns named once), short enough to read in the chat; the table has them all."""
+    shown = answer.rows[:LEAD_ROWS]
+
+    def row_text(row: list[Any]) -> str:
+        values = [shorten(str(cell(v)), LEAD_CELL_CHARS) for v in row]
+        return values[0] + (f" ({', '.join(values[1:])})" if len(values) > 1 else "")
+
+    n = len(answer.rows)
+    found = (
+        "Vector search over the graph" if answer.method == "vector search" else "The graph query"
+    )
+    more = f"; and {n - len(shown)} more" if n > len(shown) else ""
+    return (
+        f"{found} returned {n} row{'s' if n != 1 else ''} ({', '.join(answer.columns)}): "
+        f"{'; '.join(row_text(r) for r in shown)}{more}."
+    )
+
+
+def shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _tool_text(answer: GraphAnswer) -> str:

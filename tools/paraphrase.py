@@ -332,10 +332,9 @@ def paraphrase_lesson(
     """The tool's answer: a line for the chat model and the artifact for the UI."""
     v = check_paraphrase(settings, sentence1, sentence2, model)
     verdict = "the same meaning" if v.label == "paraphrase" else "different meanings"
-    text = (
-        f"{v.model} model: {verdict} (P(paraphrase) = {v.probability:.2f}, "
-        f"{v.tokens} tokens, {v.latency_ms:.1f} ms)."
-    )
+    # Token count and latency are for the eye (the artifact): in the model's text they
+    # became the explanation ("it has 18 tokens and took 6.9 ms"), in the same form each turn.
+    text = f"{v.model} model: {verdict} (P(paraphrase) = {v.probability:.2f})."
     text = " ".join([text, *v.notes])
     parts = [
         artifacts.markdown(
@@ -357,8 +356,8 @@ def paraphrase_lesson(
     if effects:
         top = max(effects, key=lambda e: abs(e.change))
         text += (
-            f" Removing '{top.word}' (sentence {top.sentence}) moves P(paraphrase) the most, "
-            f"to {top.without:.2f}."
+            f" The word the verdict leans on most: removing '{top.word}' (sentence "
+            f"{top.sentence}) moves P(paraphrase) from {v.probability:.2f} to {top.without:.2f}."
         )
     if show_benchmark:
         parts += benchmark_parts()
@@ -453,6 +452,8 @@ def verdict_facts(model: str, same: bool, p: float) -> dict[str, Any]:
         stance=same,
         statement=f"The {model} paraphrase model says the two sentences have {verdict}: "
         f"P(paraphrase) = {p:.2f}.",
+        lead=f"The {model} paraphrase model gives P(paraphrase) = {p:.2f}: it reads the two "
+        f"sentences as having {verdict}.",
     )
 
 
