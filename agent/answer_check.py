@@ -113,12 +113,8 @@ def check_answer(
         return check
     if TOOL_CALL_TEXT.search(answer):
         check.problems.append("the answer is a tool call written as text, not an answer")
-    # The lead is the result's own sentence, the same form on every turn of one tool: the
-    # copy check reads what the model wrote after it.
-    lead = (facts or {}).get("lead") or ""
-    written = answer[len(lead) :] if lead and answer.startswith(lead) else answer
     for earlier in earlier_answers:
-        if earlier and written.strip() and similarity(written, earlier) > COPY_SIMILARITY:
+        if earlier and similarity(answer, earlier) > COPY_SIMILARITY:
             # Named, so the second try knows what not to repeat (two verdicts of one tool
             # came back in the same words when told only "it repeats an earlier answer").
             start = " ".join(earlier.split()[:COPY_QUOTE_WORDS])

@@ -147,18 +147,10 @@ def earlier_answers(messages: Sequence[AnyMessage]) -> list[str]:
     """The thread's answers before this turn: what a new answer must not copy."""
     before = messages[: latest_user_index(messages)]
     return [
-        answer_without_lead(m)
+        str(m.content)
         for m in before
         if isinstance(m, AIMessage) and m.content and not m.tool_calls
     ]
-
-
-def answer_without_lead(message: AIMessage) -> str:
-    """What the model wrote of an answer: its lead, the tool's own sentence, left out (the
-    next turn of that tool opens with the same form and would otherwise read as a copy)."""
-    text = str(message.content)
-    lead = (message.response_metadata.get("check") or {}).get("lead") or ""
-    return text[len(lead) :].strip() if lead and text.startswith(lead) else text
 
 
 def rendered(messages: Sequence[AnyMessage]) -> list[BaseMessage]:
@@ -433,8 +425,6 @@ def build_graph(
                 "messages": [AIMessage(model_error_message(exc), response_metadata={"error": True})]
             }
         final = {"ok": check.ok, "problems": check.problems, "first": problems, "source": source}
-        if lead and text.startswith(lead):
-            final["lead"] = lead
         write({"kind": "check", **final})
         return {"messages": [AIMessage(text, response_metadata={"check": final})]}
 

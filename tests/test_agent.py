@@ -15,7 +15,6 @@ from agent.graph import (
     FROM_RESULT,
     FROM_RESULT_IN_HISTORY,
     build_graph,
-    earlier_answers,
     rendered,
     whole_sentences,
     window_start,
@@ -277,17 +276,6 @@ async def test_an_answer_with_a_lead_opens_with_it_and_the_model_writes_on(setti
     (call,) = model.calls
     last = call["messages"][-1]
     assert isinstance(last, AIMessage) and last.content == "spaCy found 1 entity: Ada (person)."
-    assert turn[-1].check["lead"] == last.content  # so the next turn's copy check skips it
-
-
-def test_earlier_answers_are_compared_without_their_lead():
-    lead = "spaCy found 1 entity: Ada (person)."
-    answer = AIMessage(
-        f"{lead} She was a mathematician.", response_metadata={"check": {"lead": lead}}
-    )
-    assert earlier_answers([HumanMessage("a"), answer, HumanMessage("b")]) == [
-        "She was a mathematician."
-    ]
 
 
 async def test_the_second_try_samples_instead_of_decoding_greedily(settings):

@@ -130,16 +130,19 @@ def test_the_fallback_passes_the_check_it_replaces():
         assert check_answer(answer_from_result(facts, ""), facts).ok
 
 
-def test_a_lead_is_not_read_as_a_copy_but_what_follows_it_is():
-    """Two verdicts of one tool open with the same lead; only the model's own words after
-    it can repeat an earlier answer."""
-    lead = "The int8 paraphrase model gives P(paraphrase) = 0.06: different meanings."
-    result = artifacts.facts(must=[["different meaning"]], stance=False, lead=lead)
-    earlier = ["Refusing a loan and rejecting one agree."]  # as the agent passes it: no lead
-    fresh = check_answer(f"{lead} Moving a meeting keeps it; cancelling ends it.", result, earlier)
-    assert fresh.ok, fresh.problems
-    copied = check_answer(f"{lead} Refusing a loan and rejecting one agree.", result, earlier)
-    assert any("repeats an earlier answer" in p for p in copied.problems)
+def test_two_verdicts_of_one_thread_open_differently():
+    """The lead quotes the pair, so a second paraphrase turn's answer does not start as a
+    copy of the first's."""
+    bank = ("The bank refused the loan.", "The loan application was rejected by the bank.")
+    meeting = ("The meeting was moved to Friday.", "The meeting was cancelled on Friday.")
+    first, second = (
+        verdict_facts("int8", False, 0.03, bank),
+        verdict_facts("int8", False, 0.06, meeting),
+    )
+    assert "“The meeting was moved to Friday.”" in second["lead"] and "0.06" in second["lead"]
+    earlier = f"{first['lead']} Refusing a loan and rejecting an application are different acts."
+    answer = f"{second['lead']} Moving a meeting keeps it; cancelling it means it will not happen."
+    assert check_answer(answer, second, [earlier]).ok
 
 
 def test_a_graph_lead_names_the_first_rows_and_counts_the_rest():

@@ -54,6 +54,7 @@ PAGE_TEMPLATE = Path(__file__).with_name("attention_page.html")
 # A head is named after a pattern when, on average, at least this share of each token's
 # attention goes there; below it the head is "broad" (spread out) or "mixed".
 PATTERN_SHARE = 0.5
+LEAD_INPUT_CHARS = 120  # of the input, quoted in the answer's first sentence
 # Row entropy divided by log(n): 1 is perfectly even attention, 0 is one token.
 BROAD_ENTROPY = 0.8
 
@@ -422,11 +423,20 @@ def attention_lesson(
     result_artifact["facts"] = artifacts.facts(
         must=[[f"layer {layer}", f"layer{layer}"], [f"head {head}", f"head{head}"]],
         statement=text,
-        lead=f"{MODEL_NAMES[result.model]} split the input into {len(result.tokens)} "
-        f"WordPiece tokens, and the view opens on layer {layer} head {head}, "
-        f"a {opened.label}.",
+        lead=f"{MODEL_NAMES[result.model]} split “{shown_input(sentence, sentence_b)}” into "
+        f"{len(result.tokens)} WordPiece tokens, and the view opens on layer {layer} head "
+        f"{head}, a {opened.label}.",
     )
     return text, result_artifact
+
+
+def shown_input(sentence: str, sentence_b: str = "") -> str:
+    """The input as the answer quotes it (the sentence names the turn: two views of one
+    thread then do not open alike)."""
+    text = (
+        " ".join(f"{sentence} / {sentence_b}".split()) if sentence_b else " ".join(sentence.split())
+    )
+    return text if len(text) <= LEAD_INPUT_CHARS else text[: LEAD_INPUT_CHARS - 1].rstrip() + "…"
 
 
 def before_after(base: AttentionResult, tuned: AttentionResult) -> dict[str, Any]:

@@ -365,7 +365,9 @@ def paraphrase_lesson(
     result = artifacts.artifact(
         "check_paraphrase", parts, summary=f"{v.label} ({v.probability:.0%})"
     )
-    result["facts"] = verdict_facts(v.model, v.label == "paraphrase", v.probability)
+    result["facts"] = verdict_facts(
+        v.model, v.label == "paraphrase", v.probability, (sentence1.strip(), sentence2.strip())
+    )
     return text, result
 
 
@@ -432,8 +434,11 @@ def _attention_figure(shown: list[tuple[str, int, float]]) -> dict[str, Any]:
     }
 
 
-def verdict_facts(model: str, same: bool, p: float) -> dict[str, Any]:
-    """An answer must give the verdict and the probability, and not say the opposite."""
+def verdict_facts(
+    model: str, same: bool, p: float, pair: tuple[str, str] = ("", "")
+) -> dict[str, Any]:
+    """An answer must give the verdict and the probability, and not say the opposite. The
+    lead quotes the pair, so two verdicts of one thread do not open alike."""
     words = (
         ["paraphrase", "same meaning", "mean the same", "means the same"]
         if same
@@ -452,8 +457,8 @@ def verdict_facts(model: str, same: bool, p: float) -> dict[str, Any]:
         stance=same,
         statement=f"The {model} paraphrase model says the two sentences have {verdict}: "
         f"P(paraphrase) = {p:.2f}.",
-        lead=f"The {model} paraphrase model gives P(paraphrase) = {p:.2f}: it reads the two "
-        f"sentences as having {verdict}.",
+        lead=(f"“{pair[0]}” and “{pair[1]}”: " if all(pair) else "")
+        + f"the {model} model gives P(paraphrase) = {p:.2f}, {verdict}.",
     )
 
 
