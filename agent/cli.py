@@ -14,7 +14,7 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 
-from agent.settings import Settings, SettingsError
+from core.settings import Settings, SettingsError
 
 
 def _command_modules() -> list:

@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from agent.llm_server import MODEL_ALIAS, LocalLLMServer
-from agent.settings import Settings, SettingsError
+from core.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from agent.settings import Settings
+from core.settings import Settings
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:

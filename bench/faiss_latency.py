@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from agent.settings import Settings
+from core.settings import Settings
 from knowledge.embeddings import EMBEDDING_DIM
 from knowledge.ingest import sync_corpus
 from knowledge.vectorstore import CORPUS, read_store

@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tools.errors import ToolInputError
+from core.errors import ToolInputError
 
 if TYPE_CHECKING:
-    from agent.settings import Settings
+    from core.settings import Settings
     from knowledge.graph_store import GraphStore
 
 COLUMNS = ("Title", "Abstract", "Topic", "Subtopic", "Authors", "Publication_Date")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.errors import ToolInputError
 from knowledge.embeddings import embed
 from knowledge.vectorstore import (
     CORPUS,
@@ -30,10 +31,9 @@ from knowledge.vectorstore import (
     read_store,
     user_collection,
 )
-from tools.errors import ToolInputError
 
 if TYPE_CHECKING:
-    from agent.settings import Settings
+    from core.settings import Settings
 
 MARKDOWN_TYPES = (".md", ".markdown")
 HTML_TYPES = (".html", ".htm")

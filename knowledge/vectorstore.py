@@ -32,11 +32,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from core.errors import ToolInputError
 from knowledge.embeddings import EMBEDDING_DIM
-from tools.errors import ToolInputError
 
 if TYPE_CHECKING:
-    from agent.settings import Settings
+    from core.settings import Settings
 
 CORPUS = "corpus"
 STORE_FILE = "store.npz"

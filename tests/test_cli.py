@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from agent.cli import build_parser, main
-from agent.settings import Settings, SettingsError
+from core.settings import Settings, SettingsError
 
 
 @pytest.fixture

@@ -1,12 +1,14 @@
 """Which way the imports point: the UI (ui/, app.py) and the CLI above agent/, above the
-lesson tools (tools/), above the cores (knowledge/). Read from the source with `ast`, so
-nothing is imported; imports inside functions and under `if TYPE_CHECKING:` count too."""
+lesson tools (tools/), above the cores (knowledge/), above the bottom layer (core/: settings
+and errors). Read from the source with `ast`, so nothing is imported; imports inside
+functions and under `if TYPE_CHECKING:` count too."""
 
 from __future__ import annotations
 
 import ast
 import runpy
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -68,16 +70,32 @@ def test_the_ui_imports_no_lesson_module_of_tools() -> None:
     assert not found
 
 
-def test_knowledge_imports_nothing_of_agent_but_its_settings() -> None:
-    """The cores sit at the bottom: they import nothing of the agent but its settings."""
-    found = {
+PROJECT_PACKAGES = ("core", "knowledge", "tools", "agent", "ui", "bench", "scripts", "tests", "app")
+
+
+def imports_of(folder: str, packages: Sequence[str]) -> set[str]:
+    """`path imports name` for each import, in the .py files under `folder`, of a module in
+    one of `packages` (the package itself or anything below it)."""
+    return {
         f"{path.relative_to(ROOT)} imports {name}"
-        for path in python_files("knowledge")
+        for path in python_files(folder)
         for name in imported(path)
-        if (name == "agent" or name.startswith("agent."))
-        and not (name == "agent.settings" or name.startswith("agent.settings."))
+        if any(name == package or name.startswith(f"{package}.") for package in packages)
     }
-    assert not found
+
+
+def test_knowledge_imports_neither_agent_nor_tools() -> None:
+    """The cores sit below the tools and the agent: what they share with those (settings,
+    `ToolInputError`) lives in core/, so they never import a layer above themselves."""
+    assert "core.settings.Settings" in imported(ROOT / "knowledge" / "ingest.py")  # seen
+    assert not imports_of("knowledge", ["agent", "tools", "ui", "bench", "app"])
+
+
+def test_core_imports_none_of_the_project_packages() -> None:
+    """core/ is the bottom layer: every package may import it, so it may import none of
+    them back (only the standard library and python-dotenv)."""
+    assert "dotenv" in imported(ROOT / "core" / "settings.py")  # the test sees its imports
+    assert not imports_of("core", [p for p in PROJECT_PACKAGES if p != "core"])
 
 
 def test_python_m_agent_cli_runs_the_genai101_command(monkeypatch, capsys) -> None:

@@ -33,7 +33,7 @@ from agent.graph import build_graph
 from agent.launcher import AppProcess
 from agent.llm_server import free_port
 from agent.runner import Assistant, open_checkpointer
-from agent.settings import Settings
+from core.settings import Settings
 from knowledge import pg
 from knowledge.embeddings import embed
 from knowledge.ingest import SourceFile, index_files

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from core.errors import ToolInputError
 from tools import artifacts
-from tools.errors import ToolInputError
 
 LESSON = {
     "title": "Self-attention in BERT",
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-    from agent.settings import Settings
+    from core.settings import Settings
     from tools import ToolContext
 
 ModelChoice = Literal["base", "paraphrase"]

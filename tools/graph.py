@@ -14,6 +14,7 @@ import re
 import sys
 from typing import TYPE_CHECKING, Any
 
+from core.errors import ToolInputError
 from knowledge.cypher_guard import check_read_only
 from knowledge.text2cypher import (
     GraphAnswer,
@@ -24,12 +25,11 @@ from knowledge.text2cypher import (
     run_guarded,
 )
 from tools import artifacts
-from tools.errors import ToolInputError
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
 
-    from agent.settings import Settings
+    from core.settings import Settings
     from knowledge.graph_store import GraphStore
     from tools import ToolContext
 

@@ -27,14 +27,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from core.errors import ToolInputError
 from knowledge.paraphrase_data import PARAPHRASE_DIR, SHIPPED_MODEL_DIR, fp32_model_dir
 from tools import artifacts
-from tools.errors import ToolInputError
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
 
-    from agent.settings import Settings
+    from core.settings import Settings
     from tools import ToolContext
 
 LESSON = {

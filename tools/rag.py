@@ -21,13 +21,13 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import StructuredTool
 from langgraph.prebuilt import InjectedState
 
+from core.errors import ToolInputError
 from knowledge.embeddings import embed
 from knowledge.ingest import collect_files, index_files, sync_corpus
 from knowledge.references import refers_back
 from knowledge.vectorstore import CORPUS, read_store, user_collection
 from tools import artifacts
 from tools.artifacts import cited_passages as cited_passages  # still imported from here
-from tools.errors import ToolInputError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from langchain_core.tools import BaseTool
 
-    from agent.settings import Settings
+    from core.settings import Settings
     from tools import ToolContext
 
 TOOL_NAME = "search_documents"
