@@ -2,7 +2,10 @@
 
 `run` and `chat` live here; every module of `tools/` and `knowledge/` (and `bench/cli.py`) that defines
 `add_commands(subparsers)` adds its own subcommands, so a tool brings its CLI with it.
-A handler is `func(args, settings) -> int`; it prints JSON when `args.json` is set.
+A handler is `func(args, settings, chat_model) -> int`; it prints JSON when `args.json` is
+set. `chat_model` is the factory a tool gets as `ToolContext.chat_model` (nothing is built
+until a handler calls it): a command that generates (in-context NER, text-to-Cypher) takes
+its model from here, so tools/ never imports the agent's providers.
 """
 
 from __future__ import annotations
@@ -12,9 +15,14 @@ import importlib
 import json
 import pkgutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
+from agent.providers import tool_chat_model
 from core.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
 
 def _command_modules() -> list:
@@ -54,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()
-        return int(args.func(args, settings) or 0)
+        return int(args.func(args, settings, tool_chat_model(settings)) or 0)
     except SettingsError as exc:
         print(f"genai101: {exc}", file=sys.stderr)
         return 2
@@ -62,13 +70,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+def _cmd_run(
+    args: argparse.Namespace, settings: Settings, chat_model: Callable[[], BaseChatModel]
+) -> int:
     from agent.launcher import run_app
 
     return run_app(settings if args.port is None else settings.with_(port=args.port))
 
 
-def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+def _cmd_chat(
+    args: argparse.Namespace, settings: Settings, chat_model: Callable[[], BaseChatModel]
+) -> int:
     from agent.runner import chat_once
 
     result = chat_once(settings, args.message, thread_id=args.thread)

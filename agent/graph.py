@@ -429,12 +429,12 @@ def build_graph(
 def make_graph():
     """Entry point for LangGraph's own tooling (`langgraph.json`): the default settings and
     tools, with the platform's checkpointer."""
-    from agent.providers import make_chat_model
+    from agent.providers import make_chat_model, tool_chat_model
     from agent.semantic_router import semantic_route
     from core.settings import Settings
     from tools import ToolContext, lessons_text, load_tools
 
     settings = Settings.from_env()
     model = make_chat_model(settings)
-    tools = load_tools(ToolContext(settings, lambda: make_chat_model(settings, slot=1)))
+    tools = load_tools(ToolContext(settings, tool_chat_model(settings)))
     return build_graph(model, tools, settings, semantic_router=semantic_route, lessons=lessons_text)

@@ -4,9 +4,14 @@ CLI must scan the `bench` package for it)."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.settings import Settings
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -27,7 +32,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     cmd.set_defaults(func=_cmd_bench)
 
 
-def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+def _cmd_bench(
+    args: argparse.Namespace, settings: Settings, chat_model: Callable[[], BaseChatModel]
+) -> int:
     from bench.harness import PartError, run
 
     try:

@@ -91,6 +91,14 @@ def test_knowledge_imports_neither_agent_nor_tools() -> None:
     assert not imports_of("knowledge", ["agent", "tools", "ui", "bench", "app"])
 
 
+def test_tools_import_no_agent_module() -> None:
+    """The lesson tools sit below the agent: a tool that generates gets its chat model from
+    its caller (`ToolContext.chat_model`, or the CLI's `chat_model` argument), so no module
+    of tools/ imports agent/ (its providers included), nor the UI or the benchmarks."""
+    assert "knowledge.graph_store" in imported(ROOT / "tools" / "graph.py")  # seen
+    assert not imports_of("tools", ["agent", "ui", "bench", "app"])
+
+
 def test_core_imports_none_of_the_project_packages() -> None:
     """core/ is the bottom layer: every package may import it, so it may import none of
     them back (only the standard library and python-dotenv)."""

@@ -36,6 +36,9 @@ LESSON = {
 }
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from langchain_core.language_models import BaseChatModel
     from langchain_core.tools import BaseTool
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
@@ -487,7 +490,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     cmd.set_defaults(func=_cmd_attention)
 
 
-def _cmd_attention(args: argparse.Namespace, settings: Settings) -> int:
+def _cmd_attention(
+    args: argparse.Namespace, settings: Settings, chat_model: Callable[[], BaseChatModel]
+) -> int:
     try:
         result = extract_attention(settings, args.sentence, args.pair, args.model)
         layer, head = default_head(result, args.layer, args.head)

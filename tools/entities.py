@@ -1073,12 +1073,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     cmd.set_defaults(func=_cmd_entities)
 
 
-def _cmd_entities(args: argparse.Namespace, settings: Settings) -> int:
-    def chat_model() -> BaseChatModel:
-        from agent.providers import make_chat_model
-
-        return make_chat_model(settings)
-
+def _cmd_entities(
+    args: argparse.Namespace, settings: Settings, chat_model: Callable[[], BaseChatModel]
+) -> int:
     try:
         result = find_entities(
             args.text, settings, mode=args.mode, online=args.online or None, chat_model=chat_model

@@ -27,6 +27,9 @@ from knowledge.text2cypher import (
 from tools import artifacts
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from langchain_core.language_models import BaseChatModel
     from langchain_core.tools import BaseTool
 
     from core.settings import Settings
@@ -268,7 +271,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     ask.set_defaults(func=_cmd_ask_graph)
 
 
-def _cmd_cypher(args: argparse.Namespace, settings: Settings) -> int:
+def _cmd_cypher(
+    args: argparse.Namespace, settings: Settings, chat_model: Callable[[], BaseChatModel]
+) -> int:
     from neo4j.exceptions import Neo4jError
 
     from knowledge.graph_store import GraphStoreError
@@ -293,13 +298,14 @@ def _cmd_cypher(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _cmd_ask_graph(args: argparse.Namespace, settings: Settings) -> int:
-    from agent.providers import make_chat_model
+def _cmd_ask_graph(
+    args: argparse.Namespace, settings: Settings, chat_model: Callable[[], BaseChatModel]
+) -> int:
     from knowledge.graph_store import GraphStoreError
 
     try:
         store = open_graph(settings)
-        answer = answer_question(store, make_chat_model(settings), args.question)
+        answer = answer_question(store, chat_model(), args.question)
     except (ToolInputError, GraphStoreError) as exc:
         print(f"genai101 ask-graph: {exc}", file=sys.stderr)
         return 1

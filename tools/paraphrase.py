@@ -32,6 +32,9 @@ from knowledge.paraphrase_data import PARAPHRASE_DIR, SHIPPED_MODEL_DIR, fp32_mo
 from tools import artifacts
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from langchain_core.language_models import BaseChatModel
     from langchain_core.tools import BaseTool
 
     from core.settings import Settings
@@ -493,7 +496,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     cmd.set_defaults(func=_cmd_paraphrase)
 
 
-def _cmd_paraphrase(args: argparse.Namespace, settings: Settings) -> int:
+def _cmd_paraphrase(
+    args: argparse.Namespace, settings: Settings, chat_model: Callable[[], BaseChatModel]
+) -> int:
     import sys
 
     try:

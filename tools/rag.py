@@ -271,7 +271,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     search.set_defaults(func=_cmd_search)
 
 
-def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+def _cmd_ingest(
+    args: argparse.Namespace, settings: Settings, chat_model: Callable[[], BaseChatModel]
+) -> int:
     try:
         if not args.paths:
             results, collection = sync_corpus(settings), CORPUS
@@ -299,7 +301,9 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if any(r.status == "error" for r in results) else 0
 
 
-def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+def _cmd_search(
+    args: argparse.Namespace, settings: Settings, chat_model: Callable[[], BaseChatModel]
+) -> int:
     try:
         collections = (
             [args.collection] if args.collection else search_collections(settings, CLI_USER)
