@@ -1,5 +1,6 @@
-"""`genai101 bench`: registered through `add_commands`, like the tools' own commands (the
-CLI must scan the `bench` package for it)."""
+"""`genai101 bench`: `add_commands` here is the entry point `bench` of the group
+`genai101.commands` (pyproject.toml), so the CLI in agent/ adds the command from the
+installed metadata without importing bench/ by name."""
 
 from __future__ import annotations
 

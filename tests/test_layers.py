@@ -23,7 +23,8 @@ def module_name(path: Path) -> str:
 
 def imported(path: Path) -> set[str]:
     """Every module the file imports, at any depth: `from a.b import c` gives `a.b` and
-    `a.b.c` (c may be a module or a name in a.b)."""
+    `a.b.c` (c may be a module or a name in a.b); `importlib.import_module("a.b")` with a
+    literal name counts too (the CLI once loaded bench/ that way)."""
     package = module_name(path).split(".")
     if path.name != "__init__.py":
         package = package[:-1]
@@ -38,6 +39,14 @@ def imported(path: Path) -> set[str]:
                 base = ".".join([*anchor, *([base] if base else [])])
             names.add(base)
             names.update(f"{base}.{alias.name}" for alias in node.names)
+        elif (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "attr", getattr(node.func, "id", None)) == "import_module"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            names.add(node.args[0].value)
     return names
 
 
@@ -89,6 +98,13 @@ def test_knowledge_imports_neither_agent_nor_tools() -> None:
     `ToolInputError`) lives in core/, so they never import a layer above themselves."""
     assert "core.settings.Settings" in imported(ROOT / "knowledge" / "ingest.py")  # seen
     assert not imports_of("knowledge", ["agent", "tools", "ui", "bench", "app"])
+
+
+def test_the_agent_imports_neither_the_ui_nor_the_benchmarks() -> None:
+    """agent/ (the CLI included) sits below the UI and beside nothing of bench/: `genai101
+    bench` comes in through the `genai101.commands` entry-point group instead."""
+    assert "agent.providers" in imported(ROOT / "agent" / "cli.py")  # the test sees imports
+    assert not imports_of("agent", ["ui", "bench", "app"])
 
 
 def test_tools_import_no_agent_module() -> None:
