@@ -23,14 +23,8 @@ from typing import TYPE_CHECKING
 
 from core.errors import ToolInputError
 from knowledge.embeddings import embed
-from knowledge.vectorstore import (
-    CORPUS,
-    Chunk,
-    load_for_update,
-    locked,
-    read_store,
-    user_collection,
-)
+from knowledge.stores import load_for_update, locked, read_store
+from knowledge.vectorstore import CORPUS, Chunk, user_collection
 
 if TYPE_CHECKING:
     from core.settings import Settings

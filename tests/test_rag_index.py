@@ -20,7 +20,8 @@ from core.errors import ToolInputError
 from core.settings import Settings
 from knowledge.embeddings import EMBEDDING_DIM
 from knowledge.ingest import SourceFile, index_files, ingest_upload, sync_corpus
-from knowledge.vectorstore import CORPUS, VectorStore, read_store, store_path, user_collection
+from knowledge.stores import read_store
+from knowledge.vectorstore import CORPUS, VectorStore, store_path, user_collection
 from tests.fakes import ScriptedChatModel, tool_call
 from tests.test_rag import ZIP, make_pdf
 from tools import ToolContext

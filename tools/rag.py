@@ -25,7 +25,8 @@ from core.errors import ToolInputError
 from knowledge.embeddings import embed
 from knowledge.ingest import collect_files, index_files, sync_corpus
 from knowledge.references import refers_back
-from knowledge.vectorstore import CORPUS, read_store, user_collection
+from knowledge.stores import read_store
+from knowledge.vectorstore import CORPUS, user_collection
 from tools import artifacts
 from tools.artifacts import cited_passages as cited_passages  # still imported from here
 
