@@ -18,10 +18,10 @@ from chainlit.server import app as server
 from agent import events
 from agent.providers import local_server, provider_problem
 from agent.runner import Assistant, open_checkpointer
-from agent.settings import PROVIDERS, Settings, SettingsError, chat_choices
+from core.errors import ToolInputError
+from core.settings import PROVIDERS, Settings, SettingsError, chat_choices
 from knowledge.pg import DatabaseError
 from tools import lessons
-from tools.errors import ToolInputError
 from ui import render
 from ui.data_layer import LocalStorageClient, SQLiteDataLayer, add_files_route
 from ui.logins import LoginGuard

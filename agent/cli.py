@@ -1,24 +1,43 @@
 """The `genai101` command line.
 
-`run` and `chat` live here; every module of `tools/` and `knowledge/` (and `bench/cli.py`) that defines
+`run` and `chat` live here; every module of `tools/` and `knowledge/` that defines
 `add_commands(subparsers)` adds its own subcommands, so a tool brings its CLI with it.
-A handler is `func(args, settings) -> int`; it prints JSON when `args.json` is set.
+Commands from outside those layers (`genai101 bench`) are entry points of the group
+`genai101.commands` (pyproject.toml), each an `add_commands` function: the agent loads
+them from the installed package's metadata and never imports bench/ by name.
+A handler is `func(args, settings, chat_model) -> int`; it prints JSON when `args.json` is
+set. `chat_model` is the factory a tool gets as `ToolContext.chat_model` (nothing is built
+until a handler calls it): a command that generates (in-context NER, text-to-Cypher) takes
+its model from here, so tools/ never imports the agent's providers.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import json
 import pkgutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-from agent.settings import Settings, SettingsError
+from agent.providers import tool_chat_model
+from core.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
 
-def _command_modules() -> list:
-    mods = []
+COMMANDS_GROUP = "genai101.commands"
+
+AddCommands = Callable[[argparse._SubParsersAction], None]
+EntryPointLookup = Callable[..., importlib.metadata.EntryPoints]
+
+
+def _layer_commands() -> list[AddCommands]:
+    """The `add_commands` of every module of knowledge/ and tools/ (the layers below)."""
+    adders = []
     for pkg_name in ("knowledge", "tools"):
         pkg = importlib.import_module(pkg_name)
         for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
@@ -26,12 +45,30 @@ def _command_modules() -> list:
                 continue
             mod = importlib.import_module(f"{pkg_name}.{info.name}")
             if hasattr(mod, "add_commands"):
-                mods.append(mod)
-    # bench/ holds scripts with heavy imports: only its command module is loaded.
-    return [*mods, importlib.import_module("bench.cli")]
+                adders.append(mod.add_commands)
+    return adders
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _entry_point_commands(entry_points: EntryPointLookup) -> list[AddCommands]:
+    """The `add_commands` functions registered under `COMMANDS_GROUP`, by name. Loading one
+    imports only its module (bench/cli.py, not the benchmarks' heavy scripts). None found
+    means the installed metadata predates the group: say so, and go on without them."""
+    found = sorted(entry_points(group=COMMANDS_GROUP), key=lambda ep: ep.name)
+    if not found:
+        print(
+            f"genai101: no commands are registered under the entry-point group "
+            f"{COMMANDS_GROUP!r}, so `genai101 bench` is missing: reinstall the package "
+            "(`pip install -e .`, or `make setup`).",
+            file=sys.stderr,
+        )
+    return [ep.load() for ep in found]
+
+
+def build_parser(
+    entry_points: EntryPointLookup = importlib.metadata.entry_points,
+) -> argparse.ArgumentParser:
+    """The parser with every command; `entry_points` is the lookup of the registered ones
+    (the installed metadata's, or a test's own)."""
     parser = argparse.ArgumentParser(prog="genai101", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -45,8 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--json", action="store_true")
     chat.set_defaults(func=_cmd_chat)
 
-    for mod in _command_modules():
-        mod.add_commands(sub)
+    for add_commands in [*_layer_commands(), *_entry_point_commands(entry_points)]:
+        add_commands(sub)
     return parser
 
 
@@ -54,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()
-        return int(args.func(args, settings) or 0)
+        return int(args.func(args, settings, tool_chat_model(settings)) or 0)
     except SettingsError as exc:
         print(f"genai101: {exc}", file=sys.stderr)
         return 2
@@ -62,13 +99,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+def _cmd_run(
+    args: argparse.Namespace, settings: Settings, chat_model: Callable[[], BaseChatModel]
+) -> int:
     from agent.launcher import run_app
 
     return run_app(settings if args.port is None else settings.with_(port=args.port))
 
 
-def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+def _cmd_chat(
+    args: argparse.Namespace, settings: Settings, chat_model: Callable[[], BaseChatModel]
+) -> int:
     from agent.runner import chat_once
 
     result = chat_once(settings, args.message, thread_id=args.thread)

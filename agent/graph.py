@@ -59,15 +59,15 @@ from agent.prompts import (
 )
 from agent.semantic_router import FOLLOW_UP, asks_about_lessons, asks_for_no_tools
 from agent.state import State
+from core.errors import ToolInputError
 from tools import artifacts
-from tools.errors import ToolInputError
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from langchain_core.tools import BaseTool
     from langgraph.checkpoint.base import BaseCheckpointSaver
 
-    from agent.settings import Settings
+    from core.settings import Settings
 
 MODEL_ERROR_PREFIX = "⚠️ "
 ABOUT = "about"  # the route of "what can you teach me?": answered from the tool registry
@@ -445,12 +445,12 @@ def build_graph(
 def make_graph():
     """Entry point for LangGraph's own tooling (`langgraph.json`): the default settings and
     tools, with the platform's checkpointer."""
-    from agent.providers import make_chat_model
+    from agent.providers import make_chat_model, tool_chat_model
     from agent.semantic_router import semantic_route
-    from agent.settings import Settings
+    from core.settings import Settings
     from tools import ToolContext, lessons_text, load_tools
 
     settings = Settings.from_env()
     model = make_chat_model(settings)
-    tools = load_tools(ToolContext(settings, lambda: make_chat_model(settings, slot=1)))
+    tools = load_tools(ToolContext(settings, tool_chat_model(settings)))
     return build_graph(model, tools, settings, semantic_router=semantic_route, lessons=lessons_text)

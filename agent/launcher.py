@@ -23,7 +23,7 @@ from agent.llm_server import (
     port_in_use,
 )
 from agent.providers import provider_problem
-from agent.settings import Settings, private_file
+from core.settings import Settings, private_file
 
 APP_ROOT = Path(__file__).resolve().parents[1]
 APP_FILES = ("app.py", "chainlit.md", ".chainlit", "public")

@@ -10,9 +10,11 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from agent.llm_server import MODEL_ALIAS, LocalLLMServer
-from agent.settings import Settings, SettingsError
+from core.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from langchain_core.language_models import BaseChatModel
 
 DEFAULT_MODELS = {"openai": "gpt-4o-mini", "groq": "llama-3.1-8b-instant"}
@@ -72,6 +74,14 @@ def _neutralised(payload: dict) -> dict:
                 if isinstance(part, dict) and isinstance(part.get("text"), str):
                     part["text"] = neutralise(part["text"])
     return payload
+
+
+def tool_chat_model(settings: Settings) -> Callable[[], BaseChatModel]:
+    """The factory a tool gets as `ToolContext.chat_model` where no model is built for it
+    yet (`make_graph`, the CLI's commands): the tools' slot (1), and nothing made until the
+    tool asks, so a command that never generates starts no LLM server. The tools take the
+    factory from their caller because tools/ may not import this module (the agent's)."""
+    return lambda: make_chat_model(settings, slot=1)
 
 
 def make_chat_model(settings: Settings, slot: int = 0) -> BaseChatModel:

@@ -25,10 +25,10 @@ from agent import events
 from agent.graph import RECURSION_LIMIT, build_graph, current_turn
 from agent.providers import local_server, make_chat_model
 from agent.semantic_router import semantic_route
-from agent.settings import Settings
 from agent.threads import ThreadOwners
+from core.errors import ToolInputError
+from core.settings import Settings
 from tools import ToolContext, lessons_text, load_tools, warm_up_tools
-from tools.errors import ToolInputError
 
 log = logging.getLogger("genai101")
 

@@ -14,8 +14,8 @@ import asyncio
 import sqlite3
 from contextlib import closing
 
-from agent.settings import Settings, private_file
-from tools.errors import ToolInputError
+from core.errors import ToolInputError
+from core.settings import Settings, private_file
 
 FOREIGN_THREAD = (
     "This conversation belongs to another user, so it cannot be continued here: start a new chat."

@@ -14,7 +14,7 @@ import json
 import statistics
 import time
 
-from agent.settings import Settings
+from core.settings import Settings
 from tools.attention import extract_attention, load_model, render_html, view_props
 
 TEXT = "the cat sat on a mat and it was very tired so we let it sleep all day long"

@@ -23,7 +23,7 @@ from agent.llm_server import LocalLLMServer, assemble_model, free_port
 from agent.prompts import SYSTEM_PROMPT
 from agent.providers import make_chat_model
 from agent.runner import Assistant, open_checkpointer
-from agent.settings import Settings
+from core.settings import Settings
 
 PROMPTS = {
     "no tool": "Hi! In one sentence, what is a token?",

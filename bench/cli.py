@@ -1,12 +1,18 @@
-"""`genai101 bench`: registered through `add_commands`, like the tools' own commands (the
-CLI must scan the `bench` package for it)."""
+"""`genai101 bench`: `add_commands` here is the entry point `bench` of the group
+`genai101.commands` (pyproject.toml), so the CLI in agent/ adds the command from the
+installed metadata without importing bench/ by name."""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from agent.settings import Settings
+from core.settings import Settings
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -27,7 +33,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     cmd.set_defaults(func=_cmd_bench)
 
 
-def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+def _cmd_bench(
+    args: argparse.Namespace, settings: Settings, chat_model: Callable[[], BaseChatModel]
+) -> int:
     from bench.harness import PartError, run
 
     try:

@@ -22,8 +22,8 @@ from typing import Any
 
 from agent.launcher import AppProcess
 from agent.llm_server import free_port
-from agent.settings import Settings
 from bench.report import markdown_table, spread
+from core.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = ("models",)  # read-only model files: linked, not rebuilt

@@ -279,9 +279,9 @@ async def main(only: Sequence[str], max_turns: int | None, out: Path = RESULTS) 
 
     from agent.llm_server import LocalLLMServer, free_port
     from agent.runner import Assistant, open_checkpointer
-    from agent.settings import Settings
     from bench.concurrency import PROMPTS, SHARED_DATA
     from bench.report import machine
+    from core.settings import Settings
 
     conversations = [c for c in load_conversations() if not only or c["id"] in only]
     settings = Settings.from_env({"llm_port": free_port()})

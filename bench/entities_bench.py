@@ -38,7 +38,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agent.settings import Settings
+from core.settings import Settings
 from knowledge.wiki_offline import LINK_THRESHOLD, offline_index
 from tools.entities import (
     LABELS,

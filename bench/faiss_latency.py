@@ -18,10 +18,11 @@ import time
 
 import numpy as np
 
-from agent.settings import Settings
+from core.settings import Settings
 from knowledge.embeddings import EMBEDDING_DIM
 from knowledge.ingest import sync_corpus
-from knowledge.vectorstore import CORPUS, read_store
+from knowledge.stores import read_store
+from knowledge.vectorstore import CORPUS
 
 K = 4
 HNSW_M = 16

@@ -391,7 +391,7 @@ def blind(rows: list[ArticleRow]) -> list[Question]:
 
 def run(only: list[str] | None = None) -> dict[str, Any]:
     from agent.providers import make_chat_model
-    from agent.settings import Settings
+    from core.settings import Settings
     from knowledge.graph_load import load_csv
     from knowledge.graph_store import GraphStore
     from knowledge.text2cypher import answer_question

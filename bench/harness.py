@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from agent.llm_server import free_port
-from agent.settings import Settings
 from bench import report
 from bench.concurrency import SHARED_DATA
 from bench.tool_benches import Script, run_script, scripts
+from core.settings import Settings
 
 AGENT_PARTS = ("routing", "conversation", "latency", "grounding", "concurrency")
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"

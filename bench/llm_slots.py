@@ -46,8 +46,8 @@ from pathlib import Path
 from typing import Any
 
 from agent.llm_server import assemble_model, free_port
-from agent.settings import Settings
 from bench.report import machine, markdown_table, spread
+from core.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "llm_slots.json"

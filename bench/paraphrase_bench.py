@@ -39,7 +39,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from agent.settings import Settings
+from core.settings import Settings
 from knowledge.paraphrase_data import (
     PARAPHRASE_DIR,
     Pair,

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from agent.settings import Settings
+from core.settings import Settings
 from knowledge.embeddings import embedder
 from knowledge.ingest import collect_files, corpus_dir, index_files, load_document, split_document
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from agent.settings import Settings
+from core.settings import Settings
 from knowledge.embeddings import embed
 from knowledge.ingest import (
     collect_files,

@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from core.errors import ToolInputError
 from knowledge.cypher_guard import strip_literals
-from tools.errors import ToolInputError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

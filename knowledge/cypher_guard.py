@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from tools.errors import ToolInputError
+from core.errors import ToolInputError
 
 # Everything any of our parsers (Neo4j's, ArcadeDB's, the JVM's, Python's str.splitlines)
 # may treat as the end of a line, so of a `//` comment. ArcadeDB ends a comment at \r;

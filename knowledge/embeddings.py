@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from sentence_transformers import SentenceTransformer
 
-    from agent.settings import Settings
+    from core.settings import Settings
 
 EMBEDDING_DIM = 384
 

@@ -29,10 +29,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tools.errors import ToolInputError
+from core.errors import ToolInputError
 
 if TYPE_CHECKING:
-    from agent.settings import Settings
+    from collections.abc import Callable
+
+    from langchain_core.language_models import BaseChatModel
+
+    from core.settings import Settings
     from knowledge.graph_store import GraphStore
 
 COLUMNS = ("Title", "Abstract", "Topic", "Subtopic", "Authors", "Publication_Date")
@@ -289,7 +293,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     cmd.set_defaults(func=_cmd_load_graph)
 
 
-def _cmd_load_graph(args: argparse.Namespace, settings: Settings) -> int:
+def _cmd_load_graph(
+    args: argparse.Namespace, settings: Settings, chat_model: Callable[[], BaseChatModel]
+) -> int:
     from knowledge.graph_store import GraphStore, GraphStoreError
 
     try:

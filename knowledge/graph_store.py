@@ -36,15 +36,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from core.errors import ToolInputError
 from knowledge.cypher_guard import WriteRefused
-from tools.errors import ToolInputError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from neo4j import Driver
 
-    from agent.settings import Settings
+    from core.settings import Settings
 
 DATABASE = "genai101"
 ARCADE_USER = "root"

@@ -21,19 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.errors import ToolInputError
 from knowledge.embeddings import embed
-from knowledge.vectorstore import (
-    CORPUS,
-    Chunk,
-    load_for_update,
-    locked,
-    read_store,
-    user_collection,
-)
-from tools.errors import ToolInputError
+from knowledge.stores import load_for_update, locked, read_store
+from knowledge.vectorstore import CORPUS, Chunk, user_collection
 
 if TYPE_CHECKING:
-    from agent.settings import Settings
+    from core.settings import Settings
 
 MARKDOWN_TYPES = (".md", ".markdown")
 HTML_TYPES = (".html", ".htm")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from agent.settings import Settings
+    from core.settings import Settings
 
 PARAPHRASE_DIR = Path(__file__).resolve().parent / "paraphrase"
 PROJECT_DATA_DIR = PARAPHRASE_DIR / "pairs"

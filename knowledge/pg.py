@@ -26,7 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
-from agent.settings import SettingsError
+from core.settings import SettingsError
 from knowledge.embeddings import EMBEDDING_DIM
 from knowledge.vectorstore import Chunk, VectorStore
 

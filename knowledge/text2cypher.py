@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from core.errors import ToolInputError
 from knowledge.cypher_checks import (
     GraphSchema,
     Names,
@@ -36,7 +37,6 @@ from knowledge.cypher_checks import (
 )
 from knowledge.cypher_examples import Example, example_bank
 from knowledge.cypher_guard import WriteRefused, cap_vector_k, check_read_only
-from tools.errors import ToolInputError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import BaseMessage
 
-    from agent.settings import Settings
+    from core.settings import Settings
     from knowledge.graph_store import GraphStore, ReadResult
 
 WRITE_REQUEST = re.compile(

@@ -10,9 +10,9 @@ The index is `IndexFlatIP` over unit vectors (exact cosine search): at the sizes
 sees it answers in well under a millisecond (see `bench/faiss_latency.py`), needs no
 training, and supports removing a file's rows when it is re-ingested.
 
-With `database_url` set, collections live in PostgreSQL instead (`knowledge/pg.py`), so
-every app process sees every upload: `locked`, `load_for_update` and `read_store` below
-are where the two stores part.
+With `database_url` set, collections live in PostgreSQL instead (`knowledge/pg.py`, whose
+store is a `VectorStore` too), so every app process sees every upload. `knowledge/stores.py`
+chooses between the two; this module holds the file store only and never imports pg.py.
 """
 
 from __future__ import annotations
@@ -32,11 +32,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from core.errors import ToolInputError
 from knowledge.embeddings import EMBEDDING_DIM
-from tools.errors import ToolInputError
 
 if TYPE_CHECKING:
-    from agent.settings import Settings
+    from core.settings import Settings
 
 CORPUS = "corpus"
 STORE_FILE = "store.npz"
@@ -164,15 +164,8 @@ class VectorStore:
 
 
 @contextlib.contextmanager
-def locked(settings: Settings, collection: str) -> Iterator[None]:
-    """Exclusive lock on a collection for a read-modify-write (uploads, re-ingest): a file
-    lock, or with a database an advisory lock that holds across machines."""
-    if settings.database_url:
-        from knowledge.pg import collection_lock
-
-        with collection_lock(settings.database_url, check_collection(collection)):
-            yield
-        return
+def file_lock(settings: Settings, collection: str) -> Iterator[None]:
+    """Exclusive lock on a collection's file for a read-modify-write (uploads, re-ingest)."""
     lock_path = settings.path("rag", check_collection(collection), ".lock")
     with open(lock_path, "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -182,22 +175,9 @@ def locked(settings: Settings, collection: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def load_for_update(settings: Settings, collection: str) -> VectorStore:
-    """A fresh, uncached copy of a collection to change and `save`, under `locked`."""
-    if settings.database_url:
-        from knowledge.pg import PgVectorStore
-
-        return PgVectorStore.read(settings.database_url, check_collection(collection))
-    return VectorStore.load(store_path(settings, collection))
-
-
-def read_store(settings: Settings, collection: str) -> VectorStore:
-    """A collection for reading. Cached per file version (or database version), so a search
-    does not reload the index; treat it as read-only (writers use `load_for_update`)."""
-    if settings.database_url:
-        from knowledge.pg import read_store as read_database_store
-
-        return read_database_store(settings.database_url, check_collection(collection))
+def read_file_store(settings: Settings, collection: str) -> VectorStore:
+    """A collection's file for reading, cached per file version (mtime and size), so a
+    search does not reload the index; treat it as read-only."""
     location = store_path(settings, collection)
     try:
         stat = location.stat()

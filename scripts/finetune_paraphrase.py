@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent.settings import Settings
+from core.settings import Settings
 from knowledge.paraphrase_data import SOURCES, Pair, accuracy_f1, fp32_model_dir, load_pairs
 
 if TYPE_CHECKING:

@@ -30,7 +30,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from agent.settings import Settings
+from core.settings import Settings
 from knowledge.paraphrase_data import REWRITES_FILE, corpus_sentences, wiki_sentences
 
 SEED = 101

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agent.settings import Settings
+from core.settings import Settings
 from knowledge.paraphrase_data import (
     PARAPHRASE_DIR,
     SHIPPED_MODEL_DIR,

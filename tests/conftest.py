@@ -13,7 +13,7 @@ import pytest
 
 from agent.launcher import AppProcess
 from agent.llm_server import LocalLLMServer, free_port
-from agent.settings import Settings
+from core.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 

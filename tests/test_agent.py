@@ -22,10 +22,10 @@ from agent.graph import (
 from agent.prompts import ARGUMENTS_NOTE, SYSTEM_PROMPT
 from agent.runner import Assistant, open_checkpointer, validate_message
 from agent.semantic_router import FOLLOW_UP
-from agent.settings import Settings
+from core.errors import ToolInputError
+from core.settings import Settings
 from tests.fakes import ScriptedChatModel, route
 from tools import artifacts
-from tools.errors import ToolInputError
 
 
 @tool(response_format="content_and_artifact")

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from agent.cli import main
-from agent.settings import Settings
+from core.errors import ToolInputError
+from core.settings import Settings
 from tools import ToolContext
 from tools.attention import (
     BROAD_LABEL,
@@ -28,7 +29,6 @@ from tools.attention import (
     summarize_head,
     view_props,
 )
-from tools.errors import ToolInputError
 
 FOX = "The quick brown fox jumps over the lazy dog because it was tired."
 PREVIOUS_TOKEN_HEAD = (0, 2)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.settings import Settings
+from core.settings import Settings
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 from tools.attention import extract_attention, render_html, view_props
 

@@ -7,9 +7,9 @@ from collections import Counter
 
 import pytest
 
-from agent.settings import Settings
 from bench import grounding, report, routing, tool_benches, turns
 from bench.harness import PartError, select, summary
+from core.settings import Settings
 from tools import ToolContext, load_tools
 
 

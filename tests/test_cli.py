@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import socket
+import tomllib
+from pathlib import Path
 
 import pytest
 
-from agent.cli import build_parser, main
-from agent.settings import Settings, SettingsError
+from agent.cli import COMMANDS_GROUP, build_parser, main
+from core.settings import Settings, SettingsError
 
 
 @pytest.fixture
@@ -19,11 +22,40 @@ def env(monkeypatch, tmp_path):
     return monkeypatch
 
 
-def test_every_tool_brings_its_subcommand():
-    commands = set(build_parser()._subparsers._group_actions[0].choices)
+def declared_entry_points(group: str) -> importlib.metadata.EntryPoints:
+    """The entry points pyproject.toml declares, i.e. what installing the package registers.
+    The tests read them from there: the installed metadata of an editable install is that of
+    the last `pip install -e .`, which may predate the declaration."""
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    declared = project["project"].get("entry-points", {})
+    return importlib.metadata.EntryPoints(
+        importlib.metadata.EntryPoint(name, value, g)
+        for g, points in declared.items()
+        for name, value in points.items()
+    ).select(group=group)
+
+
+def commands(parser) -> set[str]:
+    return set(parser._subparsers._group_actions[0].choices)
+
+
+def test_every_tool_brings_its_subcommand(capsys):
     expected = {"run", "chat", "entities", "ingest", "search", "load-graph", "cypher"}
     expected |= {"ask-graph", "attention", "paraphrase", "bench"}
-    assert expected <= commands
+    assert expected <= commands(build_parser(declared_entry_points))
+    assert capsys.readouterr().err == ""
+
+
+def test_bench_comes_from_the_commands_entry_point_group():
+    (bench,) = declared_entry_points(COMMANDS_GROUP)
+    assert (bench.name, bench.value) == ("bench", "bench.cli:add_commands")
+
+
+def test_no_registered_commands_is_said_and_the_rest_still_work(capsys):
+    parser = build_parser(lambda group: importlib.metadata.EntryPoints(()))
+    assert "bench" not in commands(parser) and {"run", "chat", "entities"} <= commands(parser)
+    err = capsys.readouterr().err
+    assert COMMANDS_GROUP in err and "pip install -e ." in err
 
 
 def test_unknown_provider_is_a_clear_error(env, capsys):

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from agent.settings import Settings
+from core.errors import ToolInputError
+from core.settings import Settings
 from knowledge.cypher_guard import check_read_only
 from knowledge.graph_store import GraphStore
 from tests.conftest import free_port
-from tools.errors import ToolInputError
 
 TCK = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "opencypher-tck"
 QUERIES = TCK / "queries.jsonl"

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
-from agent.settings import Settings
+from core.errors import ToolInputError
+from core.settings import Settings
 from knowledge.wiki_offline import LINK_THRESHOLD, Article, article_text, offline_index
 from tests.fakes import ScriptedChatModel
 from tools import ToolContext
@@ -36,7 +37,6 @@ from tools.entities import (
     spacy_entities,
     summary_text,
 )
-from tools.errors import ToolInputError
 
 BEATLES = (
     "John Lennon and Paul McCartney formed The Beatles in Liverpool in 1960. "

@@ -17,7 +17,8 @@ import pytest
 from langchain_core.messages import ToolMessage
 
 from agent.cli import main as cli_main
-from agent.settings import Settings
+from core.errors import ToolInputError
+from core.settings import Settings
 from knowledge.cypher_checks import graph_names, read_schema
 from knowledge.cypher_examples import example_bank
 from knowledge.cypher_guard import WriteRefused
@@ -33,7 +34,6 @@ from knowledge.text2cypher import (
 from tests.conftest import free_port
 from tests.fakes import ScriptedChatModel
 from tools import ToolContext
-from tools.errors import ToolInputError
 from tools.graph import make_tools
 
 pytestmark = pytest.mark.slow

@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from agent.settings import Settings
 from bench.graph_text2cypher import questions
+from core.errors import ToolInputError
+from core.settings import Settings
 from knowledge import text2cypher
 from knowledge.cypher_checks import (
     GraphSchema,
@@ -45,7 +46,6 @@ from knowledge.text2cypher import (
     similarity_theme,
 )
 from tests.fakes import ScriptedChatModel
-from tools.errors import ToolInputError
 
 ALLOWED = [
     "MATCH (r:Researcher {name: 'Amara Okafor'})-[:PUBLISHED]->(a:Article) RETURN count(a)",

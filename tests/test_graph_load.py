@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from agent.settings import Settings
+from core.errors import ToolInputError
+from core.settings import Settings
 from knowledge.graph_load import DATASET, load_articles, parse_articles
 from knowledge.graph_store import ReadResult
-from tools.errors import ToolInputError
 
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "data" / "seed-articles"
 HEADER = "Title;Abstract;Topic;Subtopic;Authors;Publication_Date"

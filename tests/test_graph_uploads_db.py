@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.settings import Settings
+from core.settings import Settings
 from knowledge.graph_load import load_csv_upload
 from knowledge.graph_store import shared_store
 from tests.conftest import free_port

@@ -12,7 +12,7 @@ import pytest
 from agent.llm_server import free_port
 from agent.providers import local_server
 from agent.runner import Assistant, open_checkpointer
-from agent.settings import Settings
+from core.settings import Settings
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from agent.cli import main
-from agent.settings import Settings
+from core.errors import ToolInputError
+from core.settings import Settings
 from knowledge.paraphrase_data import SHIPPED_MODEL_DIR, fp32_model_dir
 from tools import ToolContext
-from tools.errors import ToolInputError
 from tools.paraphrase import MAX_LENGTH, check_paraphrase, encode_pair, make_tools, word_effects
 
 REPO = Path(__file__).resolve().parents[1]
@@ -178,7 +178,7 @@ def refuse(*args, **kwargs):
     raise OSError("network used")
 socket.socket.connect = refuse
 socket.create_connection = refuse
-from agent.settings import Settings
+from core.settings import Settings
 from tools.paraphrase import check_paraphrase
 v = check_paraphrase(Settings(data_dir={str(tmp_path)!r}), {SAME[0][0]!r}, {SAME[0][1]!r})
 print(v.label)

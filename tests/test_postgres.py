@@ -33,11 +33,11 @@ from agent.graph import build_graph
 from agent.launcher import AppProcess
 from agent.llm_server import free_port
 from agent.runner import Assistant, open_checkpointer
-from agent.settings import Settings
+from core.settings import Settings
 from knowledge import pg
 from knowledge.embeddings import embed
 from knowledge.ingest import SourceFile, index_files
-from knowledge.vectorstore import read_store
+from knowledge.stores import read_store
 from tests.fakes import ScriptedChatModel
 from tools import artifacts
 from ui.pg_data_layer import PostgresDataLayer, prepare_database

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from agent.providers import make_chat_model, provider_problem
-from agent.settings import Settings
+from core.settings import Settings
 
 REPLY = {
     "id": "chatcmpl-1",

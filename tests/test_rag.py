@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
+from core.errors import ToolInputError
 from knowledge.ingest import fingerprint, load_document, split_document
 from knowledge.vectorstore import check_collection, user_collection
 from tests.fakes import ScriptedChatModel, tool_call
 from tools import artifacts
-from tools.errors import ToolInputError
 from tools.rag import (
     cited_passages,
     follow_up_query,

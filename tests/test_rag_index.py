@@ -15,15 +15,16 @@ from langgraph.prebuilt import ToolNode
 import knowledge.ingest
 import knowledge.vectorstore
 from agent.cli import main as cli_main
-from agent.settings import Settings
 from agent.state import State
+from core.errors import ToolInputError
+from core.settings import Settings
 from knowledge.embeddings import EMBEDDING_DIM
 from knowledge.ingest import SourceFile, index_files, ingest_upload, sync_corpus
-from knowledge.vectorstore import CORPUS, VectorStore, read_store, store_path, user_collection
+from knowledge.stores import read_store
+from knowledge.vectorstore import CORPUS, VectorStore, store_path, user_collection
 from tests.fakes import ScriptedChatModel, tool_call
 from tests.test_rag import ZIP, make_pdf
 from tools import ToolContext
-from tools.errors import ToolInputError
 from tools.rag import TOOL_NAME, make_tools, retrieve, search_collections
 
 ATTENTION = """# Attention

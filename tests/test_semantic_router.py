@@ -12,7 +12,7 @@ from agent.semantic_router import (
     route_probabilities,
     semantic_route,
 )
-from agent.settings import Settings
+from core.settings import Settings
 from tools import ToolContext, load_tools
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from agent.launcher import auth_secret
 from agent.runner import open_checkpointer
-from agent.settings import Settings, SettingsError, chat_choices
+from core.settings import Settings, SettingsError, chat_choices
 from ui.data_layer import LocalStorageClient, SQLiteDataLayer
 from ui.logins import LoginGuard
 

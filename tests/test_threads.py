@@ -13,9 +13,9 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.graph import START, MessagesState, StateGraph
 
 from agent.runner import open_checkpointer
-from agent.settings import Settings
 from agent.threads import ThreadOwners
-from tools.errors import ToolInputError
+from core.errors import ToolInputError
+from core.settings import Settings
 from ui.data_layer import SQLiteDataLayer
 
 

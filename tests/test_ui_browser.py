@@ -9,7 +9,7 @@ import time
 import pytest
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-from agent.settings import Settings
+from core.settings import Settings
 
 pytestmark = pytest.mark.slow
 

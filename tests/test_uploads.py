@@ -11,7 +11,7 @@ from neo4j.exceptions import ServiceUnavailable
 
 import knowledge.graph_store
 import knowledge.ingest
-from agent.settings import Settings
+from core.settings import Settings
 from knowledge.graph_store import GraphStoreError
 from tests.test_graph_load import RecordingGraph
 from ui.uploads import ingest_files

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from core.errors import ToolInputError
 from tools import artifacts
-from tools.errors import ToolInputError
 
 LESSON = {
     "title": "Self-attention in BERT",
@@ -36,10 +36,13 @@ LESSON = {
 }
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from langchain_core.language_models import BaseChatModel
     from langchain_core.tools import BaseTool
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-    from agent.settings import Settings
+    from core.settings import Settings
     from tools import ToolContext
 
 ModelChoice = Literal["base", "paraphrase"]
@@ -501,7 +504,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     cmd.set_defaults(func=_cmd_attention)
 
 
-def _cmd_attention(args: argparse.Namespace, settings: Settings) -> int:
+def _cmd_attention(
+    args: argparse.Namespace, settings: Settings, chat_model: Callable[[], BaseChatModel]
+) -> int:
     try:
         result = extract_attention(settings, args.sentence, args.pair, args.model)
         layer, head = default_head(result, args.layer, args.head)

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from core.errors import ToolInputError
 from knowledge.wiki_offline import (
     LINK_THRESHOLD,
     Article,
@@ -43,14 +44,13 @@ from knowledge.wiki_offline import (
     wiki_url,
 )
 from tools.artifacts import Artifact, artifact, custom, facts, markdown, table
-from tools.errors import ToolInputError
 
 if TYPE_CHECKING:
     import numpy as np
     from langchain_core.language_models import BaseChatModel
     from langchain_core.tools import BaseTool
 
-    from agent.settings import Settings
+    from core.settings import Settings
     from tools import ToolContext
 
 TOOL_NAME = "find_entities"
@@ -1083,12 +1083,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     cmd.set_defaults(func=_cmd_entities)
 
 
-def _cmd_entities(args: argparse.Namespace, settings: Settings) -> int:
-    def chat_model() -> BaseChatModel:
-        from agent.providers import make_chat_model
-
-        return make_chat_model(settings)
-
+def _cmd_entities(
+    args: argparse.Namespace, settings: Settings, chat_model: Callable[[], BaseChatModel]
+) -> int:
     try:
         result = find_entities(
             args.text, settings, mode=args.mode, online=args.online or None, chat_model=chat_model

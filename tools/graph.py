@@ -14,6 +14,7 @@ import re
 import sys
 from typing import TYPE_CHECKING, Any
 
+from core.errors import ToolInputError
 from knowledge.cypher_guard import check_read_only
 from knowledge.text2cypher import (
     GraphAnswer,
@@ -24,12 +25,14 @@ from knowledge.text2cypher import (
     run_guarded,
 )
 from tools import artifacts
-from tools.errors import ToolInputError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from langchain_core.language_models import BaseChatModel
     from langchain_core.tools import BaseTool
 
-    from agent.settings import Settings
+    from core.settings import Settings
     from knowledge.graph_store import GraphStore
     from tools import ToolContext
 
@@ -296,7 +299,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     ask.set_defaults(func=_cmd_ask_graph)
 
 
-def _cmd_cypher(args: argparse.Namespace, settings: Settings) -> int:
+def _cmd_cypher(
+    args: argparse.Namespace, settings: Settings, chat_model: Callable[[], BaseChatModel]
+) -> int:
     from neo4j.exceptions import Neo4jError
 
     from knowledge.graph_store import GraphStoreError
@@ -321,13 +326,14 @@ def _cmd_cypher(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _cmd_ask_graph(args: argparse.Namespace, settings: Settings) -> int:
-    from agent.providers import make_chat_model
+def _cmd_ask_graph(
+    args: argparse.Namespace, settings: Settings, chat_model: Callable[[], BaseChatModel]
+) -> int:
     from knowledge.graph_store import GraphStoreError
 
     try:
         store = open_graph(settings)
-        answer = answer_question(store, make_chat_model(settings), args.question)
+        answer = answer_question(store, chat_model(), args.question)
     except (ToolInputError, GraphStoreError) as exc:
         print(f"genai101 ask-graph: {exc}", file=sys.stderr)
         return 1

@@ -27,14 +27,17 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from core.errors import ToolInputError
 from knowledge.paraphrase_data import PARAPHRASE_DIR, SHIPPED_MODEL_DIR, fp32_model_dir
 from tools import artifacts
-from tools.errors import ToolInputError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from langchain_core.language_models import BaseChatModel
     from langchain_core.tools import BaseTool
 
-    from agent.settings import Settings
+    from core.settings import Settings
     from tools import ToolContext
 
 LESSON = {
@@ -499,7 +502,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     cmd.set_defaults(func=_cmd_paraphrase)
 
 
-def _cmd_paraphrase(args: argparse.Namespace, settings: Settings) -> int:
+def _cmd_paraphrase(
+    args: argparse.Namespace, settings: Settings, chat_model: Callable[[], BaseChatModel]
+) -> int:
     import sys
 
     try:

@@ -21,13 +21,14 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import StructuredTool
 from langgraph.prebuilt import InjectedState
 
+from core.errors import ToolInputError
 from knowledge.embeddings import embed
 from knowledge.ingest import collect_files, index_files, sync_corpus
 from knowledge.references import refers_back
-from knowledge.vectorstore import CORPUS, read_store, user_collection
+from knowledge.stores import read_store
+from knowledge.vectorstore import CORPUS, user_collection
 from tools import artifacts
 from tools.artifacts import cited_passages as cited_passages  # still imported from here
-from tools.errors import ToolInputError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from langchain_core.tools import BaseTool
 
-    from agent.settings import Settings
+    from core.settings import Settings
     from tools import ToolContext
 
 TOOL_NAME = "search_documents"
@@ -271,7 +272,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     search.set_defaults(func=_cmd_search)
 
 
-def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+def _cmd_ingest(
+    args: argparse.Namespace, settings: Settings, chat_model: Callable[[], BaseChatModel]
+) -> int:
     try:
         if not args.paths:
             results, collection = sync_corpus(settings), CORPUS
@@ -299,7 +302,9 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if any(r.status == "error" for r in results) else 0
 
 
-def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+def _cmd_search(
+    args: argparse.Namespace, settings: Settings, chat_model: Callable[[], BaseChatModel]
+) -> int:
     try:
         collections = (
             [args.collection] if args.collection else search_collections(settings, CLI_USER)

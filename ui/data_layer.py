@@ -24,7 +24,7 @@ from chainlit.user import User
 from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import FileResponse
 
-from agent.settings import private_dir, private_file
+from core.settings import private_dir, private_file
 
 FILES_ROUTE = "/genai101/files"
 

@@ -8,8 +8,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from agent.settings import Settings
-from tools.errors import ToolInputError
+from core.errors import ToolInputError
+from core.settings import Settings
 
 log = logging.getLogger("genai101.uploads")
 # Titles named in a reply about articles kept as they were; the rest are counted.
