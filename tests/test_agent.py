@@ -45,7 +45,11 @@ def find_entities(text: str) -> tuple[str, dict]:
 
 @pytest.fixture
 def settings(tmp_path) -> Settings:
-    return Settings.from_env({"data_dir": tmp_path})
+    """Not the local provider: before each turn the assistant brings the local llama.cpp
+    server up if it is down, and a unit test with a scripted model must not start one."""
+    return Settings.from_env(
+        {"provider": "openai-compatible", "base_url": "http://127.0.0.1:9", "data_dir": tmp_path}
+    )
 
 
 def classifier(label: str, p: float = 0.9):
