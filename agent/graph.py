@@ -60,6 +60,7 @@ from agent.prompts import (
 from agent.semantic_router import FOLLOW_UP, asks_about_lessons, asks_for_no_tools
 from agent.state import State
 from core.errors import ToolInputError
+from knowledge.references import unnamed_person
 from tools import artifacts
 
 if TYPE_CHECKING:
@@ -309,6 +310,9 @@ def build_graph(
         # copy it; a follow-up question ("and for computer vision?") needs one to write it out.
         asks = tool.name in QUESTION_TOOLS and state.get("follow_up")
         read = None if asks else read_arguments(tool.name, text, earlier)
+        # A question that leans on the conversation, sent to be written out: if it comes
+        # back still saying "she" with no name, the tool would answer about somebody.
+        asks_back = tool.name in QUESTION_TOOLS and read is None
         if read is not None:
             return read, "read from your message"
         note = ARGUMENTS_NOTE.format(tool=tool.name, description=tool.description)
@@ -319,6 +323,12 @@ def build_graph(
         except Exception:
             args = None
         if args:
+            pronoun = unnamed_person(str(args.get("question") or args.get("query") or ""))
+            if asks_back and pronoun:
+                raise ToolInputError(
+                    f"I could not tell who “{pronoun}” is in your question. Please name the "
+                    "person, for example: what else did Ada Lovelace write?"
+                )
             return args, "filled in by the model"
         fallback = read_arguments(tool.name, text)
         if fallback is None:

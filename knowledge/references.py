@@ -35,3 +35,19 @@ FRAGMENT_WORDS = 3  # "with who?", "and Chen Wei?": too short to stand alone
 def refers_back(text: str) -> bool:
     """Whether the message needs the conversation to be understood."""
     return len(re.findall(r"\w+", text)) <= FRAGMENT_WORDS or bool(POINTS_BACK.search(text))
+
+
+# "he", "she" and their forms: a person. Written out, a question names that person; a
+# capitalised word after the first is the name (or a title) they stand for.
+PERSON = re.compile(r"\b(?:he|she|him|his|her|hers)\b", re.IGNORECASE)
+NAME_LIKE = re.compile(r"(?<!^)(?<![.?!]\s)\b[A-Z][\w'-]+")
+
+
+def unnamed_person(question: str) -> str:
+    """The pronoun a question uses for a person it never names ("what else did she
+    write?"), or "". Sent on, such a question makes text-to-Cypher pick somebody; asking
+    the learner is the true answer."""
+    found = PERSON.search(question)
+    if not found or NAME_LIKE.search(question.strip()):
+        return ""
+    return found.group(0)

@@ -497,6 +497,39 @@ async def test_a_question_pointing_back_is_written_out_by_the_model(settings):
     assert model.calls[1]["kwargs"]["response_format"]["json_schema"]["name"] == "arguments"
 
 
+async def test_a_question_still_saying_she_with_no_name_is_asked_back_not_sent(settings):
+    """The model copied "what else did she write?" unchanged; sent on, text-to-Cypher named
+    a researcher nobody had mentioned. The learner is asked for the name instead."""
+    model = ScriptedChatModel(
+        script=[
+            "Pruning Heads (2019) has two authors.",
+            json.dumps({"question": "What else did she write?"}),
+            "I need the name: who do you mean?",
+        ]
+    )
+    async with open_checkpointer(settings) as cp:
+        a = Assistant(settings, cp)
+        a._graphs[settings] = build_graph(
+            model, [query_knowledge_graph], settings, cp,
+            semantic_router=classifier("query_knowledge_graph"),
+        )  # fmt: skip
+        await a.ainvoke("Who wrote Hybrid Search?", "t")
+        second = await a.ainvoke("what else did she write?", "t")
+    (result,) = second["tool_results"]
+    assert "could not tell who “she” is" in result["content"]
+    assert second["tool_calls"][0]["args"] == {}  # the graph was not asked
+
+
+def test_a_person_pronoun_without_a_name_is_found():
+    from knowledge.references import unnamed_person
+
+    assert unnamed_person("What else did she write?") == "she"
+    assert unnamed_person("what did he publish in 2020?") == "he"
+    assert unnamed_person("What else has Ines Moreau published?") == ""
+    assert unnamed_person("Which topics has his co-author Chen Wei covered?") == ""
+    assert unnamed_person("Who are the co-authors?") == ""
+
+
 def test_an_answer_cut_by_the_token_cap_ends_at_its_last_whole_sentence():
     cut = "The tool found 16 articles. They span four subtopics. The largest is Language Mod"
     assert whole_sentences(cut) == "The tool found 16 articles. They span four subtopics."
