@@ -9,9 +9,10 @@
 - **act** reads the tool's arguments from the message when they are there plainly
   (`agent.arguments`); otherwise (a follow-up, two sentences not marked apart) one model
   call fills them in, constrained to the tool's schema. Then the tool runs.
-- **answer** streams the model's answer to the tool's result, checks it against the facts
-  the tool reported (`agent.answer_check`), regenerates once if it fails, and falls back to
-  a sentence written from the result if it fails again.
+- **answer** streams the model's answer to the tool's result (opening with the result's
+  own first sentence, its lead, when the tool gives one), checks it against the facts the
+  tool reported (`agent.answer_check`), regenerates once if it fails, and falls back to a
+  sentence written from the result if it fails again.
 
 Prompt reuse is the point of the layout. Every model call sends the same prefix, byte for
 byte: the system prompt, then the conversation rendered by `conversation` (each earlier
