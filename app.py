@@ -244,6 +244,8 @@ def _check_note(event: events.Checked) -> str:
     if event.source == "tool registry":
         return "answered from the list of lessons (the tool registry), not by the model"
     lines = []
+    if event.corrected:
+        lines.append("corrected: " + "; ".join(event.corrected))
     if event.first:
         lines.append("first answer sent back: " + "; ".join(event.first))
     lines.append(

@@ -48,6 +48,7 @@ class Checked:
     problems: list[str]  # what is still wrong with the final answer (empty when ok)
     first: list[str]  # what was wrong with the first answer, if it was sent back
     source: str  # "model", "model, second try", "written from the tool's result", ...
+    corrected: list[str] = field(default_factory=list)  # what was taken out of the answer
 
 
 @dataclass(frozen=True)

@@ -395,14 +395,25 @@ def build_graph(
 
         lead = (facts or {}).get("lead") or ""
 
+        corrected: list[str] = []
+
+        def uncited(text: str) -> str:
+            """A citation when this turn found no passage (the model copies the [1] of
+            earlier document answers) is taken out, not sent back: the rest may be right."""
+            if passages or not artifacts.cited_numbers(text):
+                return text
+            marks = ", ".join(f"[{n}]" for n in sorted(artifacts.cited_numbers(text)))
+            corrected.append(f"took out {marks}: this turn found no passage to cite")
+            return artifacts.without_citations(text)
+
         async def answered(prompt: list[BaseMessage], retry: bool = False) -> str:
             if not lead:
-                return artifacts.with_sources(await generate(prompt, retry), passages)
+                return uncited(artifacts.with_sources(await generate(prompt, retry), passages))
             # The result's own first sentence, then the model's explanation after it: the
             # server continues a trailing assistant message (llama.cpp's prefill), and the
             # learner sees the lead at once.
             write({"kind": "token", "text": lead + " "})
-            written = await generate([*prompt, AIMessage(lead)], retry)
+            written = uncited(await generate([*prompt, AIMessage(lead)], retry))
             return f"{lead} {written.strip()}".strip()
 
         try:
@@ -435,7 +446,13 @@ def build_graph(
             return {
                 "messages": [AIMessage(model_error_message(exc), response_metadata={"error": True})]
             }
-        final = {"ok": check.ok, "problems": check.problems, "first": problems, "source": source}
+        final = {
+            "ok": check.ok,
+            "problems": check.problems,
+            "first": problems,
+            "source": source,
+            "corrected": corrected,
+        }
         write({"kind": "check", **final})
         return {"messages": [AIMessage(text, response_metadata={"check": final})]}
 

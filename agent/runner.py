@@ -330,7 +330,11 @@ def _event(mode: str, chunk: Any) -> events.Event | None:
         return events.Retry(chunk["problems"])
     if kind == "check":
         return events.Checked(
-            chunk["ok"], chunk["problems"], chunk.get("first", []), chunk["source"]
+            chunk["ok"],
+            chunk["problems"],
+            chunk.get("first", []),
+            chunk["source"],
+            chunk.get("corrected", []),
         )
     return None
 

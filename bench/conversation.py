@@ -117,6 +117,7 @@ async def run_conversation(
                 "source": (finished.get("check") or {}).get("source", ""),
                 # What the answer check sent back before the final answer, if anything.
                 "check_first": (finished.get("check") or {}).get("first", []),
+                "corrected": (finished.get("check") or {}).get("corrected", []),
                 "route_note": finished["route_note"],
                 "tool_args": [c["args"] for c in finished.get("tool_calls", [])],
                 "seconds": round(finished["seconds"], 2),

@@ -230,6 +230,17 @@ async def test_a_twice_copied_answer_is_written_again_without_the_history(settin
     assert finished.check["source"] == "model, without the conversation"
 
 
+async def test_a_citation_with_no_passage_this_turn_is_taken_out_not_sent_back(settings):
+    model = ScriptedChatModel(script=["Hallucination is content with no source [1]."])
+    async with open_checkpointer(settings) as cp:
+        a = assistant_with(model, settings, cp, classifier("none"))
+        turn = [e async for e in a.run_turn("what is hallucination?", "t")]
+    checked = next(e for e in turn if isinstance(e, events.Checked))
+    assert turn[-1].answer == "Hallucination is content with no source."
+    assert len(model.calls) == 1 and checked.ok and checked.first == []
+    assert checked.corrected == ["took out [1]: this turn found no passage to cite"]
+
+
 async def test_what_can_you_teach_is_answered_from_the_registry(settings):
     model = ScriptedChatModel(script=[])
     result = await run(

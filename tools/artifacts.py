@@ -131,6 +131,11 @@ def cited_numbers(answer_text: str) -> set[int]:
     return cited
 
 
+def without_citations(answer_text: str) -> str:
+    """The answer with its passage citations taken out (every form `cited_numbers` reads)."""
+    return re.sub(r"[ \t]*" + _CITATION.pattern, "", answer_text or "", flags=_CITATION.flags)
+
+
 def cited_passages(answer_text: str, passages: list[dict]) -> list[dict]:
     """The passages an answer used, in passage order, for the UI's source list.
 
