@@ -33,6 +33,7 @@ from agent.graph import build_graph
 from agent.launcher import AppProcess
 from agent.llm_server import free_port
 from agent.runner import Assistant, open_checkpointer
+from core.errors import ToolInputError
 from core.settings import Settings
 from knowledge import pg
 from knowledge.embeddings import embed
@@ -142,6 +143,23 @@ async def test_a_thread_started_in_one_process_continues_in_the_other(tmp_path, 
         history = await assistant(model, two, cp).messages("T")
     assert [m.content for m in history][-2:] == ["third, on one", "A2"]
     assert not any(tmp_path.rglob("history.sqlite"))
+
+
+async def test_a_thread_owned_on_one_process_is_refused_to_another_user_on_the_other(
+    tmp_path, database_url
+):
+    """With a thread-owner file per process, the second process had no record of Ada's
+    thread and gave it to the first user to ask for it there."""
+    one, two = two_processes(tmp_path, database_url)
+    model = ScriptedChatModel(script=["A1", "A2", "E1"])
+    async with open_checkpointer(one) as cp_one, open_checkpointer(two) as cp_two:
+        a, b = assistant(model, one, cp_one), assistant(model, two, cp_two)
+        await a.ainvoke("my private notes", "T", user_id="ada")
+        with pytest.raises(ToolInputError, match="belongs to another user"):
+            await b.ainvoke("show me", "T", user_id="eve")
+        await b.ainvoke("still mine", "T", user_id="ada")
+        await b.delete_thread("T")  # a deleted id is free again, everywhere
+        await a.ainvoke("a new thread", "T", user_id="eve")
 
 
 @pytest.mark.timeout(90)  # a lock wait that deadlocks hangs instead of failing
