@@ -20,11 +20,23 @@ from typing import Any
 
 from knowledge.references import refers_back
 
-# Straight and curly double quotes, and single quotes that open and close a phrase (not
-# the apostrophe in "don't").
-QUOTED = re.compile(r"\"([^\"]+)\"|“([^”]+)”|(?<!\w)'([^']+?)'(?!\w)|‘([^’]+)’")
+# Straight and curly double quotes, and single quotes that open and close a phrase: an
+# apostrophe between letters ("didn't", "What's") is inside the phrase, not its end.
+QUOTED = re.compile(
+    r"\"([^\"]+)\"|“([^”]+)”|(?<!\w)'((?:[^'\n]|(?<=\w)'(?=\w))+?)'(?!\w)|‘([^’]+)’"
+)
 AFTER_COLON = re.compile(r":\s*(.+)$", re.DOTALL)
-VERSUS = re.compile(r"\s+(?:vs\.?|versus)\s+|\s+and\s+(?=[\"“'‘])", re.IGNORECASE)
+# "the sentence I never said she stole my money": the text after the word that names it.
+NAMED_TEXT = re.compile(
+    r"\b(?:the|this|a)\s+(?:sentence|phrase)\s+"
+    r"(?!(?:is|was|are|says?|means?|about|of|in|on|does|do|for|with)\b)(.+)$",
+    re.IGNORECASE | re.DOTALL,
+)
+TEXT_FOLLOWS = re.compile(
+    r"\b(?:text|sentence|passage|paragraph)\s*[?.]\s+(\S.*)$", re.IGNORECASE | re.DOTALL
+)
+VERSUS = re.compile(r"\s+(?:vs\.?|versus)\s+|\s+/\s+|\s+and\s+(?=[\"“'‘])|\s+->\s+", re.IGNORECASE)
+NUMBERED = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s+(.+?)\s*$", re.MULTILINE)
 # A sentence to look at attention in: one word ("why would 'it' point...?") is a word being
 # asked about, not a sentence given.
 MIN_SENTENCE_WORDS = 2
@@ -40,21 +52,39 @@ def after_colon(text: str) -> str:
     return m.group(1).strip() if m else ""
 
 
+def named_text(text: str) -> str:
+    """The text after the words that name it: "the sentence I never said it", or "... in
+    this text? Barack Obama visited Berlin."."""
+    m = NAMED_TEXT.search(text) or TEXT_FOLLOWS.search(text)
+    found = m.group(1).strip(" \"'“”‘’") if m else ""
+    return found if len(found.split()) >= 3 else ""
+
+
 def passage(text: str) -> str:
-    """The text a request is about: what follows its colon, else the one quoted part."""
+    """The text a request is about: what follows its colon, else the one quoted part
+    (quoted words of one word aside: "does 'it' point at the trophy in '...'?"), else what
+    follows "the sentence"."""
     found = after_colon(text)
     if found:
         parts = quoted(found)
         return parts[0] if len(parts) == 1 and len(parts[0]) > 0.8 * len(found) - 4 else found
     parts = quoted(text)
-    return parts[0] if len(parts) == 1 else ""
+    longer = [p for p in parts if len(p.split()) >= MIN_SENTENCE_WORDS]
+    if len(parts) == 1 or len(longer) == 1:
+        return parts[0] if len(parts) == 1 else longer[0]
+    return named_text(text) if not parts else ""
 
 
 def sentence_pair(text: str) -> tuple[str, str] | None:
-    parts = [p for p in quoted(text) if len(p.split()) >= 2]
-    if len(parts) == 2:
-        return parts[0], parts[1]
-    body = after_colon(text)
+    """Two sentences: quoted, numbered or bulleted lines, or split by "vs", "/", "->" or
+    "and" after a colon (or after the words that name them)."""
+    for parts in (
+        [p for p in quoted(text) if len(p.split()) >= 2],
+        [p for p in NUMBERED.findall(text) if len(p.split()) >= 2],
+    ):
+        if len(parts) == 2:
+            return parts[0], parts[1]
+    body = after_colon(text) or named_text(text)
     halves = [h.strip(" \"'“”‘’") for h in VERSUS.split(body)] if body else []
     if len(halves) == 2 and all(len(h.split()) >= 2 for h in halves):
         return halves[0], halves[1]
@@ -75,6 +105,8 @@ def read_arguments(tool: str, text: str, earlier: bool = False) -> dict[str, Any
         return {"text": found} if found else None
     if tool == "show_attention":
         found = passage(text)
+        if not found and (pair := sentence_pair(text)):  # a pair: the view shows both
+            return {"sentence": pair[0], "sentence_b": pair[1]}
         fits = MIN_SENTENCE_WORDS <= len(found.split()) <= 60
         return {"sentence": found} if fits else None
     if tool == "check_paraphrase":

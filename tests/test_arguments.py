@@ -96,3 +96,55 @@ def test_a_question_that_stands_alone_is_sent_as_written(text):
 
 def test_one_quoted_word_is_not_a_sentence_to_show_attention_on():
     assert read_arguments("show_attention", "why would 'it' point to different words?") is None
+
+
+@pytest.mark.parametrize(
+    ("tool", "text", "expected"),
+    [
+        (
+            "show_attention",
+            "Which tokens does 'it' attend to in 'The trophy didn't fit in the case'? Show me.",
+            {"sentence": "The trophy didn't fit in the case"},
+        ),
+        (
+            "show_attention",
+            "open the attention viewer with the sentence I never said she stole it",
+            {"sentence": "I never said she stole it"},
+        ),
+        (
+            "find_entities",
+            "Which people are mentioned in this text? Barack Obama visited Berlin in 2013.",
+            {"text": "Barack Obama visited Berlin in 2013."},
+        ),
+        (
+            "show_attention",
+            "compare 'She gave him the book' versus 'He was given the book by her'",
+            {"sentence": "She gave him the book", "sentence_b": "He was given the book by her"},
+        ),
+        (
+            "check_paraphrase",
+            "check paraphrase: the movie was boring / the film put me to sleep",
+            {"sentence1": "the movie was boring", "sentence2": "the film put me to sleep"},
+        ),
+        (
+            "check_paraphrase",
+            "Same meaning or not?\n1) The dog chased the cat.\n2) The cat chased the dog.",
+            {"sentence1": "The dog chased the cat.", "sentence2": "The cat chased the dog."},
+        ),
+        (
+            "check_paraphrase",
+            "compare 'How do I reset it?' vs 'What's the way to change it?'",
+            {"sentence1": "How do I reset it?", "sentence2": "What's the way to change it?"},
+        ),
+    ],
+)
+def test_texts_given_in_the_ways_learners_give_them_are_read(tool, text, expected):
+    """Apostrophes inside single quotes, a quoted word beside the quoted sentence, "the
+    sentence ...", pairs split by a slash or numbered: read from the message, so the text
+    tools' gate lets them through (each was refused in the routing sets)."""
+    assert read_arguments(tool, text) == expected
+
+
+def test_a_text_that_is_only_talked_about_is_not_read():
+    assert read_arguments("find_entities", "what does the text say about entities?") is None
+    assert read_arguments("show_attention", "what does the sentence about banks mean?") is None
