@@ -49,11 +49,8 @@ ARGUMENTS_NOTE = """Fill in the arguments of the {tool} tool for the learner's l
 {description}
 If the message points back to the conversation (a follow-up such as "and for X?", or words \
 such as he, it, that paper, the one), write it out in full as a request that stands alone: \
-put in the names, titles or topics those words stand for, taken from the conversation. \
-For example, after a question about Lena Fischer's papers, "and who did she write them \
-with?" becomes "Who are Lena Fischer's co-authors?"; after an answer naming the paper \
-"Sparse Mixtures", "when did it come out?" becomes "When was Sparse Mixtures published?". \
-Copy sentences the learner gives exactly. Reply with JSON only."""
+put in the names, titles or topics those words stand for, taken from the conversation. Copy \
+sentences the learner gives exactly. Reply with JSON only."""
 
 TOOL_RESULT = """Result of the {tool} tool for the message above:
 {result}
