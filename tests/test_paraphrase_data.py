@@ -59,6 +59,26 @@ def test_negatives_change_one_thing(builder, nlp) -> None:
     assert swap(doc, _rng()) == "Paris is the capital of Lisbon."
 
 
+def test_role_swaps_exchange_who_did_what_with_the_same_words(builder, nlp) -> None:
+    active = nlp("Germany defeated Brazil in the final.")
+    swaps = {builder.role_swap(active, random.Random(i)) for i in range(8)}
+    # the mirror of the voice paraphrase "Brazil was defeated by Germany in the final."
+    assert swaps == {
+        "Brazil defeated Germany in the final.",
+        "Germany was defeated by Brazil in the final.",
+    }
+    assert builder.voice(active, _rng(), swap=True) == "Germany was defeated by Brazil in the final."
+    assert builder.role_swap(nlp("The cat chased the dog."), random.Random(1)) in (
+        "The dog chased the cat.",
+        "The cat was chased by the dog.",
+    )
+    assert builder.role_swap(nlp("Water is heavier than oil."), _rng()) == (
+        "Oil is heavier than water."
+    )
+    # names in one list keep the meaning when swapped: no role swap from them
+    assert builder.role_swap(nlp("He worked with Smith, Jones and Brown in London."), _rng()) is None
+
+
 def test_llm_rewrites_that_lose_or_invent_facts_are_dropped(builder) -> None:
     src = "The museum in Lyon opened in 1975 with 300 paintings."
     good = "Opened in 1975, the Lyon museum started out with 300 paintings."
