@@ -127,12 +127,17 @@ def train(
     log: Callable[[dict[str, Any]], None] = lambda row: None,
     max_steps: int | None = None,
     max_minutes: float | None = None,
+    deadline: float | None = None,
+    eval_every: int | None = None,
 ) -> list[dict[str, Any]]:
     """Fine-tune in place; returns one row per epoch (loss, dev metrics, seconds).
 
     The model ends with the weights of the epoch with the best dev accuracy. `max_steps`
     stops early (tests use it to run a few steps); `max_minutes` skips an epoch that would
-    end past the budget, judged by the last epoch's time (a shared CPU has deadlines).
+    end past the budget, judged by the last epoch's time (a shared CPU has deadlines);
+    `deadline` (a `time.time()` value) stops mid-epoch at that wall-clock time, the weights
+    kept as they are (the best dev state still wins); `eval_every` also scores dev every
+    that many steps inside an epoch, so a stopped run keeps its best point.
     """
     import torch
     from tqdm.auto import tqdm
@@ -164,6 +169,16 @@ def train(
     best: tuple[float, dict] | None = None
     step = 0
     began = time.perf_counter()
+    stopped = False
+
+    def checkpoint(where: str) -> dict[str, float]:
+        nonlocal best
+        metrics = {f"dev_{k}": v for k, v in evaluate(model, tokenizer, dev_pairs).items()}
+        if best is None or metrics["dev_accuracy"] > best[0]:
+            best = (metrics["dev_accuracy"], copy.deepcopy(model.state_dict()))
+        print(json.dumps({"at": where, **metrics}), file=sys.stderr)
+        model.train()
+        return metrics
     for epoch in range(1, config.epochs + 1):
         if max_minutes is not None and history:
             spent = (time.perf_counter() - began) / 60
@@ -186,21 +201,27 @@ def train(
             log({"train/loss": losses[-1], "train/lr": scheduler.get_last_lr()[0], "step": step})
             if max_steps is not None and step >= max_steps:
                 break
+            if deadline is not None and time.time() >= deadline:
+                print(f"deadline: stopping at step {step} of {total}", file=sys.stderr)
+                stopped = True
+                break
+            if eval_every and dev_pairs and step % eval_every == 0 and step % len(batches):
+                row_mid = checkpoint(f"step {step}")
+                log({"step": step, **row_mid})
         row = {
             "epoch": epoch,
             "train_loss": sum(losses) / len(losses),
             "first_loss": losses[0],
             "last_loss": losses[-1],
             "seconds": round(time.perf_counter() - start, 1),
-        }
+            "steps": len(losses),
+        } | ({"stopped_at_deadline": True} if stopped else {})
         if dev_pairs:
-            row |= {f"dev_{k}": v for k, v in evaluate(model, tokenizer, dev_pairs).items()}
-            if best is None or row["dev_accuracy"] > best[0]:
-                best = (row["dev_accuracy"], copy.deepcopy(model.state_dict()))
+            row |= checkpoint(f"epoch {epoch}")
         history.append(row)
         log(dict(row))
         print(json.dumps(row), file=sys.stderr)
-        if max_steps is not None and step >= max_steps:
+        if stopped or (max_steps is not None and step >= max_steps):
             break
     if best is not None:
         model.load_state_dict(best[1])
@@ -234,6 +255,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=settings.torch_threads)
     parser.add_argument("--minutes", type=float, help="skip epochs that would end past this")
     parser.add_argument(
+        "--stop-at",
+        help="UTC wall-clock time HH:MM: stop mid-epoch then and save (a shared CPU's schedule)",
+    )
+    parser.add_argument("--eval-every", type=int, help="also score dev every N steps")
+    parser.add_argument(
         "--init",
         type=Path,
         help="start from this fine-tuned folder instead of the base model "
@@ -253,6 +279,14 @@ def main(argv: list[str] | None = None) -> int:
 
     seed_everything(config.seed)
     model, tokenizer = load_base(args.init)
+    deadline = None
+    if args.stop_at:
+        import datetime as dt
+
+        now = dt.datetime.now(dt.timezone.utc)
+        hh, mm = map(int, args.stop_at.split(":"))
+        stop = now.replace(hour=hh, minute=mm, second=0, microsecond=0)
+        deadline = stop.timestamp() if stop > now else None
     start = time.perf_counter()
     history = train(
         model,
@@ -262,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
         config,
         _wandb_logger(args.wandb, config),
         max_minutes=args.minutes,
+        deadline=deadline,
+        eval_every=args.eval_every,
     )
     minutes = (time.perf_counter() - start) / 60
     test = evaluate(model, tokenizer, test_pairs)
