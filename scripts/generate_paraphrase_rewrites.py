@@ -6,17 +6,22 @@ and `scripts/build_paraphrase_data.py` reads only that file: the dataset rebuild
 without the LLM, from the same seed.
 
 Sentences come from the offline Wikipedia extracts (`knowledge.wiki_offline`) and the course
-corpus (`knowledge/corpus`), chosen with a seed (`source_sentences`). Each prompt holds
-one sentence after a few written examples (the 1.5B model copies its input or garbles a
-numbered list of several), in one of two styles, alternating:
+corpus (`knowledge/corpus`), chosen with a seed (`source_sentences`). Each call holds
+`--batch` numbered sentences (default 6) after the written examples shown as one numbered
+exchange, in one of two styles, alternating by batch:
 
 - `reword`: the same meaning in other words and another structure;
 - `condense`: a shorter sentence that keeps every fact (summary style).
 
-The cache is appended to after every call, so a run can be stopped at any time and resumed.
-Every reply is kept as it came; the build script filters them (copies, lost names or numbers).
+A reply line goes to its sentence by its number only; a missing number leaves that rewrite
+empty (kept, dropped by the build script). `--batch 1` is the old one-sentence prompt.
+`--workers` sends that many calls at once (llama.cpp slots). The cache is appended to after
+every call, so a run can be stopped at any time and resumed; at the end it is rewritten in
+the seeded sentence order, so the same replies give the same file whatever the workers'
+timing. Every reply is kept as it came; the build script filters them (copies, lost names
+or numbers).
 
-    python scripts/generate_paraphrase_rewrites.py --sentences 400 --minutes 18
+    python scripts/generate_paraphrase_rewrites.py --sentences 2400 --minutes 30 --workers 2
 """
 
 from __future__ import annotations
