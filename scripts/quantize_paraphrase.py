@@ -388,15 +388,19 @@ def model_card(results: dict[str, Any], training: dict[str, Any]) -> str:
     )
     cfg = training["config"]
     setup = results["setup"]
+    continued = ""
     before = training.get("continued_from")
-    continued = (
-        f" It continued a run of {before['config']['epochs']} epochs on "
-        f"{before['train_pairs']} pairs at lr {before['config']['lr']} "
-        f"({before['train_minutes']} minutes; dev accuracy "
-        f"{max(h['dev_accuracy'] for h in before['history']):.3f})."
-        if before
-        else ""
-    )
+    while before:  # each earlier run this one continued, newest first
+        over = f", {before['oversample']} oversampled" if before.get("oversample") else ""
+        continued += (
+            f" It continued a run of {before['config']['epochs']} epochs on "
+            f"{before['train_pairs']} pairs{over} at lr {before['config']['lr']} "
+            f"({before['train_minutes']} minutes; dev accuracy "
+            f"{max(h['dev_accuracy'] for h in before['history']):.3f})."
+        )
+        before = before.get("continued_from")
+    if training.get("oversample"):
+        continued = f" Pairs of these kinds were repeated: {training['oversample']}." + continued
     return f"""# Paraphrase classifier, int8 (ONNX)
 
 `model.onnx`: all-MiniLM-L6-v2 (a 6-layer BERT, 22.7M parameters) fine-tuned as a sentence
