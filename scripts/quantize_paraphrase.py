@@ -386,6 +386,19 @@ def model_card(results: dict[str, Any], training: dict[str, Any]) -> str:
         f"| {h['epoch']} | {h['train_loss']:.3f} | {h['dev_accuracy']:.3f} | {h['dev_f1']:.3f} |"
         for h in training["history"]
     )
+    kept = [e for h in training["history"] for e in h.get("dev_evals", []) if e.get("kept")]
+    if kept:
+        last = training["history"][-1]
+        stop = " (stopped at its deadline)" if last.get("stopped_at_deadline") else ""
+        epochs += (
+            f"\n\nDev was also scored every few steps{stop}; the weights kept are those of "
+            f"{kept[0]['at']}: dev accuracy {kept[0]['dev_accuracy']:.3f}, F1 "
+            f"{kept[0]['dev_f1']:.3f}."
+        )
+    distinct = training.get("train_pairs_distinct")
+    pairs_text = f"{training['train_pairs']} training pairs" + (
+        f" ({distinct} distinct, some kinds repeated)" if distinct else ""
+    )
     cfg = training["config"]
     setup = results["setup"]
     continued = ""
@@ -399,6 +412,8 @@ def model_card(results: dict[str, Any], training: dict[str, Any]) -> str:
             f"{max(h['dev_accuracy'] for h in before['history']):.3f})."
         )
         before = before.get("continued_from")
+    if training.get("continued_from"):
+        continued += " (Each run's dev accuracy is on its own data's dev split.)"
     if training.get("oversample"):
         continued = f" Pairs of these kinds were repeated: {training['oversample']}." + continued
     return f"""# Paraphrase classifier, int8 (ONNX)
@@ -414,7 +429,7 @@ paraphrase and attention lessons show.
 ## How it was made
 
 1. Data: the project's paraphrase pairs made from real sentences (Wikipedia extracts, the
-   course corpus; `knowledge/paraphrase/DATA.md`): {training["train_pairs"]} training pairs,
+   course corpus; `knowledge/paraphrase/DATA.md`): {pairs_text},
    among them role swaps made of a paraphrase's own words in another order (contrast
    pairs); dev and test come from articles training never saw.
 2. Fine-tuning: `scripts/finetune_paraphrase.py`, base
