@@ -177,7 +177,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     quant = _script("quantize_paraphrase")
     quantization = quant.benchmark(
-        fp32_dir, args.work or settings.path("models", "paraphrase", "onnx"), args.threads, args.runs
+        fp32_dir,
+        args.work or settings.path("models", "paraphrase", "onnx"),
+        args.threads,
+        args.runs,
     )
     rows = quantization["rows"]
     ref = rows[0]
@@ -258,9 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     for file in heldouts:
         first = first_results_file(file)
         if not first.exists():
-            first.write_text(
-                json.dumps({"note": f"first run of {file.name}"} | report, indent=2)
-            )
+            first.write_text(json.dumps({"note": f"first run of {file.name}"} | report, indent=2))
     BENCH_JSON.write_text(
         json.dumps(
             {

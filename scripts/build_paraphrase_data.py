@@ -586,9 +586,11 @@ def _is_list_pair(a, b) -> bool:
     """Two names in one coordination ("A, B and C"): swapping them keeps the meaning, so
     such a swap is no role swap."""
     ra, rb = a.root, b.root
-    return (rb.dep_ == "conj" and (rb.head == ra or rb.head.head == ra)) or (
-        ra.dep_ == "conj" and (ra.head == rb or ra.head.head == rb)
-    ) or (ra.dep_ == rb.dep_ == "conj" and ra.head == rb.head)
+    return (
+        (rb.dep_ == "conj" and (rb.head == ra or rb.head.head == ra))
+        or (ra.dep_ == "conj" and (ra.head == rb or ra.head.head == rb))
+        or (ra.dep_ == rb.dep_ == "conj" and ra.head == rb.head)
+    )
 
 
 def _chunk_of(doc: Doc, token):
@@ -1044,7 +1046,11 @@ def build_split(
             # paraphrase and, with the roles exchanged, its negative ("Y was founded by X"
             # vs "X was founded by Y"), so word order alone decides nothing
             swapped = role_swap(parse(chosen[1]), rng)
-            if swapped and swapped not in (s, chosen[1]) and add(s, swapped, 0, "role-swap", origin):
+            if (
+                swapped
+                and swapped not in (s, chosen[1])
+                and add(s, swapped, 0, "role-swap", origin)
+            ):
                 counts["neg"] += 1
                 counts["role-swap"] += 1
                 continue

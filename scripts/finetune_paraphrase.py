@@ -189,6 +189,7 @@ def train(
         print(json.dumps({"at": where, **metrics}), file=sys.stderr)
         model.train()
         return metrics
+
     for epoch in range(1, config.epochs + 1):
         if max_minutes is not None and history:
             spent = (time.perf_counter() - began) / 60
@@ -314,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.stop_at:
         import datetime as dt
 
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         hh, mm = map(int, args.stop_at.split(":"))
         stop = now.replace(hour=hh, minute=mm, second=0, microsecond=0)
         deadline = stop.timestamp() if stop > now else None

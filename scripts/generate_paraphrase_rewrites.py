@@ -33,9 +33,9 @@ import random
 import re
 import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from core.settings import Settings

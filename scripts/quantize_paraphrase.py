@@ -486,7 +486,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"No fine-tuned model in {fp32_dir}: run scripts/finetune_paraphrase.py first.")
         return 1
     results = benchmark(
-        fp32_dir, args.work or settings.path("models", "paraphrase", "onnx"), args.threads, args.runs
+        fp32_dir,
+        args.work or settings.path("models", "paraphrase", "onnx"),
+        args.threads,
+        args.runs,
     )
     tradeoff_plot(results["rows"], TRADEOFF_PNG)
     RESULTS_JSON.write_text(

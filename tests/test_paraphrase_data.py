@@ -68,7 +68,9 @@ def test_role_swaps_exchange_who_did_what_with_the_same_words(builder, nlp) -> N
         "Brazil defeated Germany in the final.",
         "Germany was defeated by Brazil in the final.",
     }
-    assert builder.voice(active, _rng(), swap=True) == "Germany was defeated by Brazil in the final."
+    assert (
+        builder.voice(active, _rng(), swap=True) == "Germany was defeated by Brazil in the final."
+    )
     assert builder.role_swap(nlp("The cat chased the dog."), random.Random(1)) in (
         "The dog chased the cat.",
         "The cat was chased by the dog.",
@@ -77,7 +79,9 @@ def test_role_swaps_exchange_who_did_what_with_the_same_words(builder, nlp) -> N
         "Oil is heavier than water."
     )
     # names in one list keep the meaning when swapped: no role swap from them
-    assert builder.role_swap(nlp("He worked with Smith, Jones and Brown in London."), _rng()) is None
+    assert (
+        builder.role_swap(nlp("He worked with Smith, Jones and Brown in London."), _rng()) is None
+    )
 
 
 def test_llm_rewrites_that_lose_or_invent_facts_are_dropped(builder) -> None:
