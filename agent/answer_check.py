@@ -155,8 +155,6 @@ def answer_from_result(facts: dict[str, Any] | None, tool_text: str, request: st
     answers: two verdicts of one tool read alike, and the model copies a pattern it sees
     twice in the history."""
     statement = (facts or {}).get("statement") or tool_text
-    asked = " ".join(request.split())
-    if len(asked) > REQUEST_CHARS:
-        asked = asked[: REQUEST_CHARS - 1].rstrip() + "…"
+    asked = artifacts.shorten(" ".join(request.split()), REQUEST_CHARS)
     head = f"For “{asked}”: " if asked else ""
     return f"{head}{statement}\n\n{FALLBACK_NOTE}"

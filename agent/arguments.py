@@ -69,9 +69,11 @@ def passage(text: str) -> str:
         parts = quoted(found)
         return parts[0] if len(parts) == 1 and len(parts[0]) > 0.8 * len(found) - 4 else found
     parts = quoted(text)
+    if len(parts) == 1:
+        return parts[0]
     longer = [p for p in parts if len(p.split()) >= MIN_SENTENCE_WORDS]
-    if len(parts) == 1 or len(longer) == 1:
-        return parts[0] if len(parts) == 1 else longer[0]
+    if len(longer) == 1:
+        return longer[0]
     return named_text(text) if not parts else ""
 
 

@@ -311,9 +311,6 @@ def build_graph(
         # copy it; a follow-up question ("and for computer vision?") needs one to write it out.
         asks = tool.name in QUESTION_TOOLS and state.get("follow_up")
         read = None if asks else read_arguments(tool.name, text, earlier)
-        # A question that leans on the conversation, sent to be written out: if it comes
-        # back still saying "she" with no name, the tool would answer about somebody.
-        asks_back = tool.name in QUESTION_TOOLS and read is None
         if read is not None:
             return read, "read from your message"
         note = ARGUMENTS_NOTE.format(tool=tool.name, description=tool.description)
@@ -324,8 +321,10 @@ def build_graph(
         except Exception:
             args = None
         if args:
+            # A question sent to be written out that comes back still saying "she" with no
+            # name: the tool would answer about somebody.
             pronoun = unnamed_person(str(args.get("question") or args.get("query") or ""))
-            if asks_back and pronoun:
+            if tool.name in QUESTION_TOOLS and pronoun:
                 raise ToolInputError(
                     f"I could not tell who “{pronoun}” is in your question. Please name the "
                     "person, for example: what else did Ada Lovelace write?"
@@ -400,9 +399,10 @@ def build_graph(
         def uncited(text: str) -> str:
             """A citation when this turn found no passage (the model copies the [1] of
             earlier document answers) is taken out, not sent back: the rest may be right."""
-            if passages or not artifacts.cited_numbers(text):
+            cited = artifacts.cited_numbers(text)
+            if passages or not cited:
                 return text
-            marks = ", ".join(f"[{n}]" for n in sorted(artifacts.cited_numbers(text)))
+            marks = ", ".join(f"[{n}]" for n in sorted(cited))
             corrected.append(f"took out {marks}: this turn found no passage to cite")
             return artifacts.without_citations(text)
 

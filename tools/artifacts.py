@@ -173,6 +173,12 @@ def with_sources(answer_text: str, passages: list[dict] | None) -> str:
     return f"{answer_text}{SOURCES_FOUND}{listed})"
 
 
+def shorten(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, marked with "…" where it was cut: quoted
+    inputs and table cells in one-line answers and the fallback's request."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def without_sources(answer_text: str) -> str:
     """The answer as the model wrote it, without the sources `with_sources` named: shown
     back to the model, that line was copied as the model's own, a claim it cannot make."""

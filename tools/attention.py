@@ -436,10 +436,8 @@ def attention_lesson(
 def shown_input(sentence: str, sentence_b: str = "") -> str:
     """The input as the answer quotes it (the sentence names the turn: two views of one
     thread then do not open alike)."""
-    text = (
-        " ".join(f"{sentence} / {sentence_b}".split()) if sentence_b else " ".join(sentence.split())
-    )
-    return text if len(text) <= LEAD_INPUT_CHARS else text[: LEAD_INPUT_CHARS - 1].rstrip() + "…"
+    text = f"{sentence} / {sentence_b}" if sentence_b else sentence
+    return artifacts.shorten(" ".join(text.split()), LEAD_INPUT_CHARS)
 
 
 def before_after(base: AttentionResult, tuned: AttentionResult) -> dict[str, Any]:

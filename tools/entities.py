@@ -808,6 +808,11 @@ def icl_comparison(zero: Recognition, one: Recognition) -> dict[str, Any]:
     }
 
 
+def link_words(link: Link) -> str:
+    """Where a link went, in words for the model and the answer's lead."""
+    return f"Wikipedia: {link.title}" if link.linked else f"not linked: {link.reason}"
+
+
 def link_cell(link: Link) -> str:
     if link.linked:
         return f"[{link.title}]({link.url})"
@@ -945,8 +950,7 @@ def summary_text(result: EntityResult) -> str:
         f"to Wikipedia (threshold {LINK_THRESHOLD})."
     ]
     for link in result.links:
-        where = f"Wikipedia: {link.title}" if link.linked else f"not linked: {link.reason}"
-        lines.append(f"- {link.text} ({link.label}) -> {where}")
+        lines.append(f"- {link.text} ({link.label}) -> {link_words(link)}")
     if result.notes:
         lines += ["", *result.notes]
     if not result.links:
@@ -967,9 +971,7 @@ def entity_facts(result: EntityResult) -> dict[str, Any]:
         for link in result.links
     )
     shown = "; ".join(
-        f"{link.text} ({link.label}, "
-        + (f"Wikipedia: {link.title})" if link.linked else f"not linked: {link.reason})")
-        for link in result.links[:LEAD_ENTITIES]
+        f"{link.text} ({link.label}, {link_words(link)})" for link in result.links[:LEAD_ENTITIES]
     )
     more = len(result.links) - LEAD_ENTITIES
     recognizer = "spaCy" if result.mode == "spacy" else "The LLM"

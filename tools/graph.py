@@ -224,7 +224,7 @@ def rows_lead(answer: GraphAnswer) -> str:
     shown = answer.rows[:LEAD_ROWS]
 
     def row_text(row: list[Any]) -> str:
-        values = [shorten(str(cell(v)), LEAD_CELL_CHARS) for v in row]
+        values = [artifacts.shorten(str(cell(v)), LEAD_CELL_CHARS) for v in row]
         return values[0] + (f" ({', '.join(values[1:])})" if len(values) > 1 else "")
 
     n = len(answer.rows)
@@ -236,10 +236,6 @@ def rows_lead(answer: GraphAnswer) -> str:
         f"{found} returned {n} row{'s' if n != 1 else ''} ({', '.join(answer.columns)}): "
         f"{'; '.join(row_text(r) for r in shown)}{more}."
     )
-
-
-def shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _tool_text(answer: GraphAnswer) -> str:
