@@ -56,10 +56,12 @@ def classifier(label: str, p: float = 0.9):
     return lambda text: (label, p)
 
 
-def assistant_with(model, settings, checkpointer, router=None, lessons=None) -> Assistant:
+def assistant_with(
+    model, settings, checkpointer, router=None, lessons=None, tools=(find_entities,)
+) -> Assistant:
     a = Assistant(settings, checkpointer)
     a._graphs[settings] = build_graph(
-        model, [find_entities], settings, checkpointer, semantic_router=router, lessons=lessons
+        model, list(tools), settings, checkpointer, semantic_router=router, lessons=lessons
     )
     return a
 
@@ -279,11 +281,9 @@ async def test_an_answer_with_a_lead_opens_with_it_and_the_model_writes_on(setti
     streamed before the model's first token, and kept at the head of the answer."""
     model = ScriptedChatModel(script=["She was a mathematician."])
     async with open_checkpointer(settings) as cp:
-        a = Assistant(settings, cp)
-        a._graphs[settings] = build_graph(
-            model, [find_entities_with_lead], settings, cp,
-            semantic_router=classifier("find_entities"),
-        )  # fmt: skip
+        a = assistant_with(
+            model, settings, cp, classifier("find_entities"), tools=[find_entities_with_lead]
+        )
         turn = [e async for e in a.run_turn("Entities in: Ada wrote.", "t")]
     tokens = [e.text for e in turn if isinstance(e, events.Token)]
     assert tokens[0] == "spaCy found 1 entity: Ada (person). "
@@ -495,11 +495,9 @@ async def test_a_question_pointing_back_is_written_out_by_the_model(settings):
         ]
     )
     async with open_checkpointer(settings) as cp:
-        a = Assistant(settings, cp)
-        a._graphs[settings] = build_graph(
-            model, [query_knowledge_graph], settings, cp,
-            semantic_router=classifier("query_knowledge_graph"),
-        )  # fmt: skip
+        a = assistant_with(
+            model, settings, cp, classifier("query_knowledge_graph"), tools=[query_knowledge_graph]
+        )
         first = await a.ainvoke("Who wrote about RAG?", "t")
         second = await a.ainvoke("what else has he written?", "t")
     assert first["tool_calls"][0]["args"] == {"question": "Who wrote about RAG?"}
@@ -519,11 +517,9 @@ async def test_a_question_still_saying_she_with_no_name_is_asked_back_not_sent(s
         ]
     )
     async with open_checkpointer(settings) as cp:
-        a = Assistant(settings, cp)
-        a._graphs[settings] = build_graph(
-            model, [query_knowledge_graph], settings, cp,
-            semantic_router=classifier("query_knowledge_graph"),
-        )  # fmt: skip
+        a = assistant_with(
+            model, settings, cp, classifier("query_knowledge_graph"), tools=[query_knowledge_graph]
+        )
         await a.ainvoke("Who wrote Hybrid Search?", "t")
         second = await a.ainvoke("what else did she write?", "t")
     (result,) = second["tool_results"]
