@@ -104,7 +104,7 @@ async def startup() -> None:
     Runtime.exit_stack = contextlib.AsyncExitStack()
     checkpointer = await Runtime.exit_stack.enter_async_context(open_checkpointer(SETTINGS))
     Runtime.assistant = Assistant(SETTINGS, checkpointer)
-    await asyncio.to_thread(Runtime.assistant.graph)  # load the tools before the first user
+    await asyncio.to_thread(Runtime.assistant.load)  # before the first user, not beside them
     Runtime.warm_up = asyncio.create_task(_warm_up(Runtime.assistant))
 
 

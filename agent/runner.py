@@ -24,7 +24,7 @@ from langgraph.errors import GraphRecursionError
 from agent import events
 from agent.graph import RECURSION_LIMIT, build_graph, current_turn
 from agent.providers import local_server, make_chat_model
-from agent.semantic_router import semantic_route
+from agent.semantic_router import classifier, semantic_route
 from agent.threads import ThreadOwners
 from core.errors import ToolInputError
 from core.settings import Settings
@@ -180,6 +180,14 @@ class Assistant:
             )
         return self._graphs[settings]
 
+    def load(self) -> None:
+        """Before the app serves anyone, in one thread: the tools and the router's classifier
+        (with them torch, scikit-learn and SciPy). Imported from two threads at once, as the
+        first turn's router and the background warm-up did, SciPy looks up `torch.Tensor`
+        on a half-imported torch and the turn fails (seen in CI)."""
+        self.graph()
+        classifier()
+
     async def prepare(self, settings: Settings) -> None:
         """Before a turn: bring the local LLM back if it died, so one crash costs one turn."""
         if settings.provider == "local":
@@ -190,6 +198,7 @@ class Assistant:
         llama.cpp caches the system prompt, and each tool's own preparation (indexes, the
         graph server, its prompt's prefix in its slot), side by side."""
         settings = settings or self.settings
+        await asyncio.to_thread(self.load)
         self.graph(settings)
 
         async def turn() -> None:

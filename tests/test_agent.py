@@ -544,3 +544,18 @@ def test_an_answer_cut_by_the_token_cap_ends_at_its_last_whole_sentence():
     assert whole_sentences("It found 3.5 percent of a very long clause") == (
         "It found 3.5 percent of a very long clause…"
     )
+
+
+async def test_load_readies_the_tools_and_the_router_classifier_in_one_go(settings, monkeypatch):
+    """The app calls `load` in one thread before it serves anyone. Left to the first turn,
+    the router imported scikit-learn beside the warm-up's torch import, and SciPy failed on
+    the half-imported torch: the learner saw "something went wrong" (CI)."""
+    import agent.runner
+
+    loaded: list[str] = []
+    monkeypatch.setattr(agent.runner, "classifier", lambda: loaded.append("router classifier"))
+    async with open_checkpointer(settings) as cp:
+        a = Assistant(settings, cp)
+        monkeypatch.setattr(a, "graph", lambda s=None: loaded.append("tools"))
+        a.load()
+    assert loaded == ["tools", "router classifier"]

@@ -331,7 +331,9 @@ def test_eight_turn_conversation_in_one_thread(app_server, browser_page):
         done.append(turn)
     users = [s for s in page.evaluate(READ_STEPS) if s["type"] == "user_message"]
     assert len(users) == len(CONVERSATION)
-    assert not failures, "\n\n".join(failures)
+    # A turn that failed inside the app logged its traceback there: show it with the failure.
+    errors = server.log.read_text(errors="replace").split(" - ERROR - ")[1:]
+    assert not failures, "\n\n".join(failures + [f"app log: {e[-2500:]}" for e in errors])
 
 
 def test_entity_view_explains_links_and_compares_zero_and_one_shot(app_server, browser_page):
