@@ -138,6 +138,16 @@ def current_turn(messages: Sequence[AnyMessage]) -> list[AnyMessage]:
     return list(messages)
 
 
+def earlier_follow_up(messages: Sequence[AnyMessage], tool: str) -> Any:
+    """What the tool's latest result before this turn asked to get back with a follow-up
+    question (its artifact's `follow_up`), or None."""
+    for m in reversed(messages[: latest_user_index(messages)]):
+        if isinstance(m, ToolMessage) and m.name == tool:
+            artifact = m.artifact if isinstance(m.artifact, dict) else {}
+            return artifact.get("follow_up")
+    return None
+
+
 def latest_user_index(messages: Sequence[AnyMessage]) -> int:
     for i in range(len(messages) - 1, -1, -1):
         if isinstance(messages[i], HumanMessage):
@@ -281,15 +291,17 @@ def build_graph(
             turn["follow_up"] = label == FOLLOW_UP
             guess = f"{label} → {choice}" if label == FOLLOW_UP else label
             note = f"classifier: {guess}, p = {score:.2f}"
-            if score >= settings.route_threshold and choice in (*names, "none"):
+            confident = score >= settings.route_threshold and choice in (*names, "none")
+            if confident and label in NEEDS_GIVEN_TEXT and read_arguments(label, text) is None:
+                # "Does BERT give 'bank' one vector in both sentences?" reads like the
+                # attention lesson, but gives no sentence: the classifier's best guess is
+                # impossible, so it is as good as unsure, and the LLM router decides.
+                note += f", but {label} needs a text you give (quoted, or after a colon); "
+            elif confident:
                 note += f" ≥ {settings.route_threshold:.2f}, so the LLM router was not asked"
-                if label in NEEDS_GIVEN_TEXT and read_arguments(label, text) is None:
-                    # "Does BERT give 'bank' one vector in both sentences?" reads like the
-                    # attention lesson, but it asks about a concept and gives no sentence.
-                    note += f"; but {label} needs a text you give (quoted, or after a colon): none"
-                    choice = "none"
                 return turn | {"route": choice, "route_note": note}
-            note += f" (not confident, threshold {settings.route_threshold:.2f}); "
+            else:
+                note += f" (not confident, threshold {settings.route_threshold:.2f}); "
         try:
             reply = await router.ainvoke(router_prompt(tool_list, messages[window:]))
         except Exception:  # the answer node will meet the same fault and report it
@@ -313,6 +325,12 @@ def build_graph(
         read = None if asks else read_arguments(tool.name, text, earlier)
         if read is not None:
             return read, "read from your message"
+        before = earlier_follow_up(state["messages"], tool.name) if earlier else None
+        plain = read_arguments(tool.name, text)
+        if before is not None and plain is not None:
+            # The tool builds on its own previous result (the graph: the previous question,
+            # query and rows), so nothing is rewritten first: one model call fewer.
+            return {**plain, "earlier": before}, "your question as it is, with the previous one"
         note = ARGUMENTS_NOTE.format(tool=tool.name, description=tool.description)
         filler = model.bind(response_format=arguments_format(tool)).with_config(tags=["arguments"])
         try:

@@ -611,23 +611,26 @@ def shape_problems(question: str, cypher: str) -> list[str]:
 
 
 def question_problems(
-    question: str, cypher: str, names: Names, examples: Sequence[Example]
+    question: str, cypher: str, names: Names, examples: Sequence[Example], context: str = ""
 ) -> list[str]:
     """What the query leaves out of the question, adds to it from an example, or gets wrong
-    about the names and the shape of the answer it asks for."""
+    about the names and the shape of the answer it asks for. `context`: what a follow-up
+    question builds on (the question before it, its query and rows), where the query may
+    also take its names from."""
+    given = f"{context} {question}" if context else question
     problems = [
         f"it never uses {term!r} from the question (every name, title and year the question "
         "states is a condition)"
         for term in ignored_terms(question, cypher, names)
     ]
-    copied = copied_terms(question, cypher, examples)
+    copied = copied_terms(given, cypher, examples)
     problems += [
         f"it filters on {term!r}, copied from an example: the question does not mention it"
         for term in copied
     ]
     problems += [
         f"it filters on {term!r}, which the question does not mention"
-        for term in unasked_names(question, cypher, names)
+        for term in unasked_names(given, cypher, names)
         if term not in copied
     ]
     if LIST_QUESTION.search(question) and not COUNT_QUESTION.search(question):

@@ -74,13 +74,14 @@ VECTOR_AUTHORS_QUERY = (
 )
 ASKS_FOR_PEOPLE = re.compile(
     r"\b(?:who|whom|which|what)\b[^?]{0,20}?\b(?:researchers?|authors?|scientists?|people|"
-    r"writers?)\b|^\s*who\b",
+    r"writers?)\b|^\s*who\b|\bwho\s+(?:wrote|writes|authored|co-?authored|published)\b",
     re.IGNORECASE,
 )
 
 
 FEW_SHOT_K = 3
 MAX_QUERIES = 3  # the first query and up to two repairs
+EARLIER_ROWS = 5  # rows of the previous answer a follow-up sees
 
 
 def nearest(scores: np.ndarray, k: int) -> list[int]:
@@ -173,6 +174,14 @@ Rules:
 Examples:
 {examples}"""
 
+FOLLOW_UP = """That query's first rows were:
+{rows}
+
+Now a follow-up. It may leave out what the question above said or refer back to it ("and
+for X?", "he", "them", "that one"): take those names from the question, the query or the
+rows above, and write a new query.
+{request}"""
+
 FOUND_NOTHING = """It ran but found nothing. Check each name against the schema's values, drop
 any filter the question did not ask for, and follow the arrow directions of the schema."""
 
@@ -210,7 +219,11 @@ def repair_hint(cypher: str, error: str) -> str:
 
 
 def build_messages(
-    store: GraphStore, schema: GraphSchema, examples: Sequence[Example], request: str
+    store: GraphStore,
+    schema: GraphSchema,
+    examples: Sequence[Example],
+    request: str,
+    earlier: Earlier | None = None,
 ) -> list[BaseMessage]:
     """The system prompt (rules, schema and the `always` examples: the same for every
     question, so the LLM server reuses its cached prefix), then each chosen example as a
@@ -229,6 +242,11 @@ def build_messages(
     for example in examples:
         messages.append(HumanMessage(f"Question: {example.question}"))
         messages.append(AIMessage(f"```cypher\n{example.cypher.replace('{index}', index)}\n```"))
+    if earlier is not None:  # the conversation's previous question, as its last turn
+        messages.append(HumanMessage(f"Question: {earlier.question}"))
+        messages.append(AIMessage(f"```cypher\n{earlier.cypher}\n```"))
+        rows = "\n".join(f"- {row}" for row in earlier.rows) or "(no rows)"
+        request = FOLLOW_UP.format(rows=rows, request=request)
     return [*messages, HumanMessage(request)]
 
 
@@ -253,6 +271,34 @@ def extract_cypher(reply: str) -> str:
     return text.strip().rstrip(";").strip()
 
 
+@dataclass(frozen=True)
+class Earlier:
+    """The previous question to this tool in the conversation, its query and its first rows:
+    what a follow-up ("and for computer vision?", "what else has he written?") builds on.
+    Shown to the model as the turn before the follow-up, it edits a query it can see
+    instead of the agent first rewriting the question, a call that lost the question's
+    shape ("how many") or its subject as often as it kept them."""
+
+    question: str
+    cypher: str
+    rows: tuple[str, ...] = ()
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Earlier | None:
+        if not data or not data.get("question") or not data.get("cypher"):
+            return None
+        return cls(
+            str(data["question"]), str(data["cypher"]), tuple(map(str, data.get("rows") or ()))
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"question": self.question, "cypher": self.cypher, "rows": list(self.rows)}
+
+    def context(self) -> str:
+        """The words a follow-up may take its names from."""
+        return " ".join([self.question, self.cypher, *self.rows])
+
+
 @dataclass
 class GraphAnswer:
     question: str
@@ -267,13 +313,22 @@ class GraphAnswer:
     attempts: list[dict[str, str]] = field(default_factory=list)  # every query run
     notes: list[str] = field(default_factory=list)  # corrections a learner should see (markdown)
     examples: list[str] = field(default_factory=list)  # the few-shot questions the model saw
+    earlier: Earlier | None = None  # the previous question a follow-up was built on
     edges: list[tuple[str, str, str, str, str]] = field(default_factory=list)
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "edges"} | {
-            "edges": [list(e) for e in self.edges]
+        return {k: v for k, v in self.__dict__.items() if k not in ("edges", "earlier")} | {
+            "edges": [list(e) for e in self.edges],
+            "earlier": self.earlier.to_dict() if self.earlier else None,
         }
+
+    def follow_up(self) -> dict[str, Any] | None:
+        """What a follow-up question needs from this answer (see `Earlier`)."""
+        if not self.cypher or self.error or self.refused:
+            return None
+        rows = tuple(", ".join(cell(v) for v in row) for row in self.rows[:EARLIER_ROWS])
+        return Earlier(self.question, self.cypher, rows).to_dict()
 
 
 def _content(reply: Any) -> str:
@@ -350,8 +405,11 @@ def corrected(cypher: str, schema: GraphSchema) -> tuple[str, list[str]]:
     return cypher, notes
 
 
-def answer_question(store: GraphStore, llm: BaseChatModel, question: str) -> GraphAnswer:
-    """Question → Cypher → rows → answer in words.
+def answer_question(
+    store: GraphStore, llm: BaseChatModel, question: str, earlier: Earlier | None = None
+) -> GraphAnswer:
+    """Question → Cypher → rows → answer in words. With `earlier`, the question is a
+    follow-up to that one, shown to the model before it (see `Earlier`).
 
     Up to two more model calls, each a fresh request with the failed query and what was
     wrong: a database error, a label, type or property the graph lacks, a mismatch with the
@@ -367,7 +425,7 @@ def answer_question(store: GraphStore, llm: BaseChatModel, question: str) -> Gra
             "Ask a question about the research articles, for example "
             "'How many articles did Amara Okafor publish?'."
         )
-    result = GraphAnswer(question)
+    result = GraphAnswer(question, earlier=earlier)
     if WRITE_REQUEST.search(question):
         result.refused = (
             "This tool only reads the knowledge graph: requests to delete, create or change "
@@ -393,10 +451,17 @@ def answer_question(store: GraphStore, llm: BaseChatModel, question: str) -> Gra
         return result
 
     schema = read_schema(store)
-    examples = choose_examples(question, store.settings, names)
+    # A follow-up takes its shape from the question before it as much as from itself.
+    asked = f"{earlier.question} {question}" if earlier else question
+    context = earlier.context() if earlier else ""
+    examples = choose_examples(asked, store.settings, names)
     result.examples = [e.question for e in examples]
     always = [e for e in example_bank() if e.always]
-    messages = build_messages(store, schema, examples, f"Question: {question}")
+
+    def request(text: str) -> list[BaseMessage]:
+        return build_messages(store, schema, examples, text, earlier)
+
+    messages = request(f"Question: {question}")
     runs: list[tuple[tuple[bool, bool], str, ReadResult]] = []  # (rank, cypher, rows)
     for attempt in range(MAX_QUERIES):
         last = attempt == MAX_QUERIES - 1
@@ -410,7 +475,7 @@ def answer_question(store: GraphStore, llm: BaseChatModel, question: str) -> Gra
             if missing := schema_problems(result.cypher, schema):
                 problems.append("Not in this graph: " + "; ".join(missing) + ".")
             # The last query runs even if it still misreads the question: its rows may help.
-            unasked = question_problems(question, result.cypher, names, shown)
+            unasked = question_problems(question, result.cypher, names, shown, context)
             if unasked and not last:
                 problems.append("It does not match the question: " + "; ".join(unasked) + ".")
             if problems:
@@ -428,9 +493,9 @@ def answer_question(store: GraphStore, llm: BaseChatModel, question: str) -> Gra
             if last:
                 result.error = error
                 break
-            copied = copied_terms(question, result.cypher, shown)
+            copied = copied_terms(f"{context} {question}", result.cypher, shown)
             if copied:  # show other examples, or the model copies the same name again
-                examples = choose_examples(question, store.settings, names, avoid=frozenset(copied))
+                examples = choose_examples(asked, store.settings, names, avoid=frozenset(copied))
                 result.notes.append(
                     f"The query copied {', '.join(map(repr, copied))} from an example, so the "
                     "repair was shown other examples:\n"
@@ -442,7 +507,7 @@ def answer_question(store: GraphStore, llm: BaseChatModel, question: str) -> Gra
             repair = REPAIR.format(
                 question=question, cypher=result.cypher, error=error[:600], hint=hint
             )
-            messages = build_messages(store, schema, examples, repair)
+            messages = request(repair)
             continue
         result.attempts.append({"cypher": result.cypher, "error": ""})
         runs.append(((not unasked, not _looks_empty(rows.rows)), result.cypher, rows))
@@ -454,7 +519,7 @@ def answer_question(store: GraphStore, llm: BaseChatModel, question: str) -> Gra
         repair = REPAIR.format(
             question=question, cypher=result.cypher, error=FOUND_NOTHING, hint=""
         )
-        messages = build_messages(store, schema, examples, repair)
+        messages = request(repair)
     if runs and not result.refused:
         # The best query that ran: one that fits the question and finds something, the
         # latest of equals. A repair can be worse than the query it replaced.

@@ -4,10 +4,11 @@ errors, the answer check, the shared prompt prefix, history per thread, and bad 
 from __future__ import annotations
 
 import json
+from typing import Annotated
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
-from langchain_core.tools import tool
+from langchain_core.tools import InjectedToolArg, tool
 
 from agent import events
 from agent.graph import (
@@ -465,13 +466,16 @@ async def test_the_llm_router_cannot_send_a_message_without_a_text_to_a_text_too
 async def test_a_confident_classifier_cannot_send_a_message_without_a_text_either(settings):
     """ "Does BERT give 'bank' the same vector in both sentences?" was sent to the attention
     view with p = 0.39 and answered with a head summary: a concept question about a text
-    tool is answered without it, and a text given still goes to the tool."""
-    model = ScriptedChatModel(script=["An entity is a named thing."])
+    tool is answered without it. The classifier's impossible guess counts as unsure, so the
+    LLM router is asked (it may see a follow-up to the course), under the same rule."""
+    model = ScriptedChatModel(script=[route("find_entities"), "An entity is a named thing."])
     result = await run(
         model, settings, "what counts as an entity anyway?", router=classifier("find_entities")
     )
     assert result["tool_calls"] == [] and result["answer"] == "An entity is a named thing."
     assert "needs a text you give" in result["route_note"]
+    assert "the LLM router chose find_entities" in result["route_note"]
+    assert len(model.calls) == 2  # the router, then the answer
 
 
 @tool(response_format="content_and_artifact")
@@ -525,6 +529,38 @@ async def test_a_question_still_saying_she_with_no_name_is_asked_back_not_sent(s
     (result,) = second["tool_results"]
     assert "could not tell who “she” is" in result["content"]
     assert second["tool_calls"][0]["args"] == {}  # the graph was not asked
+
+
+@tool("query_knowledge_graph", response_format="content_and_artifact")
+def graph_with_memory(
+    question: str, earlier: Annotated[dict | None, InjectedToolArg] = None
+) -> tuple[str, dict]:
+    """Answer a question from the knowledge graph."""
+    found = "Pruning Heads (2019)" if earlier else "Amara Okafor"
+    result = artifacts.artifact("query_knowledge_graph", [artifacts.markdown(found)])
+    result["facts"] = artifacts.facts(must=[[found]], statement=f"Found {found}.")
+    result["follow_up"] = {"question": question, "rows": [found]}
+    return f"Rows: {found}", result
+
+
+async def test_a_follow_up_to_a_tool_that_keeps_its_context_is_sent_as_it_is(settings):
+    """A tool whose result carries `follow_up` gets it back with the next question that
+    points back to it, as `earlier`: no model call writes the question out first."""
+    model = ScriptedChatModel(
+        script=["Amara Okafor wrote about RAG.", "He also wrote Pruning Heads (2019)."]
+    )
+    async with open_checkpointer(settings) as cp:
+        a = assistant_with(
+            model, settings, cp, classifier("query_knowledge_graph"), tools=[graph_with_memory]
+        )
+        await a.ainvoke("Who wrote about RAG?", "t")
+        second = await a.ainvoke("what else has he written?", "t")
+    earlier = {"question": "Who wrote about RAG?", "rows": ["Amara Okafor"]}
+    assert second["tool_calls"][0]["args"] == {
+        "question": "what else has he written?", "earlier": earlier,
+    }  # fmt: skip
+    assert len(model.calls) == 2  # the two answers, no argument call
+    assert "Pruning Heads" in second["answer"]
 
 
 def test_a_person_pronoun_without_a_name_is_found():

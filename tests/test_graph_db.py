@@ -467,3 +467,35 @@ def test_restart_keeps_the_graph(store: GraphStore, settings: Settings) -> None:
         rows = run_guarded(again, query + "YIELD node RETURN node.title", "fake news").rows
         assert len(rows) == 1
     assert not _port_open(settings.graph_bolt_port)
+
+
+def test_a_follow_up_edits_the_previous_query_in_one_call(store: GraphStore, settings) -> None:
+    """ "And what did the first of them write?" names nobody: the tool gets its previous
+    question, query and rows back (the artifact's `follow_up`, passed as `earlier`), shows
+    them to the model as the turn before, and accepts a name taken from those rows."""
+    titles = (
+        "MATCH (r:Researcher {name: 'Amara Okafor'})-[:PUBLISHED]->(a:Article) "
+        "RETURN a.title AS title"
+    )
+    llm = ScriptedChatModel(script=[f"```cypher\n{PAIRS}\n```", titles], calls=[])
+    (tool,) = make_tools(ToolContext(settings, lambda: llm))
+    first = tool.invoke(
+        {"type": "tool_call", "id": "1", "name": tool.name,
+         "args": {"question": "Which researchers wrote more than one article together?"}}
+    )  # fmt: skip
+    earlier = first.artifact["follow_up"]
+    assert earlier["cypher"] == PAIRS and "Amara Okafor, Priya Nair, 3" in earlier["rows"]
+    follow = "and what did the first of them write?"
+    second = tool.invoke(
+        {"type": "tool_call", "id": "2", "name": tool.name,
+         "args": {"question": follow, "earlier": earlier}}
+    )  # fmt: skip
+    prompt = llm.calls[1]["messages"]
+    assert prompt[-2].content == f"```cypher\n{PAIRS}\n```"
+    assert prompt[-3].content == "Question: Which researchers wrote more than one article together?"
+    assert "Amara Okafor, Priya Nair, 3" in prompt[-1].content and follow in prompt[-1].content
+    assert len(llm.calls) == 2  # no repair: the name came from the rows the model was shown
+    parts = second.artifact["parts"]
+    assert any(p["kind"] == "code" and p["content"] == titles for p in parts)
+    assert any("A follow-up" in p.get("content", "") for p in parts)
+    assert second.artifact["follow_up"]["question"] == follow

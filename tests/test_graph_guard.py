@@ -35,6 +35,7 @@ from knowledge.cypher_guard import MAX_VECTOR_K, WriteRefused, cap_vector_k, che
 from knowledge.graph_load import DATASET, parse_articles
 from knowledge.graph_store import CLIENT_GRACE_S, GraphStore, QueryTimeout, ReadResult
 from knowledge.text2cypher import (
+    ASKS_FOR_PEOPLE,
     MAX_QUERIES,
     WRITE_REQUEST,
     answer_question,
@@ -214,6 +215,22 @@ NAMES_ONLY = (
 )  # fmt: skip
 def test_similarity_questions_go_to_the_vector_index(question: str, theme: str) -> None:
     assert similarity_theme(NAMES_ONLY, question) == theme
+
+
+@pytest.mark.parametrize(
+    ("question", "people"),
+    [
+        ("Which researchers published articles about fairness?", True),
+        ("Who has written about retrieval?", True),
+        ("Is there a paper about pruning attention heads? Who wrote it?", True),
+        ("Which articles are about fairness?", False),
+        ("Find papers on privacy, with their dates.", False),
+    ],
+)
+def test_a_vector_search_for_people_returns_the_authors(question: str, people: bool) -> None:
+    """ "Is there a paper about X? who wrote it" got five titles and no author: the
+    question asks for people wherever "who wrote" stands, not only at its start."""
+    assert bool(ASKS_FOR_PEOPLE.search(question)) is people
 
 
 SCHEMA = frozenset(

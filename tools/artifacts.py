@@ -20,7 +20,10 @@ passage n of the artifact's `passages`, a list of numbered passages (`{"n": int,
 ...}`, see `artifact(passages=...)`); `cited_passages()` says which ones an answer used.
 
 An artifact may also carry `facts` (see `facts()`): what an answer about the result must
-state, which the agent checks before a turn ends.
+state, which the agent checks before a turn ends; and `follow_up`, a JSON-able value the
+tool wants back when the learner's next question to it points back to this one ("and for
+computer vision?"): the agent passes it as the tool's `earlier` argument, which the model
+never fills in (`InjectedToolArg`).
 """
 
 from __future__ import annotations

@@ -12,11 +12,14 @@ import argparse
 import json
 import re
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
+
+from langchain_core.tools import InjectedToolArg
 
 from core.errors import ToolInputError
 from knowledge.cypher_guard import check_read_only
 from knowledge.text2cypher import (
+    Earlier,
     GraphAnswer,
     answer_question,
     cell,
@@ -168,6 +171,14 @@ def build_artifact(store: GraphStore, answer: GraphAnswer) -> dict[str, Any]:
                     f"```cypher\n{failed['cypher']}\n```\n`{failed['error']}`"
                 )
             )
+    if answer.earlier is not None:
+        parts.append(
+            artifacts.markdown(
+                "A follow-up: the model saw your previous graph question as the turn before "
+                f"this one (“{answer.earlier.question}”, its query and its first rows), so it "
+                "could take the names it needed from there."
+            )
+        )
     parts += [artifacts.markdown(note) for note in answer.notes]
     if answer.examples:
         listed = "\n".join(f"- {q}" for q in answer.examples)
@@ -190,6 +201,8 @@ def build_artifact(store: GraphStore, answer: GraphAnswer) -> dict[str, Any]:
             parts.append(artifacts.plotly(graph_figure(edges), "Graph"))
     result = artifacts.artifact(TOOL_NAME, parts, summary=answer.answer.splitlines()[0])
     result["facts"] = answer_facts(answer)
+    if follow_up := answer.follow_up():
+        result["follow_up"] = follow_up
     return result
 
 
@@ -267,7 +280,9 @@ def make_tools(ctx: ToolContext) -> list[BaseTool]:
     from langchain_core.tools import tool
 
     @tool(TOOL_NAME, response_format="content_and_artifact")
-    def query_knowledge_graph(question: str) -> tuple[str, dict[str, Any]]:
+    def query_knowledge_graph(
+        question: str, earlier: Annotated[dict | None, InjectedToolArg] = None
+    ) -> tuple[str, dict[str, Any]]:
         """Answer a question about research articles, researchers, co-authors, topics,
         subtopics or publication dates from the knowledge graph, by writing a Cypher query.
         Also finds articles about a theme by meaning (vector search). Read-only."""
@@ -275,7 +290,7 @@ def make_tools(ctx: ToolContext) -> list[BaseTool]:
 
         try:
             store = open_graph(ctx.settings)
-            answer = answer_question(store, ctx.chat_model(), question)
+            answer = answer_question(store, ctx.chat_model(), question, Earlier.from_dict(earlier))
             return _tool_text(answer), build_artifact(store, answer)
         except (ToolInputError, GraphStoreError) as exc:
             message = str(exc)
