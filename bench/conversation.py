@@ -1,7 +1,7 @@
 """Whole conversations, as a learner meets them: many turns in one thread, through the
 app's own runner (`Assistant.run_turn`), with the real tools and the local LLM.
 
-    python -m bench.conversation [--only c1,c3] [--turns N]
+    python -m bench.conversation [--only c1,c3] [--turns N] [--set FILE] [--save NAME]
 
 The set is `bench/data/conversations.jsonl`, written by a helper who saw neither the
 prompts, the router's examples nor the routing sets: one conversation a line, `{"id",
@@ -275,7 +275,9 @@ def report(result: dict[str, Any]) -> str:
     )
 
 
-async def main(only: Sequence[str], max_turns: int | None, out: Path = RESULTS) -> int:
+async def main(
+    only: Sequence[str], max_turns: int | None, out: Path = RESULTS, path: Path = CONVERSATIONS
+) -> int:
     import tempfile
 
     from agent.llm_server import LocalLLMServer, free_port
@@ -284,7 +286,7 @@ async def main(only: Sequence[str], max_turns: int | None, out: Path = RESULTS) 
     from bench.report import machine
     from core.settings import Settings
 
-    conversations = [c for c in load_conversations() if not only or c["id"] in only]
+    conversations = [c for c in load_conversations(path) if not only or c["id"] in only]
     settings = Settings.from_env({"llm_port": free_port()})
     with tempfile.TemporaryDirectory() as tmp, LocalLLMServer(settings):
         local = settings.with_(data_dir=Path(tmp), graph_bolt_port=free_port(),
@@ -299,7 +301,7 @@ async def main(only: Sequence[str], max_turns: int | None, out: Path = RESULTS) 
             for text in PROMPTS:
                 await assistant.ainvoke(text, f"warm-{uuid.uuid4().hex[:6]}", "bench")
             result = await measure_conversations(assistant, conversations, max_turns)
-    result["machine"] = machine()
+    result["set"], result["machine"] = path.name, machine()
     print(report(result))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, ensure_ascii=False, default=str))
@@ -312,6 +314,8 @@ if __name__ == "__main__":
     ap.add_argument("--only", default="", help="comma-separated conversation ids")
     ap.add_argument("--turns", type=int, default=None, help="first N turns of each")
     ap.add_argument("--save", default="conversation", help="results file name, no .json")
+    ap.add_argument("--set", type=Path, default=CONVERSATIONS, help="a conversation set (.jsonl)")
     args = ap.parse_args()
     out = RESULTS.with_name(f"{args.save}.json")
-    raise SystemExit(asyncio.run(main([c for c in args.only.split(",") if c], args.turns, out)))
+    only = [c for c in args.only.split(",") if c]
+    raise SystemExit(asyncio.run(main(only, args.turns, out, args.set)))
