@@ -77,6 +77,10 @@ ABOUT = "about"  # the route of "what can you teach me?": answered from the tool
 # when the message holds that text (a follow-up is routed by the classifier instead).
 NEEDS_GIVEN_TEXT = ("find_entities", "show_attention", "check_paraphrase")
 ROUTER_HISTORY = 6  # messages of conversation the LLM router sees, for follow-ups
+# Below this, the classifier's "none" for a message that gives a text is not trusted alone:
+# on the routing sets and the conversation set, 7 messages got "none" under 0.5, one of them
+# a request for the attention view on a quoted sentence (the others give no text).
+NONE_SURE = 0.5
 RECURSION_LIMIT = 8  # route, act, answer: a fixed shape never needs more
 # An answer is a few sentences; at ~11 tokens/s on two cores every 100 tokens is 9 s.
 ANSWER_MAX_TOKENS = 110
@@ -268,6 +272,10 @@ def build_graph(
     by_name = {t.name: t for t in tools}
     names = list(by_name)
     router = (router_model or model).bind(response_format=route_format(names))
+
+    def gives_text(text: str) -> bool:
+        return any(read_arguments(t, text) is not None for t in NEEDS_GIVEN_TEXT if t in by_name)
+
     tool_list = "Tools:\n" + "\n".join(
         f"- {t.name}: {t.description.split('. ')[0]}." for t in tools
     )
@@ -297,6 +305,11 @@ def build_graph(
                 # attention lesson, but gives no sentence: the classifier's best guess is
                 # impossible, so it is as good as unsure, and the LLM router decides.
                 note += f", but {label} needs a text you give (quoted, or after a colon); "
+            elif confident and label == "none" and score < NONE_SURE and gives_text(text):
+                # 'show attention on "Prompt injection attacks hijack agents."' got none at
+                # p = 0.38: an unsure "no tool" for a message that hands over a text for a
+                # text tool is a question for the router that sees the conversation.
+                note += ", but the message gives a text a lesson could run on; "
             elif confident:
                 note += f" ≥ {settings.route_threshold:.2f}, so the LLM router was not asked"
                 return turn | {"route": choice, "route_note": note}

@@ -595,3 +595,18 @@ async def test_load_readies_the_tools_and_the_router_classifier_in_one_go(settin
         monkeypatch.setattr(a, "graph", lambda s=None: loaded.append("tools"))
         a.load()
     assert loaded == ["tools", "router classifier"]
+
+
+async def test_an_unsure_none_for_a_message_that_gives_a_text_asks_the_llm_router(settings):
+    """'show attention on "…"' got "none" at p = 0.38 and the answer "I can't assist with
+    that": an unsure "no tool" beside a given text is the LLM router's call."""
+    model = ScriptedChatModel(script=[route("find_entities"), "It found Ada and London."])
+    text = 'entities in "Ada Lovelace lived in London."'
+    result = await run(model, settings, text, router=classifier("none", 0.38))
+    assert result["tool_calls"] == [
+        {"name": "find_entities", "args": {"text": "Ada Lovelace lived in London."}}
+    ]
+    assert "gives a text a lesson could run on" in result["route_note"]
+    sure = ScriptedChatModel(script=["Hello!"])
+    result = await run(sure, settings, "tell me a joke", router=classifier("none", 0.38))
+    assert result["tool_calls"] == [] and len(sure.calls) == 1  # no text given: no router call
