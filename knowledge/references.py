@@ -2,9 +2,10 @@
 
 "What year was that published?", "what else has he written?", "with who?": each reads as a
 whole question, but sent as it is, the graph or the documents get a question about nobody.
-The agent has such a question written out by the model before a tool runs
-(`agent.arguments`), and document search rewrites its query only for such a question
-(`tools.rag`): a question that stands alone needs no model call to be copied.
+The agent gives such a question to the graph or document tool together with that tool's
+previous question (`agent.graph`, the artifacts' `follow_up`), or has the model write it
+out when the tool keeps no such context (`agent.arguments`): a question that stands alone
+is sent as the learner wrote it.
 
 A word list, not a parser: it errs towards "points back" ("who wrote it?" about a paper
 named in the same message), which costs one rewrite call that returns the question as it

@@ -4,19 +4,15 @@ collection names, citation formatting and parsing, and query rewriting with a fa
 from __future__ import annotations
 
 import pytest
-from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
 from core.errors import ToolInputError
 from knowledge.ingest import fingerprint, load_document, split_document
 from knowledge.vectorstore import check_collection, user_collection
-from tests.fakes import ScriptedChatModel, tool_call
 from tools import artifacts
 from tools.rag import (
     cited_passages,
     follow_up_query,
     format_passages,
-    prior_turns,
-    rewrite_query,
 )
 
 MARKDOWN = """Intro line before any heading.
@@ -271,53 +267,17 @@ def test_the_ui_shows_a_cited_part_only_if_the_answer_used_its_passage() -> None
     assert render(artifact, "Nothing cited.")[0] == "the table"
 
 
-HISTORY = [
-    HumanMessage("Which model sizes does the RAG lesson compare?"),
-    tool_call("search_documents", {"query": "model sizes"}),
-    ToolMessage("[1] ...", tool_call_id="call-1"),
-    AIMessage("It compares an 8B and a 70B model [1]."),
-    HumanMessage("what about the 8B one?"),
-    tool_call("search_documents", {"query": "what about the 8B one?"}, "call-2"),
-]
-
-
-def test_prior_turns_keep_only_earlier_user_and_assistant_text() -> None:
-    turns = prior_turns(HISTORY)
-    assert [type(m).__name__ for m in turns] == ["HumanMessage", "AIMessage"]
-    assert prior_turns([HumanMessage("first question")]) == []
-    assert prior_turns(None) == []
-
-
-def test_rewrite_query_uses_the_history_and_cleans_the_reply() -> None:
-    model = ScriptedChatModel(script=['Query: "How does the 8B model do in RAG?"\nextra line'])
-    rewritten = rewrite_query(model, "what about the 8B one?", prior_turns(HISTORY))
-
-    assert rewritten == "How does the 8B model do in RAG?"
-    prompt = model.calls[0]["messages"][-1].content
-    assert "8B and a 70B" in prompt and "New question: what about the 8B one?" in prompt
-
-
-def test_rewrite_query_falls_back_to_the_question() -> None:
-    failing = ScriptedChatModel(script=[ConnectionError("server down")])
-    assert rewrite_query(failing, "what about it?", prior_turns(HISTORY)) == "what about it?"
-    empty = ScriptedChatModel(script=["   "])
-    assert rewrite_query(empty, "what about it?", prior_turns(HISTORY)) == "what about it?"
-    unused = ScriptedChatModel(script=[])
-    assert rewrite_query(unused, "what is RAG?", []) == "what is RAG?"
-    assert unused.calls == []
-
-
-def test_only_a_question_that_points_back_is_rewritten() -> None:
-    """A question that stands alone is searched as written, with no model call; "what about
-    the 8B one?" is rewritten from the history."""
-    model = ScriptedChatModel(script=["How does the 8B model do in RAG?"])
-    history = [*HISTORY[:4], HumanMessage("what about the 8B one?")]
-    assert follow_up_query(lambda: model, "What is chunk overlap?", history) == ""
-    assert model.calls == []
-    assert follow_up_query(lambda: model, "what about the 8B one?", history) == (
-        "How does the 8B model do in RAG?"
+def test_a_follow_up_is_searched_with_the_previous_query_and_no_model() -> None:
+    """ "And which ones get dropped?" alone finds nothing on entity types; with the previous
+    search's words it does. No model call: the rewrite it replaced copied the tool's own
+    description into the query."""
+    earlier = {"query": "which entity types are kept for Wikipedia linking?"}
+    assert follow_up_query("and which ones get dropped?", earlier) == (
+        "which entity types are kept for Wikipedia linking? and which ones get dropped?"
     )
-    assert len(model.calls) == 1
+    assert follow_up_query("What is chunk overlap?", None) == ""
+    long = follow_up_query("and the last?", {"query": "x" * 1000})
+    assert len(long) <= 400 and long.endswith("and the last?")
 
 
 def test_an_uncited_answer_that_repeats_a_passage_gets_it_named() -> None:

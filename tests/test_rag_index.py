@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.messages import HumanMessage, ToolMessage
 from langgraph.graph import END, START, StateGraph
 from langgraph.prebuilt import ToolNode
 
@@ -241,26 +241,26 @@ def tool_graph(settings: Settings, model: ScriptedChatModel):
     return builder.compile()
 
 
-def test_tool_rewrites_a_follow_up_and_returns_citable_passages(settings: Settings) -> None:
-    model = ScriptedChatModel(script=["How is the zero point used in quantization?"])
-    history = [
-        HumanMessage("What is affine quantization?"),
-        AIMessage("It maps reals to integers with a scale and a zero point."),
-        HumanMessage("and the other parameter?"),
-        tool_call(TOOL_NAME, {"query": "and the other parameter?"}),
-    ]
-    state = tool_graph(settings, model).invoke(
-        {"messages": history}, {"configurable": {"user_id": "erin"}}
-    )
-    message = state["messages"][-1]
+def test_tool_searches_a_follow_up_with_the_previous_query(settings: Settings) -> None:
+    """The agent passes the previous search back (`earlier`, from the artifact's
+    `follow_up`); the tool searches both, with no model call, and says so."""
+    model = ScriptedChatModel(script=[])
+    (tool,) = make_tools(ToolContext(settings, lambda: model))
+    earlier = {"query": "What is affine quantization with a scale?"}
+    message = tool.invoke(
+        {"type": "tool_call", "id": "1", "name": TOOL_NAME,
+         "args": {"query": "and the zero point?", "earlier": earlier}},
+        {"configurable": {"user_id": "erin"}},
+    )  # fmt: skip
 
-    assert isinstance(message, ToolMessage)
+    assert isinstance(message, ToolMessage) and model.calls == []
     assert message.content.startswith("[1] (quantization.md › Scale and zero point)")
     artifact = message.artifact
     assert artifact["tool"] == TOOL_NAME
-    assert artifact["standalone_query"] == "How is the zero point used in quantization?"
-    assert artifact["query"] == "and the other parameter?"
-    assert "rewritten" in artifact["parts"][0]["content"]
+    searched = "What is affine quantization with a scale? and the zero point?"
+    assert artifact["standalone_query"] == searched and artifact["query"] == "and the zero point?"
+    assert artifact["follow_up"] == {"query": searched}
+    assert "searched with the previous search's words" in artifact["parts"][0]["content"]
     passage_parts = [p for p in artifact["parts"] if "cite" in p]
     assert [p["cite"] for p in passage_parts] == [p["n"] for p in artifact["passages"]]
     assert artifact["passages"][0]["chunk_id"] == "quantization.md#0"
