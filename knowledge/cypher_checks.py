@@ -194,6 +194,23 @@ def variable_labels(cypher: str) -> dict[str, str]:
     return dict(re.findall(r"\(\s*(\w+)\s*:\s*`?(\w+)`?", cypher))
 
 
+NODE_VARIABLE = re.compile(r"(?<!\w)\(\s*(\w+)\s*[:){]")  # "(a:" or "(a)", not "count(a)"
+COUNT_OF = re.compile(r"\bcount\s*\(\s*(\w+)\s*\)", re.IGNORECASE)
+
+
+def distinct_counts(cypher: str) -> str:
+    """Count nodes once each: `count(r)` → `count(DISTINCT r)` for a node variable. Over a
+    pattern of several hops a node comes back once per path, and "how many researchers are
+    in the graph?" was answered 109 (one per authorship) instead of 28. A question that asks
+    how many things means how many different ones; counts of rows or relationships stay."""
+    if not re.search(r"-\[|--|<-|->", cypher):  # one node pattern: no node comes back twice
+        return cypher
+    nodes = set(NODE_VARIABLE.findall(cypher))
+    return COUNT_OF.sub(
+        lambda m: f"count(DISTINCT {m.group(1)})" if m.group(1) in nodes else m.group(0), cypher
+    )
+
+
 NODE_INNER = re.compile(r"^\s*(\w*)\s*(?::\s*`?(\w+)`?)?")
 REL = re.compile(r"(<?)-\[\s*\w*\s*:\s*`?(\w+)`?\s*(?:\{[^\]]*\})?\s*\]-(>?)")
 

@@ -23,6 +23,7 @@ from knowledge.cypher_checks import (
     alias_with_items,
     bind_anonymous,
     copied_terms,
+    distinct_counts,
     fix_order_by,
     fix_relationships,
     graph_names,
@@ -374,6 +375,11 @@ def similarity_theme(names: Names, question: str) -> str:
 
 
 CORRECTIONS: tuple[tuple[Callable[[str, GraphSchema], str], str], ...] = (
+    (
+        lambda q, schema: distinct_counts(q),
+        "Counted each node once (count(DISTINCT ...)): over a path of several hops a node "
+        "comes back once per path. The model wrote:",
+    ),
     (
         lambda q, schema: fix_relationships(q, schema.patterns),
         "Relationship corrected from the schema; the model wrote:",

@@ -44,7 +44,7 @@ COUNT_AMARA = (
 )
 PAIRS = (
     "MATCH (r1:Researcher)-[:PUBLISHED]->(a:Article)<-[:PUBLISHED]-(r2:Researcher) "
-    "WHERE r1.name < r2.name WITH r1, r2, count(a) AS shared WHERE shared > 1 "
+    "WHERE r1.name < r2.name WITH r1, r2, count(DISTINCT a) AS shared WHERE shared > 1 "
     "RETURN r1.name, r2.name, shared"
 )
 COAUTHORS = (

@@ -21,6 +21,7 @@ from knowledge.cypher_checks import (
     GraphSchema,
     alias_with_items,
     bind_anonymous,
+    distinct_counts,
     fix_order_by,
     fix_relationships,
     mask_names,
@@ -792,3 +793,22 @@ def test_run_guarded_sends_the_capped_k() -> None:
     assert store.sent == [
         f"CALL db.index.vector.queryNodes('i', {MAX_VECTOR_K}, [1.0]) YIELD node RETURN node"
     ]
+
+
+@pytest.mark.parametrize(
+    ("cypher", "fixed"),
+    [
+        ("MATCH (r:Researcher)-[:PUBLISHED]->(a:Article) RETURN count(r) AS n",
+         "MATCH (r:Researcher)-[:PUBLISHED]->(a:Article) RETURN count(DISTINCT r) AS n"),
+        ("MATCH (a:Article) RETURN count(a)", "MATCH (a:Article) RETURN count(a)"),
+        ("MATCH (r)-[p:PUBLISHED]->() RETURN count(p)", "MATCH (r)-[p:PUBLISHED]->() RETURN count(p)"),
+        ("MATCH (n)-->() RETURN count(*)", "MATCH (n)-->() RETURN count(*)"),
+        ("MATCH (r)-[:PUBLISHED]->(a) RETURN count(DISTINCT a)",
+         "MATCH (r)-[:PUBLISHED]->(a) RETURN count(DISTINCT a)"),
+    ],
+)  # fmt: skip
+def test_a_node_counted_over_a_path_is_counted_once(cypher: str, fixed: str) -> None:
+    """ "How many researchers are in the graph?" came back 109, one per authorship: over a
+    path a node repeats, so a count of a node variable counts distinct nodes. Counts of
+    relationships, of rows and over a single node pattern are left as written."""
+    assert distinct_counts(cypher) == fixed
