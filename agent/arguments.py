@@ -93,6 +93,19 @@ def sentence_pair(text: str) -> tuple[str, str] | None:
     return None
 
 
+def keeps_the_learners_words(written: str, message: str, tool: str) -> bool:
+    """Whether a question the model wrote out from the learner's message is still that
+    message: it keeps at least half of its longer words and does not name the tool. The
+    1.5B model wrote "search_documents course notes user uploaded files" (the tool's own
+    description) for "does it say what happens to the ones that get picked?" on 2 of 12
+    document questions of a blind conversation set."""
+    if tool.casefold() in written.casefold():
+        return False
+    words = set(re.findall(r"[a-z0-9]{4,}", message.casefold()))
+    kept = words & set(re.findall(r"[a-z0-9]{4,}", written.casefold()))
+    return len(kept) * 2 >= len(words)
+
+
 def read_arguments(tool: str, text: str, earlier: bool = False) -> dict[str, Any] | None:
     """The arguments for `tool` read from the message, or None when a model must read it.
     `earlier`: the thread has turns before this one, which a question may point back to."""

@@ -49,7 +49,7 @@ from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 
 from agent.answer_check import FROM_RESULT, answer_from_result, check_answer
-from agent.arguments import QUESTION_TOOLS, read_arguments
+from agent.arguments import QUESTION_TOOLS, keeps_the_learners_words, read_arguments
 from agent.prompts import (
     ARGUMENTS_NOTE,
     NO_TOOL_RETRY_NOTE,
@@ -351,6 +351,9 @@ def build_graph(
             args = parse_json(reply.content)
         except Exception:
             args = None
+        written = str((args or {}).get("question") or (args or {}).get("query") or "")
+        if written and not keeps_the_learners_words(written, text, tool.name):
+            args = None  # the learner's own message, below, rather than the model's words
         if args:
             # A question sent to be written out that comes back still saying "she" with no
             # name: the tool would answer about somebody.

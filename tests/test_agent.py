@@ -610,3 +610,24 @@ async def test_an_unsure_none_for_a_message_that_gives_a_text_asks_the_llm_route
     sure = ScriptedChatModel(script=["Hello!"])
     result = await run(sure, settings, "tell me a joke", router=classifier("none", 0.38))
     assert result["tool_calls"] == [] and len(sure.calls) == 1  # no text given: no router call
+
+
+async def test_a_written_out_question_that_drops_the_learners_words_is_not_sent(settings):
+    """The model wrote the tool's description as the search ("search_documents course
+    notes user uploaded files"): the learner's own message is sent instead."""
+    model = ScriptedChatModel(
+        script=[
+            "Amara Okafor wrote about RAG.",
+            json.dumps({"question": "query_knowledge_graph researchers articles topics"}),
+            "He also wrote Pruning Heads (2019).",
+        ]
+    )
+    async with open_checkpointer(settings) as cp:
+        a = assistant_with(
+            model, settings, cp, classifier("query_knowledge_graph"), tools=[query_knowledge_graph]
+        )
+        await a.ainvoke("Who wrote about RAG?", "t")
+        second = await a.ainvoke("and what did Amara write after that one?", "t")
+    assert second["tool_calls"][0]["args"] == {
+        "question": "and what did Amara write after that one?"
+    }

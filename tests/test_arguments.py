@@ -148,3 +148,24 @@ def test_texts_given_in_the_ways_learners_give_them_are_read(tool, text, expecte
 def test_a_text_that_is_only_talked_about_is_not_read():
     assert read_arguments("find_entities", "what does the text say about entities?") is None
     assert read_arguments("show_attention", "what does the sentence about banks mean?") is None
+
+
+def test_a_written_out_question_must_keep_the_learners_words():
+    from agent.arguments import keeps_the_learners_words
+
+    tool = "search_documents"
+    assert keeps_the_learners_words(
+        "What else has Amara Okafor written?", "what else has he written?", tool
+    )
+    assert keeps_the_learners_words(
+        "How many articles are in the Computer Vision topic?", "and for computer vision?", tool
+    )
+    junk = "search_documents course notes user uploaded files"
+    assert not keeps_the_learners_words(
+        junk, "does it say what happens to the ones that get picked?", tool
+    )
+    assert not keeps_the_learners_words(
+        "course notes RAG embedding dimensions",
+        "what embedding model does the RAG lesson use, and how many dimensions do its vectors have?",
+        tool,
+    )
