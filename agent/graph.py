@@ -364,13 +364,12 @@ def build_graph(
                     "person, for example: what else did Ada Lovelace write?"
                 )
             return args, "filled in by the model"
-        fallback = read_arguments(tool.name, text)
-        if fallback is None:
+        if plain is None:
             raise ToolInputError(
                 f"I could not tell what to run {tool.name} on. Put the text in quotes, "
                 'for example: "The cat sat on the mat."'
             )
-        return fallback, "read from your message (the model's arguments were unusable)"
+        return plain, "read from your message (the model's arguments were unusable)"
 
     async def act(state: State) -> dict:
         write = get_stream_writer()

@@ -487,23 +487,28 @@ def query_knowledge_graph(question: str) -> tuple[str, dict]:
     return f"Rows: {found}", result
 
 
-async def test_a_question_pointing_back_is_written_out_by_the_model(settings):
-    """ "What else has he written?" sent as it is asks the graph about nobody: the model
-    writes it out with the name from the conversation; a question that stands alone is
-    sent as the learner wrote it, with no model call."""
-    model = ScriptedChatModel(
-        script=[
-            "Amara Okafor wrote about RAG.",
-            json.dumps({"question": "What else has Amara Okafor written?"}),
-            "She also wrote Pruning Heads (2019).",
-        ]
-    )
+async def two_graph_turns(settings, written: str, first: str, second: str, answers):
+    """Two graph turns in one thread; between the two answers the model writes `written`
+    when asked for the second turn's arguments. Returns both results and the model."""
+    model = ScriptedChatModel(script=[answers[0], json.dumps({"question": written}), answers[1]])
     async with open_checkpointer(settings) as cp:
         a = assistant_with(
             model, settings, cp, classifier("query_knowledge_graph"), tools=[query_knowledge_graph]
         )
-        first = await a.ainvoke("Who wrote about RAG?", "t")
-        second = await a.ainvoke("what else has he written?", "t")
+        return await a.ainvoke(first, "t"), await a.ainvoke(second, "t"), model
+
+
+async def test_a_question_pointing_back_is_written_out_by_the_model(settings):
+    """ "What else has he written?" sent as it is asks the graph about nobody: the model
+    writes it out with the name from the conversation; a question that stands alone is
+    sent as the learner wrote it, with no model call."""
+    first, second, model = await two_graph_turns(
+        settings,
+        "What else has Amara Okafor written?",
+        "Who wrote about RAG?",
+        "what else has he written?",
+        ("Amara Okafor wrote about RAG.", "She also wrote Pruning Heads (2019)."),
+    )
     assert first["tool_calls"][0]["args"] == {"question": "Who wrote about RAG?"}
     assert second["tool_calls"][0]["args"] == {"question": "What else has Amara Okafor written?"}
     assert len(model.calls) == 3  # answer; then arguments and answer
@@ -513,19 +518,13 @@ async def test_a_question_pointing_back_is_written_out_by_the_model(settings):
 async def test_a_question_still_saying_she_with_no_name_is_asked_back_not_sent(settings):
     """The model copied "what else did she write?" unchanged; sent on, text-to-Cypher named
     a researcher nobody had mentioned. The learner is asked for the name instead."""
-    model = ScriptedChatModel(
-        script=[
-            "Pruning Heads (2019) has two authors.",
-            json.dumps({"question": "What else did she write?"}),
-            "I need the name: who do you mean?",
-        ]
+    _, second, _ = await two_graph_turns(
+        settings,
+        "What else did she write?",
+        "Who wrote Hybrid Search?",
+        "what else did she write?",
+        ("Pruning Heads (2019) has two authors.", "I need the name: who do you mean?"),
     )
-    async with open_checkpointer(settings) as cp:
-        a = assistant_with(
-            model, settings, cp, classifier("query_knowledge_graph"), tools=[query_knowledge_graph]
-        )
-        await a.ainvoke("Who wrote Hybrid Search?", "t")
-        second = await a.ainvoke("what else did she write?", "t")
     (result,) = second["tool_results"]
     assert "could not tell who “she” is" in result["content"]
     assert second["tool_calls"][0]["args"] == {}  # the graph was not asked
@@ -615,19 +614,13 @@ async def test_an_unsure_none_for_a_message_that_gives_a_text_asks_the_llm_route
 async def test_a_written_out_question_that_drops_the_learners_words_is_not_sent(settings):
     """The model wrote the tool's description as the search ("search_documents course
     notes user uploaded files"): the learner's own message is sent instead."""
-    model = ScriptedChatModel(
-        script=[
-            "Amara Okafor wrote about RAG.",
-            json.dumps({"question": "query_knowledge_graph researchers articles topics"}),
-            "He also wrote Pruning Heads (2019).",
-        ]
+    _, second, _ = await two_graph_turns(
+        settings,
+        "query_knowledge_graph researchers articles topics",
+        "Who wrote about RAG?",
+        "and what did Amara write after that one?",
+        ("Amara Okafor wrote about RAG.", "He also wrote Pruning Heads (2019)."),
     )
-    async with open_checkpointer(settings) as cp:
-        a = assistant_with(
-            model, settings, cp, classifier("query_knowledge_graph"), tools=[query_knowledge_graph]
-        )
-        await a.ainvoke("Who wrote about RAG?", "t")
-        second = await a.ainvoke("and what did Amara write after that one?", "t")
     assert second["tool_calls"][0]["args"] == {
         "question": "and what did Amara write after that one?"
     }
