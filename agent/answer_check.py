@@ -140,6 +140,14 @@ def check_answer(
         check.problems.append(
             "the answer leaves out what the tool found: " + ", ".join(map(str, missing[:5]))
         )
+    known = facts.get("numbers")
+    if known is not None:
+        made_up = [n for n in artifacts.numbers_in(answer) if len(n) > 1 and n not in known]
+        if made_up:
+            check.problems.append(
+                f"the answer states {', '.join(dict.fromkeys(made_up))}, which the result "
+                "does not say: take every number from the result"
+            )
     if given:
         if cited - given:
             bad = ", ".join(f"[{n}]" for n in sorted(cited - given))

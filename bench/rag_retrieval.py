@@ -7,6 +7,12 @@ corpus index), the same chunks are ranked by alternatives the lesson discusses, 
 choice of retrieval method rests on numbers: plain chunk vectors, vectors of the chunk
 with its heading trail, BM25 alone, and BM25 + vectors fused by reciprocal rank (RRF).
 
+A second table compares what the model reads: the 4 best chunks against the shipped section
+windows (`tools.rag.read_passages`), by whether the expected section is among them, whether
+the expected fact of each document turn of the conversation sets is in their text (a
+follow-up searched as the agent searches it), and their length. It is saved to
+`bench/results/rag-passages.json`.
+
     python bench/rag_retrieval.py [--questions PATH]
 """
 
@@ -29,10 +35,14 @@ from knowledge.ingest import (
     split_document,
     sync_corpus,
 )
+from knowledge.references import refers_back
 from knowledge.vectorstore import CORPUS, Chunk
-from tools.rag import retrieve
+from tools.rag import follow_up_query, read_passages, retrieve
 
-QUESTIONS = Path(__file__).resolve().parent / "data" / "rag_questions.jsonl"
+DATA = Path(__file__).resolve().parent / "data"
+QUESTIONS = DATA / "rag_questions.jsonl"
+CONVERSATIONS = [DATA / "conversations.jsonl", DATA / "conversations_heldout2.jsonl"]
+RESULTS = Path(__file__).resolve().parent / "results" / "rag-passages.json"
 DEPTH = 10  # ranks scored for MRR
 RRF_K = 60  # the usual reciprocal-rank-fusion constant
 
@@ -77,6 +87,55 @@ def metrics(ranked: list[list[tuple[str, str]]], expected: list[tuple[str, str]]
         sum(1 for r in first if r is not None and r <= 4) / n,
         sum(1.0 / r for r in first if r is not None) / n,
     ]
+
+
+def fact_turns(paths: list[Path]) -> list[tuple[str, list[str]]]:
+    """(query as searched, expected strings) for each document turn with an expectation."""
+    turns = []
+    for path in paths:
+        for line in path.read_text().splitlines():
+            previous = ""
+            for turn in json.loads(line)["turns"] if line.strip() else []:
+                if turn["tool"] != "search_documents":
+                    previous = ""
+                    continue
+                query = turn["user"]
+                if previous and refers_back(query):
+                    query = follow_up_query(query, {"query": previous})
+                previous = query
+                if turn["expect"]:
+                    turns.append((query, turn["expect"]))
+    return turns
+
+
+def passages_table(
+    settings: Settings, questions: list[str], expected: list[tuple[str, str]]
+) -> dict[str, dict[str, float]]:
+    facts = fact_turns([p for p in CONVERSATIONS if p.exists()])
+    readers = {
+        "4 chunks (tools.rag.retrieve)": lambda q: retrieve(settings, q, [CORPUS], 4),
+        "section windows (read_passages)": lambda q: read_passages(
+            settings, q, [CORPUS], settings.rag_top_k
+        ),
+    }
+    table = {}
+    for name, read in readers.items():
+        found = [read(q) for q, _ in facts]
+        texts = [" ".join(p["text"] for p in ps).lower() for ps in found]
+        table[name] = {
+            "section found": sum(
+                want in {(p["source"], p["section"]) for p in read(q)}
+                for q, want in zip(questions, expected, strict=True)
+            )
+            / len(questions),
+            "fact found": sum(
+                all(e.lower() in t for e in exp) for t, (_, exp) in zip(texts, facts, strict=True)
+            ),
+            "fact turns": len(facts),
+            "mean characters": sum(map(len, texts)) / max(len(texts), 1),
+            "mean passages": sum(map(len, found)) / max(len(found), 1),
+        }
+    return table
 
 
 def main() -> None:
@@ -134,6 +193,33 @@ def main() -> None:
     print(f"|{'-' * 40}|----------|----------|--------|")
     for name, (r1, r4, mrr) in table.items():
         print(f"| {name:<38} | {r1:8.3f} | {r4:8.3f} | {mrr:6.3f} |")
+
+    reads = passages_table(settings, questions, expected)
+    print(f"\n| {'what the model reads':<33} | section | facts | characters | passages |")
+    print(f"|{'-' * 35}|---------|-------|------------|----------|")
+    for name, r in reads.items():
+        print(
+            f"| {name:<33} | {r['section found']:7.3f} | {r['fact found']:>2}/{r['fact turns']:<2} "
+            f"| {r['mean characters']:10.0f} | {r['mean passages']:8.1f} |"
+        )
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "settings": {
+                    "chunk_size": settings.chunk_size,
+                    "chunk_overlap": settings.chunk_overlap,
+                    "rag_top_k": settings.rag_top_k,
+                    "rag_passage_chars": settings.rag_passage_chars,
+                    "rag_context_chars": settings.rag_context_chars,
+                },
+                "questions": len(questions),
+                "rankings": table,
+                "passages": reads,
+            },
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

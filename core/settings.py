@@ -96,7 +96,9 @@ class Settings:
     # Document RAG.
     chunk_size: int = 500
     chunk_overlap: int = 100
-    rag_top_k: int = 4
+    rag_top_k: int = 4  # passages at most, each a hit widened within its section:
+    rag_passage_chars: int = 900  # one passage's window
+    rag_context_chars: int = 2400  # all passages of one search together
     upload_max_mb: int = 10
     rag_corpus_dir: str = ""  # empty: the shipped knowledge/corpus
 

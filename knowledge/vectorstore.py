@@ -24,7 +24,7 @@ import io
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -65,6 +65,44 @@ class Chunk:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Chunk:
         return cls(**{**data, "path": tuple(data["path"])})
+
+
+def section_window(chunks: Sequence[Chunk], hit: Chunk, max_chars: int) -> list[Chunk]:
+    """`hit` and its neighbours within its section, as many as fit in `max_chars` of joined
+    text, growing after the hit first: the passage a model reads for one hit.
+
+    Chunks are ~500 characters, so a section's heading sentence and the fact a question
+    asks for often sit in different chunks: "how many entity types are kept for linking?"
+    found the section's first chunk, and the count was in the next one (small-to-big
+    retrieval: search small chunks, read their surroundings). Neighbours are the chunks
+    numbered next to the hit in the same file under the same heading trail, so a window
+    never crosses into another section."""
+    by_number = {c.number: c for c in chunks if c.source == hit.source and c.path == hit.path}
+    low = high = hit.number
+    grew = True
+    while grew:
+        grew = False
+        for number in (high + 1, low - 1):
+            if number in by_number:
+                window = [by_number[n] for n in range(min(low, number), max(high, number) + 1)]
+                if len(joined(window)) <= max_chars:
+                    low, high, grew = min(low, number), max(high, number), True
+    return [by_number[n] for n in range(low, high + 1)]
+
+
+def joined(chunks: Sequence[Chunk]) -> str:
+    """The text of consecutive chunks with their overlaps read once (by character span); a
+    gap (a heading dropped on its own) becomes a paragraph break."""
+    text, end = "", None
+    for chunk in sorted(chunks, key=lambda c: c.start):
+        if end is None:
+            text, end = chunk.text, chunk.end
+        elif chunk.start < end:
+            text += chunk.text[end - chunk.start :]
+            end = max(end, chunk.end)
+        else:
+            text, end = f"{text}\n\n{chunk.text}", chunk.end
+    return text
 
 
 def user_collection(user_id: str) -> str:

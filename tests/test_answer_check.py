@@ -155,3 +155,19 @@ def test_a_graph_lead_names_the_first_rows_and_counts_the_rest():
     assert lead.startswith("The graph query returned 7 rows (title, date): Article 1 (2020-01-01)")
     assert "Article 5" in lead and "Article 6" not in lead and lead.endswith("and 2 more.")
     assert check_answer(f"{lead} They are all about one topic.", found).ok
+
+
+def test_a_number_the_passages_do_not_hold_fails_and_one_they_hold_passes():
+    """The 1.5B model read "15% of the tokens" in a passage and answered 10%."""
+    passage = "BERT masks 15% of the tokens; 80% of those become [MASK]. It has 12 layers."
+    facts = artifacts.facts(passages=[1], numbers=artifacts.numbers_in(passage))
+
+    check = check_answer("BERT masks about 10% of its tokens [1].", facts)
+    assert not check.ok and "states 10" in check.problems[0]
+    assert check_answer(
+        "BERT masks 15% of its tokens, and 80% of those become [MASK] [1].", facts
+    ).ok
+    # A single digit ("2 of them", "step 3") is not checked, nor a citation mark.
+    assert check_answer("It picks 2 kinds of tokens out of 15% [1].", facts).ok
+    # Without numbers in the facts (another tool), numbers are not checked.
+    assert check_answer("It has 99 heads [1].", artifacts.facts(passages=[1])).ok

@@ -7,7 +7,7 @@ import pytest
 
 from core.errors import ToolInputError
 from knowledge.ingest import fingerprint, load_document, split_document
-from knowledge.vectorstore import check_collection, user_collection
+from knowledge.vectorstore import check_collection, joined, section_window, user_collection
 from tools import artifacts
 from tools.rag import (
     cited_passages,
@@ -292,3 +292,19 @@ def test_an_uncited_answer_that_repeats_a_passage_gets_it_named() -> None:
     assert named.startswith(answer) and named.endswith("shares with them: [1])")
     assert with_sources(answer + " [2]", passages) == answer + " [2]"  # cited: left alone
     assert with_sources("Overlap is useful.", passages) == "Overlap is useful."
+
+
+def test_a_section_window_grows_around_its_hit_within_its_section_only() -> None:
+    doc = load_document(markdown_doc(filler_words=120), "quant.md")
+    chunks = split_document(doc, "quant.md", chunk_size=200, chunk_overlap=40)
+    scale = [c for c in chunks if c.section == "Scale and zero point"]
+    hit = scale[1]
+
+    whole = section_window(chunks, hit, max_chars=10_000)
+    assert whole == scale  # every chunk of the section, and nothing of the next one
+    # The joined window is the section's text as loaded, overlaps read once.
+    assert joined(whole) == doc.text[scale[0].start : scale[-1].end]
+
+    assert section_window(chunks, hit, max_chars=len(hit.text)) == [hit]
+    after = section_window(chunks, hit, max_chars=len(joined(scale[1:3])))
+    assert after == scale[1:3]  # the chunk after the hit is tried first

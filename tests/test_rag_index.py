@@ -25,7 +25,7 @@ from knowledge.vectorstore import CORPUS, VectorStore, store_path, user_collecti
 from tests.fakes import ScriptedChatModel, tool_call
 from tests.test_rag import ZIP, make_pdf
 from tools import ToolContext
-from tools.rag import TOOL_NAME, make_tools, retrieve, search_collections
+from tools.rag import TOOL_NAME, make_tools, read_passages, retrieve, search_collections
 
 ATTENTION = """# Attention
 
@@ -274,3 +274,36 @@ def test_tool_first_question_is_not_rewritten(settings: Settings) -> None:
     assert model.calls == []
     assert artifact["standalone_query"] == "softmax"
     assert artifact["passages"][0]["section"] == "Scaled dot-product"
+
+
+def test_the_model_reads_a_hit_with_its_neighbours_and_each_window_once(
+    tmp_path: Path,
+) -> None:
+    """The fact sits in the chunk after the one that matches the question's words: the
+    passage read is the window, so the fact is in it (it was not with chunks alone)."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    filler = " ".join(["plain words about other matters"] * 12)
+    (corpus / "linking.md").write_text(
+        "# Linking\n\n## Which entity types are kept for linking\n\n"
+        "Entity linking connects a mention to one article; only some types are kept.\n\n"
+        f"{filler}\n\nThe kept types number eleven, and dates and money are dropped.\n"
+    )
+    settings = Settings.from_env(
+        {
+            "data_dir": tmp_path / "data",
+            "rag_corpus_dir": str(corpus),
+            "chunk_size": 200,
+            "chunk_overlap": 0,
+        }
+    )
+    question = "which entity types are kept for linking?"
+    collections = search_collections(settings, "ada")
+    assert "eleven" not in retrieve(settings, question, collections, 1)[0]["text"]
+
+    passages = read_passages(settings, question, collections, 4)
+    assert "eleven" in passages[0]["text"] and "kept for linking" in passages[0]["text"]
+    assert len(passages[0]["chunks"]) > 1
+    ids = [i for p in passages for i in p["chunks"]]
+    assert len(ids) == len(set(ids))  # a hit inside a window already read is not read again
+    assert sum(len(p["text"]) for p in passages) <= settings.rag_context_chars

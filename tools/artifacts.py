@@ -87,6 +87,7 @@ def facts(
     passages: list[int] | None = None,
     statement: str = "",
     lead: str = "",
+    numbers: list[str] | None = None,
 ) -> dict[str, Any]:
     """What an answer about this result has to state, for the agent's answer check.
 
@@ -99,6 +100,9 @@ def facts(
     writes on after it (what the result means, why it came out so). The 1.5B model's own
     first sentence was where it dropped a probability, misnamed a verdict or restated the
     previous turn, and each retry cost a whole answer; the lead also costs no generation.
+    `numbers`, when given, are all the numbers the result (and the question) holds, as
+    `numbers_in` reads them: an answer stating a number of two or more digits outside them
+    made it up (the 1.5B model said BERT masks 10% of tokens beside a passage saying 15%).
     """
     must = [list(alternatives) for alternatives in (must or []) if alternatives]
     return {
@@ -108,7 +112,18 @@ def facts(
         "passages": list(passages or []),
         "statement": statement,
         "lead": lead,
+        "numbers": sorted(set(numbers)) if numbers is not None else None,
     }
+
+
+# A number standing alone: "15%", "2e-5", "1,000", "0.5"; not the 8 of "int8" or "Q4_K_M".
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:,\d{3})*(?:\.\d+)?(?:e-?\d+)?(?![\w])")
+
+
+def numbers_in(text: str) -> list[str]:
+    """The numbers written in `text`, citation marks ("[2]") left out, thousands commas
+    dropped, in order."""
+    return [m.group().replace(",", "") for m in _NUMBER.finditer(_CITATION.sub(" ", text))]
 
 
 _CITATION = re.compile(r"\[(?:(?:passage|source)\s*)?(\d+(?:\s*[,\-–]\s*\d+)*)\]", re.I)
