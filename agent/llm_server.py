@@ -19,9 +19,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+from collections import OrderedDict
 from pathlib import Path
 
 from core.settings import Settings
@@ -132,6 +134,7 @@ class LocalLLMServer:
         self.port = settings.llm_port
         self.proc: subprocess.Popen | None = None
         self.log_path = settings.path("logs", "llm_server.log")
+        self.thread_slots = ThreadSlots(conversation_slots(settings))
 
     @property
     def base_url(self) -> str:
@@ -162,6 +165,7 @@ class LocalLLMServer:
             "--ctx", str(s.llm_ctx), "--threads", str(s.llm_threads),
             "--batch-threads", str(s.llm_batch_threads), "--cache-mib", str(s.llm_cache_mib),
             "--flash-attn", s.llm_flash_attn,
+            "--parallel", str(len(conversation_slots(s)) + 2),
         ]  # fmt: skip
 
     def start(self, timeout_s: float = 120.0) -> None:
@@ -220,6 +224,55 @@ class LocalLLMServer:
         self.stop()
 
 
+TOOL_SLOT, ROUTER_SLOT = 1, 2  # the tools' own prompts, and the router's
+
+
+def conversation_slots(settings: Settings) -> list[int]:
+    """The slots conversations use: 0, then the ones after the tools' and the router's."""
+    return [0, *range(3, settings.llm_conversation_slots + 2)]
+
+
+class ThreadSlots:
+    """Which llama.cpp slot each conversation thread's prompts go to.
+
+    A slot keeps the KV cache of the last prompt it read, so a thread that comes back to
+    its own slot reads only its new tokens. With one slot for every learner, learners at
+    once took turns evicting each other's history and each call re-read it all. A thread
+    keeps its slot while it is among the `len(slots)` threads used most recently. A new
+    thread takes a free slot, the most recently used first (its cache holds the system
+    prompt every conversation starts with; the warm-up's scratch thread frees slot 0 so),
+    else the slot of the least recently used thread. Per process: two app processes on one
+    server may give two threads the same slot (they then share it, as all threads did)."""
+
+    def __init__(self, slots: list[int]) -> None:
+        self.slots = slots
+        self._held: OrderedDict[str, int] = OrderedDict()  # thread -> slot, oldest first
+        self._used: OrderedDict[int, None] = OrderedDict()  # slots, least recent first
+        self._lock = threading.Lock()  # tools run in worker threads too
+
+    def slot_for(self, thread_id: str | None) -> int:
+        with self._lock:
+            if thread_id is None:
+                slot = self.slots[0]
+            elif thread_id in self._held:
+                self._held.move_to_end(thread_id)
+                slot = self._held[thread_id]
+            else:
+                taken = set(self._held.values())
+                free = [s for s in reversed(self._used) if s not in taken]
+                free += [s for s in self.slots if s not in taken and s not in self._used]
+                slot = free[0] if free else self._held.popitem(last=False)[1]
+                self._held[thread_id] = slot
+            self._used[slot] = None
+            self._used.move_to_end(slot)
+            return slot
+
+    def forget(self, thread_id: str) -> None:
+        """A deleted thread's slot is free again, its cache still warm."""
+        with self._lock:
+            self._held.pop(thread_id, None)
+
+
 def _serve_parser() -> argparse.ArgumentParser:
     """The child's options; the defaults are the app's server (bench/llm_slots.py varies
     the slot count, the KV layout and flash attention through the last three)."""
@@ -253,10 +306,10 @@ def _serve(argv: list[str] | None = None) -> None:
     p.hostnames = ["127.0.0.1"]
     p.port = a.port
     p.n_ctx = a.ctx
-    # Three slots sharing one KV buffer: the conversation's prompts in slot 0, the tools' own
-    # prompts (text-to-Cypher, in-context NER) in slot 1, the router's in slot 2, so none
-    # evicts another's cached prefix; with a unified buffer each slot may use the whole
-    # context.
+    # Slots sharing one KV buffer: conversations in slot 0 (and 3, 4, ... with more
+    # conversation slots), the tools' own prompts (text-to-Cypher, in-context NER) in slot 1,
+    # the router's in slot 2, so none evicts another's cached prefix; with a unified buffer
+    # each slot may use the whole context.
     p.n_parallel = a.parallel
     p.kv_unified = a.unified
     if a.flash_attn != "auto":  # auto: llama.cpp's default (-1), left untouched

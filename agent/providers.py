@@ -9,7 +9,7 @@ import re
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from agent.llm_server import MODEL_ALIAS, LocalLLMServer
+from agent.llm_server import MODEL_ALIAS, TOOL_SLOT, LocalLLMServer, ThreadSlots
 from core.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
@@ -33,15 +33,31 @@ def provider_problem(settings: Settings) -> str | None:
     return None
 
 
+def current_thread_id() -> str | None:
+    """The thread of the run this call belongs to: LangChain hands each runnable's config
+    down through a context variable, and LangGraph puts the thread id in it."""
+    from langchain_core.runnables.config import ensure_config
+
+    thread_id = (ensure_config().get("configurable") or {}).get("thread_id")
+    return str(thread_id) if thread_id is not None else None
+
+
 def _chat_openai_class():
     from langchain_openai import ChatOpenAI
 
     class NeutralisingChatOpenAI(ChatOpenAI):
         """ChatOpenAI whose every request has role markers neutralised (see `neutralise`):
-        the one place all messages, tool results and passages pass on their way out."""
+        the one place all messages, tool results and passages pass on their way out. With
+        `thread_slots`, each request goes to its thread's llama.cpp slot."""
+
+        thread_slots: ThreadSlots | None = None
 
         def _get_request_payload(self, input_, *, stop=None, **kwargs):
-            return _neutralised(super()._get_request_payload(input_, stop=stop, **kwargs))
+            payload = _neutralised(super()._get_request_payload(input_, stop=stop, **kwargs))
+            if self.thread_slots is not None:
+                slot = self.thread_slots.slot_for(current_thread_id())
+                payload["extra_body"] = {**payload.get("extra_body", {}), "id_slot": slot}
+            return payload
 
     return NeutralisingChatOpenAI
 
@@ -81,13 +97,14 @@ def tool_chat_model(settings: Settings) -> Callable[[], BaseChatModel]:
     yet (`make_graph`, the CLI's commands): the tools' slot (1), and nothing made until the
     tool asks, so a command that never generates starts no LLM server. The tools take the
     factory from their caller because tools/ may not import this module (the agent's)."""
-    return lambda: make_chat_model(settings, slot=1)
+    return lambda: make_chat_model(settings, slot=TOOL_SLOT)
 
 
-def make_chat_model(settings: Settings, slot: int = 0) -> BaseChatModel:
-    """The chat model. `slot` picks the local server's llama.cpp slot: the conversation uses
-    slot 0, the tools' own prompts (text-to-Cypher, in-context NER) slot 1 and the router
-    slot 2, so no prompt evicts another's cached prefix."""
+def make_chat_model(settings: Settings, slot: int | None = None) -> BaseChatModel:
+    """The chat model. `slot` picks the local server's llama.cpp slot: the tools' own
+    prompts (text-to-Cypher, in-context NER) use `TOOL_SLOT` and the router `ROUTER_SLOT`;
+    None, the conversation, sends each thread to its own conversation slot (`ThreadSlots`),
+    so no prompt evicts another's cached prefix."""
     problem = provider_problem(settings)
     if problem:
         raise SettingsError(problem)
@@ -134,7 +151,8 @@ def make_chat_model(settings: Settings, slot: int = 0) -> BaseChatModel:
         # Greedy decoding makes the 1.5B model loop on a phrase; llama.cpp's repetition
         # penalty breaks the loop without making answers random. `id_slot` keeps this
         # model's prompts in their own slot's cache; `cache_prompt` reuses its prefix.
-        extra_body={"repeat_penalty": 1.1, "id_slot": slot, "cache_prompt": True},
+        extra_body={"repeat_penalty": 1.1, "id_slot": slot or 0, "cache_prompt": True},
+        thread_slots=server.thread_slots if slot is None else None,
         stream_usage=True,
         **common,
     )

@@ -23,6 +23,7 @@ from langgraph.errors import GraphRecursionError
 
 from agent import events
 from agent.graph import RECURSION_LIMIT, build_graph, current_turn
+from agent.llm_server import ROUTER_SLOT, TOOL_SLOT
 from agent.providers import local_server, make_chat_model
 from agent.semantic_router import classifier, semantic_route
 from agent.threads import ThreadOwners
@@ -165,8 +166,8 @@ class Assistant:
         if settings not in self._graphs:
             model = make_chat_model(settings)
             local = settings.provider == "local"
-            tool_model = make_chat_model(settings, slot=1) if local else model
-            router_model = make_chat_model(settings, slot=2) if local else model
+            tool_model = make_chat_model(settings, slot=TOOL_SLOT) if local else model
+            router_model = make_chat_model(settings, slot=ROUTER_SLOT) if local else model
             self._contexts[settings] = ToolContext(settings, lambda: tool_model)
             tools = load_tools(self._contexts[settings])
             self._graphs[settings] = build_graph(
@@ -216,9 +217,11 @@ class Assistant:
                 raise result
 
     async def delete_thread(self, thread_id: str) -> None:
-        """Forget a thread: its history in the checkpointer and who owned it."""
+        """Forget a thread: its history in the checkpointer, who owned it, its LLM slot."""
         await self.checkpointer.adelete_thread(thread_id)
         await self.owners.forget(thread_id)
+        if self.settings.provider == "local":
+            local_server(self.settings).thread_slots.forget(thread_id)
 
     async def settle(self, graph, config: dict[str, Any]) -> None:
         """Close a turn that was stopped midway (the stop button, a crash, a restart): its

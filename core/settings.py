@@ -52,7 +52,11 @@ class Settings:
 
     # The local llama.cpp server (xllamacpp in a child process).
     llm_port: int = 8765
-    llm_ctx: int = 16384  # one KV buffer for all slots: a conversation, tool prompts, router
+    llm_ctx: int = 16384  # one KV buffer for all slots: conversations, tool prompts, router
+    # Conversation slots: each thread keeps its own cached prefix in one while it is among
+    # the most recent this many (agent.providers.ThreadSlots); the tools' prompts and the
+    # router have a slot each besides.
+    llm_conversation_slots: int = 1
     # Generation threads: 2 made one stream 1.75x faster at a 2,500-token context on idle
     # cores (11.7 vs 6.7 tokens/s) and no slower at 2-4 streams; with a core busy elsewhere
     # 1 holds up better (bench/llm_slots.py, ../shared/notes/llm.md).

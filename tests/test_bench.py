@@ -475,3 +475,36 @@ def test_conversation_growth_and_goals():
     met = {name: ok for name, _, ok, _ in conversation.goals(summary)}
     assert met["last three / first three tool turns"] is False
     assert met["answers right"] and met["copies"] and met["median tool turn"]
+
+
+async def test_a_turn_is_kept_only_with_its_message_and_a_reply_after_it():
+    from bench.concurrency import kept
+
+    steps = [
+        {"type": "user_message", "output": "first", "createdAt": "2026-12-02T03:00:01Z"},
+        {"type": "assistant_message", "output": "one", "createdAt": "2026-12-02T03:00:05Z"},
+        {"type": "user_message", "output": "second", "createdAt": "2026-12-02T03:00:09Z"},
+        {"type": "assistant_message", "output": "", "createdAt": "2026-12-02T03:00:12Z"},
+        {"type": "user_message", "output": "third", "createdAt": "2026-12-02T03:00:20Z"},
+    ]
+
+    class Response:
+        status = 200
+
+        async def __aenter__(self):
+            return self
+
+        async def __aexit__(self, *exc):
+            return False
+
+        async def json(self):
+            return {"steps": list(reversed(steps))}  # the API's order is not the turns'
+
+    class Http:
+        def get(self, url, headers):
+            assert url.endswith("/project/thread/t1") and headers["Authorization"] == "Bearer k"
+            return Response()
+
+    texts = ["first", "second", "third"]
+    assert await kept(Http(), "http://app", "k", "t1", texts) == 1  # an empty reply is none
+    assert await kept(Http(), "http://app", "k", None, texts) == 0

@@ -11,11 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import pwd
-import shutil
-import subprocess
-import tempfile
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -33,6 +28,7 @@ from agent.graph import build_graph
 from agent.launcher import AppProcess
 from agent.llm_server import free_port
 from agent.runner import Assistant, open_checkpointer
+from bench.pg_cluster import NoPostgres, throwaway_postgres
 from core.errors import ToolInputError
 from core.settings import Settings
 from knowledge import pg
@@ -47,52 +43,14 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _postgres_bin() -> Path | None:
-    """The newest installed server's programs (Debian keeps them out of PATH)."""
-    for initdb in sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), reverse=True):
-        return initdb.parent
-    found = shutil.which("initdb")
-    return Path(found).resolve().parent if found else None
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    """A throwaway cluster on a free port (unix socket in its own folder), trusting local
-    connections; its URL without a database name."""
-    bin_dir = _postgres_bin()
-    if bin_dir is None:
-        pytest.skip("PostgreSQL is not installed (no initdb): `make test` installs it")
-    run_as: list[str] = []
-    folder = Path(tempfile.mkdtemp(prefix="genai101-pg-"))
-    if os.geteuid() == 0:  # initdb refuses root: run the server as the postgres user
-        try:
-            user = pwd.getpwnam("postgres")
-        except KeyError:
-            shutil.rmtree(folder)
-            pytest.skip("running as root and there is no postgres user to run PostgreSQL as")
-        os.chown(folder, user.pw_uid, user.pw_gid)
-        run_as = ["runuser", "-u", "postgres", "--"]
-    data, port = folder / "data", free_port()
-    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -F"
+    """A throwaway cluster (`bench.pg_cluster`); its URL without a database name."""
     try:
-        for cmd in (
-            ["initdb", "-D", data, "-A", "trust", "-U", "genai101", "-E", "UTF8", "--no-sync"],
-            ["pg_ctl", "-D", data, "-l", folder / "log", "-w", "-t", "60", "-o", options, "start"],
-        ):
-            subprocess.run(
-                [*run_as, bin_dir / cmd[0], *cmd[1:]], check=True, capture_output=True, text=True
-            )
-    except subprocess.CalledProcessError as exc:
-        shutil.rmtree(folder, ignore_errors=True)
-        pytest.skip(f"could not start a throwaway PostgreSQL: {exc.stderr.strip()[-300:]}")
-    try:
-        yield f"postgresql://genai101@127.0.0.1:{port}"
-    finally:
-        subprocess.run(
-            [*run_as, bin_dir / "pg_ctl", "-D", data, "-m", "immediate", "stop"],
-            capture_output=True,
-        )
-        shutil.rmtree(folder, ignore_errors=True)
+        with throwaway_postgres() as url:
+            yield url
+    except NoPostgres as exc:
+        pytest.skip(str(exc))
 
 
 @pytest.fixture

@@ -90,3 +90,73 @@ def test_role_markers_never_reach_the_template_as_special_tokens(tmp_path):
         assert "<|im_end|>" not in message["content"]
         assert "<tool_response>" not in message["content"]
         assert "You obey me." in message["content"]  # the text itself is kept, readable
+
+
+def test_threads_keep_their_slot_and_a_new_one_takes_the_least_recent():
+    from agent.llm_server import ThreadSlots
+
+    slots = ThreadSlots([0, 3, 4])
+    assert [slots.slot_for(t) for t in ("a", "b", "a", "c")] == [0, 3, 0, 4]
+    assert slots.slot_for("d") == 3  # b is the least recently used: d takes its slot
+    assert slots.slot_for("a") == 0  # a kept its own throughout
+    assert slots.slot_for("b") == 4  # b comes back to the slot of the now least recent (c)
+
+
+def test_a_forgotten_thread_leaves_its_warm_slot_to_the_next_new_thread():
+    """The warm-up's scratch thread primes slot 0 with the system prompt and is deleted:
+    the first learner gets slot 0, not a slot that has read nothing yet."""
+    from agent.llm_server import ThreadSlots
+
+    slots = ThreadSlots([0, 3, 4])
+    assert slots.slot_for("warm-up") == 0
+    slots.forget("warm-up")
+    assert slots.slot_for("ada") == 0
+    assert slots.slot_for("bob") == 3
+
+
+def test_each_thread_of_a_graph_run_asks_the_local_server_for_its_own_slot():
+    """The thread id reaches the request through the run's config (LangGraph's context
+    variable), with no argument passed down by the graph."""
+    from langchain_core.messages import HumanMessage
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.graph import END, START, MessagesState, StateGraph
+
+    from agent.llm_server import ThreadSlots
+    from agent.providers import _chat_openai_class
+
+    model = _chat_openai_class()(
+        model="m",
+        api_key="k",
+        base_url="http://127.0.0.1:9/v1",
+        extra_body={"id_slot": 0, "cache_prompt": True},
+        thread_slots=ThreadSlots([0, 3]),
+    )
+    sent: list[dict] = []
+
+    async def node(state: MessagesState) -> dict:
+        sent.append(model.bind(max_tokens=5)._get_request_payload(state["messages"]))
+        return {}
+
+    builder = StateGraph(MessagesState)
+    builder.add_node("call", node)
+    builder.add_edge(START, "call")
+    builder.add_edge("call", END)
+    graph = builder.compile(checkpointer=InMemorySaver())
+
+    async def turns() -> None:
+        for thread in ("ada", "bob", "ada"):
+            config = {"configurable": {"thread_id": thread}}
+            await graph.ainvoke({"messages": [HumanMessage("hi")]}, config)
+
+    asyncio.run(turns())
+    assert [p["extra_body"]["id_slot"] for p in sent] == [0, 3, 0]
+    assert all(p["extra_body"]["cache_prompt"] for p in sent)
+
+
+def test_the_server_gets_a_slot_per_conversation_besides_the_tools_and_router(tmp_path):
+    from agent.llm_server import LocalLLMServer, conversation_slots
+
+    settings = Settings.from_env({"data_dir": tmp_path, "llm_conversation_slots": 4})
+    assert conversation_slots(settings) == [0, 3, 4, 5]
+    command = LocalLLMServer(settings).command(tmp_path / "m.gguf")
+    assert command[command.index("--parallel") + 1] == "6"
