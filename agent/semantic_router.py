@@ -94,11 +94,20 @@ ABOUT_LESSONS = re.compile(
 )
 
 
+# Texting shorthand a learner writes for a word the rules above spell out ("what can u
+# do?" went to the documents as a question about the course).
+SHORTHAND = {"u": "you", "ya": "you", "ur": "your", "r": "are", "wat": "what", "wht": "what"}
+
+
+def spelled_out(text: str) -> str:
+    return re.sub(r"\b[a-z]+\b", lambda m: SHORTHAND.get(m.group(), m.group()), text.lower())
+
+
 def asks_about_lessons(text: str) -> bool:
     """Only a short question about the assistant itself: "what can you show me in: 'The
     cat sat'" is a request for a tool, not for the list of lessons."""
     short = len(text.split()) <= 12 and not re.search(r"[:\"“'‘]", text)
-    return short and bool(ABOUT_LESSONS.search(text))
+    return short and bool(ABOUT_LESSONS.search(spelled_out(text)))
 
 
 def load_examples() -> dict[str, list[str]]:

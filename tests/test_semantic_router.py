@@ -88,6 +88,8 @@ def test_an_explicit_request_for_no_tools_is_recognised(message, no_tools):
         ("Hi! What can you teach me?", True),
         ("what can you do", True),
         ("Who are you?", True),
+        ("hey there! new to this course, what can u do?", True),  # texting shorthand
+        ("wat r ur lessons", True),
         ("What can you show me in: 'The cat sat on the mat'?", False),
         ("What can you tell me about attention in transformers and why it matters so much?", False),
     ],
