@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import re
+from dataclasses import replace
 from typing import Any
 
 import chainlit as cl
@@ -16,6 +17,7 @@ from chainlit.input_widget import Select, Switch
 from chainlit.server import app as server
 
 from agent import events
+from agent.context import Context
 from agent.providers import local_server, provider_problem
 from agent.runner import Assistant, open_checkpointer
 from core.errors import ToolInputError
@@ -136,7 +138,7 @@ async def starters(user: cl.User | None = None) -> list[cl.Starter]:
     return [cl.Starter(label=lesson["title"], message=lesson["example"]) for lesson in lessons()]
 
 
-def _settings_widgets(s: Settings) -> list[Any]:
+def _settings_widgets(s: Context) -> list[Any]:
     return [
         Select(
             id="provider", label="LLM provider", values=list(PROVIDERS), initial_value=s.provider
@@ -160,8 +162,11 @@ def _settings_widgets(s: Settings) -> list[Any]:
 
 
 async def _start_session() -> None:
-    cl.user_session.set("settings", SETTINGS)
-    await cl.ChatSettings(_settings_widgets(SETTINGS)).send()
+    """The session's chat choices start as the configured ones; each turn runs with them
+    (one compiled graph serves every session, `agent.context`)."""
+    context = Context.from_settings(SETTINGS)
+    cl.user_session.set("context", context)
+    await cl.ChatSettings(_settings_widgets(context)).send()
 
 
 @cl.on_chat_start
@@ -177,31 +182,31 @@ async def chat_resume(thread: dict) -> None:
 
 @cl.on_settings_update
 async def settings_update(values: dict[str, Any]) -> None:
-    current: Settings = cl.user_session.get("settings")
+    current: Context = cl.user_session.get("context")
     chosen, problems = chat_choices(values)
     for problem in problems:
         await cl.Message(f"⚠️ {problem}").send()
-    problem = provider_problem(current.with_(**chosen))
+    problem = provider_problem(SETTINGS.with_(**chosen))
     if problem and "provider" in chosen:
         await cl.Message(f"⚠️ {problem} Keeping {current.provider}.").send()
         chosen.pop("provider")
-    cl.user_session.set("settings", current.with_(**chosen))
+    cl.user_session.set("context", replace(current, **chosen))
 
 
 @cl.on_message
 async def on_message(message: cl.Message) -> None:
-    settings: Settings = cl.user_session.get("settings") or SETTINGS
+    context: Context = cl.user_session.get("context") or Context.from_settings(SETTINGS)
     user = cl.user_session.get("user")
     user_id = user.identifier if user else "default"
     files = [e for e in message.elements if getattr(e, "path", None)]
     if files:
-        await cl.Message(await asyncio.to_thread(ingest_files, settings, user_id, files)).send()
+        await cl.Message(await asyncio.to_thread(ingest_files, SETTINGS, user_id, files)).send()
         if not message.content.strip():
             return
-    await run_turn(message.content, settings, user_id, cl.context.session.thread_id)
+    await run_turn(message.content, context, user_id, cl.context.session.thread_id)
 
 
-async def run_turn(text: str, settings: Settings, user_id: str, thread_id: str) -> None:
+async def run_turn(text: str, context: Context, user_id: str, thread_id: str) -> None:
     """Show one turn as its events come: the router's decision and the tool as steps, the
     tool's artifact as soon as the tool returns, then the answer streamed under it. A
     checked-and-rewritten answer replaces the streamed one; the check is a step too."""
@@ -209,7 +214,7 @@ async def run_turn(text: str, settings: Settings, user_id: str, thread_id: str) 
     steps: dict[str, cl.Step] = {}
     shown: list[tuple[cl.Message, dict[str, Any]]] = []
     try:
-        async for event in Runtime.assistant.run_turn(text, thread_id, user_id, settings):
+        async for event in Runtime.assistant.run_turn(text, thread_id, user_id, context):
             if isinstance(event, events.Routed):
                 await _note_step("router", event.note)
             elif isinstance(event, events.ToolStarted):

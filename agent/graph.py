@@ -47,9 +47,12 @@ from langchain_core.messages import (
 from langchain_core.messages.utils import count_tokens_approximately
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
 
 from agent.answer_check import FROM_RESULT, answer_from_result, check_answer
 from agent.arguments import QUESTION_TOOLS, keeps_the_learners_words, read_arguments
+from agent.context import Context
+from agent.llm_server import ROUTER_SLOT
 from agent.prompts import (
     ARGUMENTS_NOTE,
     NO_TOOL_RETRY_NOTE,
@@ -58,6 +61,7 @@ from agent.prompts import (
     SYSTEM_PROMPT,
     TOOL_RESULT,
 )
+from agent.providers import CONVERSATION_SLOT
 from agent.semantic_router import FOLLOW_UP, asks_about_lessons, asks_for_no_tools
 from agent.state import State
 from core.errors import ToolInputError
@@ -258,20 +262,31 @@ def tool_facts(result: ToolMessage | None) -> dict[str, Any] | None:
     return artifact["facts"]
 
 
+# The chat model of a provider for a llama.cpp slot (`agent.providers.ChatModels`).
+Models = Callable[[str, int | None], "BaseChatModel"]
+
+
 def build_graph(
-    model: BaseChatModel,
+    models: Models,
     tools: Sequence[BaseTool],
     settings: Settings,
     checkpointer: BaseCheckpointSaver | None = None,
     semantic_router: Callable[[str], tuple[str, float]] | None = None,
-    lessons: Callable[[], str] | None = None,
-    router_model: BaseChatModel | None = None,
+    lessons: str | None = None,
 ):
-    """`router_model` answers the router's question (default: `model`); the app gives it a
-    llama.cpp slot of its own, since its prompt is not the conversation's."""
+    """The graph, compiled once: each run's chat choices come in its `Context`, so the
+    provider is looked up per call in `models` (the router on its own slot, since its prompt
+    is not the conversation's). `lessons` answers "what can you teach me?"."""
     by_name = {t.name: t for t in tools}
     names = list(by_name)
-    router = (router_model or model).bind(response_format=route_format(names))
+    route_schema = route_format(names)
+    default = Context.from_settings(settings)
+
+    async def chat_model(runtime: Runtime[Context], slot: int | None) -> BaseChatModel:
+        """This run's provider's model for `slot`, from a thread: making it on first use
+        may block (the local server's health check, a TLS context)."""
+        context = runtime.context if isinstance(runtime.context, Context) else default
+        return await asyncio.to_thread(models, context.provider, slot)
 
     def gives_text(text: str) -> bool:
         return any(read_arguments(t, text) is not None for t in NEEDS_GIVEN_TEXT if t in by_name)
@@ -280,7 +295,7 @@ def build_graph(
         f"- {t.name}: {t.description.split('. ')[0]}." for t in tools
     )
 
-    async def route(state: State) -> dict:
+    async def route(state: State, runtime: Runtime[Context]) -> dict:
         messages = state["messages"]
         window = window_start(messages, state.get("window", 0), settings.history_tokens)
         turn = {"window": window, "follow_up": False}
@@ -316,6 +331,7 @@ def build_graph(
             else:
                 note += f" (not confident, threshold {settings.route_threshold:.2f}); "
         try:
+            router = (await chat_model(runtime, ROUTER_SLOT)).bind(response_format=route_schema)
             reply = await router.ainvoke(router_prompt(tool_list, messages[window:]))
         except Exception:  # the answer node will meet the same fault and report it
             return turn | {"route": "none", "route_note": note + "the LLM router failed: no tool"}
@@ -328,7 +344,9 @@ def build_graph(
             choice = "none"
         return turn | {"route": choice, "route_note": note}
 
-    async def arguments(state: State, tool: BaseTool) -> tuple[dict[str, Any], str]:
+    async def arguments(
+        state: State, tool: BaseTool, runtime: Runtime[Context]
+    ) -> tuple[dict[str, Any], str]:
         """The tool's arguments and how they were found (shown in the tool's step)."""
         text = str(state["messages"][-1].content)
         earlier = latest_user_index(state["messages"]) > 0
@@ -345,9 +363,12 @@ def build_graph(
             # query and rows), so nothing is rewritten first: one model call fewer.
             return {**plain, "earlier": before}, "your question as it is, with the previous one"
         note = ARGUMENTS_NOTE.format(tool=tool.name, description=tool.description)
-        filler = model.bind(response_format=arguments_format(tool)).with_config(tags=["arguments"])
         try:
-            reply = await filler.ainvoke([*conversation(state), SystemMessage(note)])
+            model = await chat_model(runtime, CONVERSATION_SLOT)
+            filler = model.bind(response_format=arguments_format(tool))
+            reply = await filler.with_config(tags=["arguments"]).ainvoke(
+                [*conversation(state), SystemMessage(note)]
+            )
             args = parse_json(reply.content)
         except Exception:
             args = None
@@ -371,13 +392,13 @@ def build_graph(
             )
         return plain, "read from your message (the model's arguments were unusable)"
 
-    async def act(state: State) -> dict:
+    async def act(state: State, runtime: Runtime[Context]) -> dict:
         write = get_stream_writer()
         tool = by_name[state["route"]]
         call_id = f"call-{uuid.uuid4().hex[:12]}"
         failure: Exception | None = None
         try:
-            args, how = await arguments(state, tool)
+            args, how = await arguments(state, tool, runtime)
         except ToolInputError as exc:  # no text to run the tool on: the learner reads why
             args, how, failure = {}, "no arguments", exc
         call = {"name": tool.name, "args": args, "id": call_id}
@@ -394,27 +415,22 @@ def build_graph(
         write({"kind": "tool_end", "call": call, "result": result})
         return {"messages": [AIMessage("", tool_calls=[call]), result]}
 
-    answerer = model.bind(max_tokens=ANSWER_MAX_TOKENS)
-    # The second try samples: greedy decoding on the same prompt plus a note mostly gave the
-    # same sentences back. Seeded, so a run can be repeated.
-    second_answerer = model.bind(
-        max_tokens=ANSWER_MAX_TOKENS, temperature=RETRY_TEMPERATURE, seed=RETRY_SEED
-    )
-
-    async def generate(prompt: list[BaseMessage], retry: bool = False) -> str:
+    async def generate(model: BaseChatModel, prompt: list[BaseMessage], retry: bool = False) -> str:
+        # The second try samples: greedy decoding on the same prompt plus a note mostly gave
+        # the same sentences back. Seeded, so a run can be repeated.
+        sampling = {"temperature": RETRY_TEMPERATURE, "seed": RETRY_SEED} if retry else {}
         parts, finish = [], ""
-        async for chunk in (second_answerer if retry else answerer).astream(prompt):
+        async for chunk in model.bind(max_tokens=ANSWER_MAX_TOKENS, **sampling).astream(prompt):
             parts.append(str(chunk.content or ""))
             finish = chunk.response_metadata.get("finish_reason") or finish
         text = "".join(parts)
         return whole_sentences(text) if finish == "length" else text
 
-    async def answer(state: State) -> dict:
+    async def answer(state: State, runtime: Runtime[Context]) -> dict:
         write = get_stream_writer()
         if state.get("route") == ABOUT and lessons is not None:
-            text = lessons()
             write({"kind": "check", "ok": True, "problems": [], "source": "tool registry"})
-            return {"messages": [AIMessage(text, response_metadata={"source": "tool registry"})]}
+            return {"messages": [AIMessage(lessons, response_metadata={"source": "tool registry"})]}
         messages = state["messages"]
         result = next((m for m in current_turn(messages) if isinstance(m, ToolMessage)), None)
         facts = tool_facts(result)
@@ -441,15 +457,17 @@ def build_graph(
 
         async def answered(prompt: list[BaseMessage], retry: bool = False) -> str:
             if not lead:
-                return uncited(artifacts.with_sources(await generate(prompt, retry), passages))
+                text = await generate(model, prompt, retry)
+                return uncited(artifacts.with_sources(text, passages))
             # The result's own first sentence, then the model's explanation after it: the
             # server continues a trailing assistant message (llama.cpp's prefill), and the
             # learner sees the lead at once.
             write({"kind": "token", "text": lead + " "})
-            written = uncited(await generate([*prompt, AIMessage(lead)], retry))
+            written = uncited(await generate(model, [*prompt, AIMessage(lead)], retry))
             return f"{lead} {written.strip()}".strip()
 
         try:
+            model = await chat_model(runtime, CONVERSATION_SLOT)
             text = await answered(prompt)
             check = check_answer(text, facts, earlier)
             if not check.ok:
@@ -471,7 +489,8 @@ def build_graph(
                     # answer: the history is what it copies, so the last try sees only the
                     # system prompt and the message.
                     write({"kind": "retry", "problems": check.problems})
-                    text = await generate([SystemMessage(SYSTEM_PROMPT), HumanMessage(request)])
+                    bare = [SystemMessage(SYSTEM_PROMPT), HumanMessage(request)]
+                    text = await generate(model, bare)
                     source = "model, without the conversation"
                 check = check_answer(text, facts, earlier)
         except Exception as exc:  # the server died or timed out: keep the history usable
@@ -492,7 +511,7 @@ def build_graph(
     def after_route(state: State) -> str:
         return "act" if state.get("route") in by_name else "answer"
 
-    builder = StateGraph(State)
+    builder = StateGraph(State, context_schema=Context)
     builder.add_node("route", route)
     builder.add_node("act", act)
     builder.add_node("answer", answer)
@@ -501,17 +520,3 @@ def build_graph(
     builder.add_edge("act", "answer")
     builder.add_edge("answer", END)
     return builder.compile(checkpointer=checkpointer, name="genai101")
-
-
-def make_graph():
-    """Entry point for LangGraph's own tooling (`langgraph.json`): the default settings and
-    tools, with the platform's checkpointer."""
-    from agent.providers import make_chat_model, tool_chat_model
-    from agent.semantic_router import semantic_route
-    from core.settings import Settings
-    from tools import ToolContext, lessons_text, load_tools
-
-    settings = Settings.from_env()
-    model = make_chat_model(settings)
-    tools = load_tools(ToolContext(settings, tool_chat_model(settings)))
-    return build_graph(model, tools, settings, semantic_router=semantic_route, lessons=lessons_text)

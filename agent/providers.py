@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import atexit
 import re
+import threading
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,16 @@ if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
 DEFAULT_MODELS = {"openai": "gpt-4o-mini", "groq": "llama-3.1-8b-instant"}
+# The conversation's "slot": each thread's own, chosen per request (`ThreadSlots`); the
+# tools' prompts and the router's have fixed slots (`agent.llm_server.TOOL_SLOT`,
+# `ROUTER_SLOT`).
+CONVERSATION_SLOT = None
+# What the local server is made of: one server per distinct tuple of these, whatever the
+# other settings (a chat's recognizer switch is another `Settings`, not another server).
+SERVER_FIELDS = (
+    "data_dir", "llm_port", "llm_ctx", "llm_threads", "llm_batch_threads", "llm_cache_mib",
+    "llm_flash_attn", "llm_conversation_slots",
+)  # fmt: skip
 
 
 def provider_problem(settings: Settings) -> str | None:
@@ -62,10 +73,15 @@ def _chat_openai_class():
     return NeutralisingChatOpenAI
 
 
-@lru_cache(maxsize=4)
 def local_server(settings: Settings) -> LocalLLMServer:
-    """One server per settings for the whole process, stopped when the process exits."""
-    server = LocalLLMServer(settings)
+    """One server per port and launch options (`SERVER_FIELDS`) for the whole process,
+    stopped when the process exits: the app's shutdown stops the one its turns used."""
+    return _local_server(tuple(getattr(settings, name) for name in SERVER_FIELDS))
+
+
+@lru_cache(maxsize=4)
+def _local_server(key: tuple) -> LocalLLMServer:
+    server = LocalLLMServer(Settings(**dict(zip(SERVER_FIELDS, key, strict=True))))
     atexit.register(server.stop)
     return server
 
@@ -93,18 +109,39 @@ def _neutralised(payload: dict) -> dict:
 
 
 def tool_chat_model(settings: Settings) -> Callable[[], BaseChatModel]:
-    """The factory a tool gets as `ToolContext.chat_model` where no model is built for it
-    yet (`make_graph`, the CLI's commands): the tools' slot (1), and nothing made until the
-    tool asks, so a command that never generates starts no LLM server. The tools take the
-    factory from their caller because tools/ may not import this module (the agent's)."""
+    """The factory a command handler gets as its `chat_model` (the CLI's commands): the
+    tools' slot, and nothing made until the command asks, so a command that never generates
+    starts no LLM server. The tools take the factory from their caller because tools/ may
+    not import this module (the agent's)."""
     return lambda: make_chat_model(settings, slot=TOOL_SLOT)
 
 
-def make_chat_model(settings: Settings, slot: int | None = None) -> BaseChatModel:
+class ChatModels:
+    """The process's chat models, made once per (provider, slot) and shared by every chat:
+    a provider switch in the chat settings panel picks that provider's models (made on its
+    first use) rather than building a model per distinct `Settings`. Everything but the
+    provider (model name, URL, keys, temperature) is the process's. Other providers have no
+    slots, so their slots share one model. Thread-safe: turns fetch models from threads,
+    since making one may block (the local server's health check, a TLS context)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._models: dict[tuple[str, int | None], BaseChatModel] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, provider: str, slot: int | None = CONVERSATION_SLOT) -> BaseChatModel:
+        key = (provider, slot if provider == "local" else CONVERSATION_SLOT)
+        with self._lock:
+            if key not in self._models:
+                self._models[key] = make_chat_model(self.settings.with_(provider=provider), key[1])
+            return self._models[key]
+
+
+def make_chat_model(settings: Settings, slot: int | None = CONVERSATION_SLOT) -> BaseChatModel:
     """The chat model. `slot` picks the local server's llama.cpp slot: the tools' own
     prompts (text-to-Cypher, in-context NER) use `TOOL_SLOT` and the router `ROUTER_SLOT`;
-    None, the conversation, sends each thread to its own conversation slot (`ThreadSlots`),
-    so no prompt evicts another's cached prefix."""
+    `CONVERSATION_SLOT` (None) sends each thread to its own conversation slot
+    (`ThreadSlots`), so no prompt evicts another's cached prefix."""
     problem = provider_problem(settings)
     if problem:
         raise SettingsError(problem)

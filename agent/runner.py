@@ -2,8 +2,9 @@
 (`agent.events`); the Chainlit app, `genai101 chat` (through `ainvoke`) and the benchmarks
 all consume it, so they cannot drift apart in how a turn is run, stopped or measured.
 
-One `Assistant` per process holds the checkpointer and a compiled graph per provider
-setting.
+One `Assistant` per process holds the checkpointer, the chat models (one per provider and
+llama.cpp slot), the tools and one compiled graph; a chat's choices (provider, recognizer,
+paraphrase model, online linking) go with each turn as its `agent.context.Context`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -22,9 +24,10 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.errors import GraphRecursionError
 
 from agent import events
+from agent.context import Context, current
 from agent.graph import RECURSION_LIMIT, build_graph, current_turn
-from agent.llm_server import ROUTER_SLOT, TOOL_SLOT
-from agent.providers import local_server, make_chat_model
+from agent.llm_server import TOOL_SLOT
+from agent.providers import ChatModels, local_server
 from agent.semantic_router import classifier, semantic_route
 from agent.threads import ThreadOwners
 from core.errors import ToolInputError
@@ -137,6 +140,35 @@ class CallMeter(BaseCallbackHandler):
         self.open.pop(run_id, None)
 
 
+def tool_context(settings: Settings, models: ChatModels, default: Context) -> ToolContext:
+    """What the tools get: the process's settings, and the run's choices read when a tool is
+    called (the provider of the model a tool generates with, the recognizer, the paraphrase
+    model, online linking); outside a run, `default`'s."""
+    return ToolContext(
+        settings,
+        lambda: models(current(default).provider, TOOL_SLOT),
+        lambda: current(default).applied_to(settings),
+    )
+
+
+def compile_agent(
+    settings: Settings,
+    models: ChatModels,
+    tools: ToolContext,
+    checkpointer: BaseCheckpointSaver | None = None,
+):
+    """The agent's graph over every registered tool. Blocking (it imports every tool module
+    and lists the lessons), so run it in a thread, or at import as `agent.served` does."""
+    return build_graph(
+        models,
+        load_tools(tools),
+        settings,
+        checkpointer,
+        semantic_router=semantic_route,
+        lessons=lessons_text(),
+    )
+
+
 class Assistant:
     def __init__(
         self,
@@ -149,8 +181,11 @@ class Assistant:
         # Who owns each thread id: checked before the agent reads or writes a thread, so a
         # user who knows another user's thread id (or sends it from the CLI) gets nothing.
         self.owners = owners or ThreadOwners(settings)
-        self._graphs: dict[Settings, Any] = {}
-        self._contexts: dict[Settings, ToolContext] = {}
+        self.context = Context.from_settings(settings)  # a turn given no context gets this
+        self.models = ChatModels(settings)
+        self.tool_context = tool_context(settings, self.models, self.context)
+        self._graph: Any = None
+        self._building = threading.Lock()
         self._locks: dict[str, asyncio.Lock] = {}
 
     def turn_lock(self, thread_id: str) -> asyncio.Lock:
@@ -158,28 +193,16 @@ class Assistant:
         interleaving their messages in the history."""
         return self._locks.setdefault(thread_id, asyncio.Lock())
 
-    def graph(self, settings: Settings | None = None):
-        """The compiled graph for these settings (a provider switch in the chat settings
-        panel gets its own model and tools; the checkpointer, so the history, is shared).
-        The tools' own prompts and the router's get their own slots on the local server."""
-        settings = settings or self.settings
-        if settings not in self._graphs:
-            model = make_chat_model(settings)
-            local = settings.provider == "local"
-            tool_model = make_chat_model(settings, slot=TOOL_SLOT) if local else model
-            router_model = make_chat_model(settings, slot=ROUTER_SLOT) if local else model
-            self._contexts[settings] = ToolContext(settings, lambda: tool_model)
-            tools = load_tools(self._contexts[settings])
-            self._graphs[settings] = build_graph(
-                model,
-                tools,
-                settings,
-                self.checkpointer,
-                semantic_router=semantic_route,
-                lessons=lessons_text,
-                router_model=router_model,
-            )
-        return self._graphs[settings]
+    def graph(self):
+        """The compiled graph, built on first use (blocking: it imports every tool module,
+        so call it from a thread). One for every chat: the checkpointer, so the history, is
+        shared, and each turn's choices come in its context."""
+        with self._building:
+            if self._graph is None:
+                self._graph = compile_agent(
+                    self.settings, self.models, self.tool_context, self.checkpointer
+                )
+            return self._graph
 
     def load(self) -> None:
         """Before the app serves anyone, in one thread: the tools and the router's classifier
@@ -189,29 +212,26 @@ class Assistant:
         self.graph()
         classifier()
 
-    async def prepare(self, settings: Settings) -> None:
+    async def prepare(self, context: Context) -> None:
         """Before a turn: bring the local LLM back if it died, so one crash costs one turn."""
-        if settings.provider == "local":
-            await asyncio.to_thread(local_server(settings).ensure_running)
+        if context.provider == "local":
+            await asyncio.to_thread(local_server(self.settings).ensure_running)
 
-    async def warm_up(self, settings: Settings | None = None) -> None:
+    async def warm_up(self) -> None:
         """Before the first learner waits: one throwaway turn on a scratch thread, so
         llama.cpp caches the system prompt, and each tool's own preparation (indexes, the
         graph server, its prompt's prefix in its slot), side by side."""
-        settings = settings or self.settings
         await asyncio.to_thread(self.load)
-        self.graph(settings)
 
         async def turn() -> None:
             try:
-                await self.ainvoke("Hi", "warm-up", "system", settings)
+                await self.ainvoke("Hi", "warm-up", "system")
             finally:
                 await self.delete_thread("warm-up")
 
         results = await asyncio.gather(
-            turn(), asyncio.to_thread(warm_up_tools, self._contexts[settings]),
-            return_exceptions=True,
-        )  # fmt: skip
+            turn(), asyncio.to_thread(warm_up_tools, self.tool_context), return_exceptions=True
+        )
         for result in results:  # each part ran to its end; report the first that failed
             if isinstance(result, BaseException):
                 raise result
@@ -234,7 +254,7 @@ class Assistant:
             )
 
     @staticmethod
-    def config(thread_id: str, user_id: str, settings: Settings) -> dict[str, Any]:
+    def config(thread_id: str, user_id: str) -> dict[str, Any]:
         return {
             "configurable": {"thread_id": thread_id, "user_id": user_id},
             "recursion_limit": RECURSION_LIMIT,
@@ -251,19 +271,20 @@ class Assistant:
         text: str,
         thread_id: str,
         user_id: str = "default",
-        settings: Settings | None = None,
+        context: Context | None = None,
         callbacks: list[BaseCallbackHandler] | None = None,
     ) -> AsyncIterator[events.Event]:
-        """One turn, as events. Raises ToolInputError (a message for the chat) for a
-        message that cannot be sent; every other failure ends in a `Finished` that says so."""
-        settings = settings or self.settings
-        text = validate_message(text, settings)
+        """One turn, as events, with the chat's choices in `context` (default: the
+        settings'). Raises ToolInputError (a message for the chat) for a message that cannot
+        be sent; every other failure ends in a `Finished` that says so."""
+        context = context or self.context
+        text = validate_message(text, self.settings)
         await self.owners.claim(thread_id, user_id)
-        await self.prepare(settings)
-        graph = await asyncio.to_thread(self.graph, settings)
+        await self.prepare(context)
+        graph = await asyncio.to_thread(self.graph)
         meter = CallMeter()
         config = {
-            **self.config(thread_id, user_id, settings),
+            **self.config(thread_id, user_id),
             "callbacks": [meter, *(callbacks or [])],
         }
         started = time.perf_counter()
@@ -275,6 +296,7 @@ class Assistant:
                 async for mode, chunk in graph.astream(
                     {"messages": [HumanMessage(text)]},
                     config,
+                    context=context,
                     stream_mode=["messages", "updates", "custom"],
                 ):
                     event = _event(mode, chunk)
@@ -300,11 +322,11 @@ class Assistant:
         yield _finished(state, meter.calls, time.perf_counter() - started, first_result)
 
     async def ainvoke(
-        self, text: str, thread_id: str, user_id: str = "default", settings: Settings | None = None
+        self, text: str, thread_id: str, user_id: str = "default", context: Context | None = None
     ) -> dict[str, Any]:
         """One turn, no streaming: the CLI's path and the tests'."""
         final: events.Finished | None = None
-        async for event in self.run_turn(text, thread_id, user_id, settings):
+        async for event in self.run_turn(text, thread_id, user_id, context):
             if isinstance(event, events.Finished):
                 final = event
         assert final is not None  # run_turn always ends with Finished

@@ -32,12 +32,12 @@ PROMPTS = {
 GOALS = {"no tool": ("first token", 3.0), "one tool": ("full turn", 12.0)}
 
 
-async def agent_turn(assistant: Assistant, settings: Settings, text: str, thread: str):
+async def agent_turn(assistant: Assistant, text: str, thread: str):
     """A turn through the app's runner: seconds to the first visible result (the tool's
     artifact or the answer's first token) and to the end of the turn."""
     from agent.events import Finished
 
-    async for event in assistant.run_turn(text, thread, "bench", settings):
+    async for event in assistant.run_turn(text, thread, "bench"):
         if isinstance(event, Finished):
             return event.first_result_seconds or event.seconds, event.seconds
     raise AssertionError("the runner ended a turn without Finished")
@@ -78,10 +78,7 @@ async def main(runs: int) -> None:
                 assistant = Assistant(settings, cp)
                 await assistant.warm_up()
                 for name, text in PROMPTS.items():
-                    agent = [
-                        await agent_turn(assistant, settings, text, f"{name}-{i}")
-                        for i in range(runs)
-                    ]
+                    agent = [await agent_turn(assistant, text, f"{name}-{i}") for i in range(runs)]
                     direct = [await direct_turn(settings, text) for _ in range(runs)]
                     rows.append((name, agent, direct))
         peak = peak_rss_mb(server.proc.pid)

@@ -15,6 +15,7 @@ run. "What can you teach me?" (the lesson list) counts as "none".
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -124,11 +125,15 @@ async def route(assistant: Assistant, case: dict[str, Any]) -> tuple[str, str]:
 
     from agent.graph import ABOUT
 
-    config = assistant.config(f"bench-routing-{uuid.uuid4()}", "bench", assistant.settings)
+    config = assistant.config(f"bench-routing-{uuid.uuid4()}", "bench")
     messages = [*history_messages(case.get("history", [])), HumanMessage(case["prompt"])]
-    await assistant.prepare(assistant.settings)
-    state = await assistant.graph().ainvoke(
-        {"messages": messages}, config, interrupt_before=["act", "answer"]
+    await assistant.prepare(assistant.context)
+    graph = await asyncio.to_thread(assistant.graph)
+    state = await graph.ainvoke(
+        {"messages": messages},
+        config,
+        context=assistant.context,
+        interrupt_before=["act", "answer"],
     )
     chosen = state.get("route", NONE)
     return (NONE if chosen == ABOUT else chosen), str(state.get("route_note", ""))

@@ -21,7 +21,8 @@ PARAPHRASE_MODELS = ("int8", "fp32")
 FLASH_ATTN = ("auto", "on", "off")
 
 # The chat settings panel's choices: (label, offered values). Anything else a browser sends
-# is refused, since every distinct Settings compiles and caches its own graph.
+# is refused: a turn runs with these (`agent.context.Context`), and a made-up provider or
+# recognizer would fail it.
 CHAT_CHOICES: dict[str, tuple[str, tuple[str, ...]]] = {
     "provider": ("LLM provider", PROVIDERS),
     "ner_mode": ("entity recognizer", NER_MODES),

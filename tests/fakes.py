@@ -66,6 +66,16 @@ class ScriptedChatModel(BaseChatModel):
         return item if isinstance(item, AIMessage) else AIMessage(str(item))
 
 
+def models_of(
+    model: BaseChatModel, router: BaseChatModel | None = None
+) -> Callable[[str, int | None], BaseChatModel]:
+    """What `build_graph` looks models up in: `model` for every provider and slot, or
+    `router` for the router's slot when given."""
+    from agent.llm_server import ROUTER_SLOT
+
+    return lambda provider, slot: router if router is not None and slot == ROUTER_SLOT else model
+
+
 def route(tool: str) -> str:
     """What the agent's router model answers: the chosen tool as JSON."""
     return json.dumps({"tool": tool})

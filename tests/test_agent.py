@@ -25,7 +25,7 @@ from agent.runner import Assistant, open_checkpointer, validate_message
 from agent.semantic_router import FOLLOW_UP
 from core.errors import ToolInputError
 from core.settings import Settings
-from tests.fakes import ScriptedChatModel, route
+from tests.fakes import ScriptedChatModel, models_of, route
 from tools import artifacts
 
 
@@ -61,8 +61,13 @@ def assistant_with(
     model, settings, checkpointer, router=None, lessons=None, tools=(find_entities,)
 ) -> Assistant:
     a = Assistant(settings, checkpointer)
-    a._graphs[settings] = build_graph(
-        model, list(tools), settings, checkpointer, semantic_router=router, lessons=lessons
+    a._graph = build_graph(
+        models_of(model),
+        list(tools),
+        settings,
+        checkpointer,
+        semantic_router=router,
+        lessons=lessons,
     )
     return a
 
@@ -99,9 +104,9 @@ async def test_unsure_classifier_asks_the_llm_router_on_its_own_model(settings):
     labels = iter([("find_entities", 0.9), ("none", 0.3)])
     async with open_checkpointer(settings) as cp:
         a = Assistant(settings, cp)
-        a._graphs[settings] = build_graph(
-            model, [find_entities], settings, cp,
-            semantic_router=lambda t: next(labels), router_model=router_model,
+        a._graph = build_graph(
+            models_of(model, router=router_model), [find_entities], settings, cp,
+            semantic_router=lambda t: next(labels),
         )  # fmt: skip
         await a.ainvoke("Entities in: Ada met Bob.", "t")
         result = await a.ainvoke("tell me something fun", "t")
@@ -251,7 +256,7 @@ async def test_what_can_you_teach_is_answered_from_the_registry(settings):
         settings,
         "Hi! What can you teach me?",
         router=classifier("none"),
-        lessons=lambda: "Lessons: entities.",
+        lessons="Lessons: entities.",
     )
     assert result["answer"] == "Lessons: entities." and result["route"] == ABOUT
     assert model.calls == []
@@ -403,14 +408,14 @@ async def test_a_turn_stopped_midway_is_closed_before_the_next_message(settings)
     async with open_checkpointer(settings) as cp:
         a = assistant_with(model, settings, cp, classifier("find_entities"))
         graph = a.graph()
-        config = a.config("t", "u", settings)
+        config = a.config("t", "u")
         async for _ in graph.astream(
             {"messages": [HumanMessage("Entities in: Old Text.")]}, config, interrupt_before=["act"]
         ):
             pass
         assert (await graph.aget_state(config)).next == ("act",)
-        a._graphs[settings] = build_graph(
-            model, [find_entities], settings, cp, semantic_router=classifier("none")
+        a._graph = build_graph(
+            models_of(model), [find_entities], settings, cp, semantic_router=classifier("none")
         )
         model.script += ["Hello again."]
         result = await a.ainvoke("hello", "t")
@@ -624,3 +629,51 @@ async def test_a_written_out_question_that_drops_the_learners_words_is_not_sent(
     assert second["tool_calls"][0]["args"] == {
         "question": "and what did Amara write after that one?"
     }
+
+
+async def test_one_graph_serves_every_chat_choice_per_turn(settings, monkeypatch):
+    """A provider or recognizer switch in the chat settings panel is a turn's context, not
+    a new graph: the graph is compiled once, each turn's model is its provider's (made once
+    per provider, not per Settings), and a tool reads its own turn's choices and model."""
+    import agent.providers
+    import agent.runner
+    from agent.context import Context
+
+    made: list[tuple[str, int | None]] = []
+
+    def make_chat_model(s: Settings, slot: int | None = None) -> ScriptedChatModel:
+        made.append((s.provider, slot))
+        return ScriptedChatModel(script=[f"{s.provider} answers."] * 6, calls=[])
+
+    monkeypatch.setattr(agent.providers, "make_chat_model", make_chat_model)
+    seen: list[tuple[str, bool, str]] = []
+
+    @tool("find_entities", response_format="content_and_artifact")
+    def probe(text: str) -> tuple[str, dict]:
+        """Find the entities in a text."""
+        chosen = a.tool_context.call_settings()
+        generated = a.tool_context.chat_model().invoke("x").content
+        seen.append((chosen.ner_mode, chosen.wiki_online, generated))
+        return "Entities: Ada", artifacts.artifact("find_entities", [])
+
+    compiled: list[int] = []
+
+    def compile_agent(settings, models, tools, checkpointer=None):
+        compiled.append(1)
+        router = classifier("find_entities")
+        return build_graph(models, [probe], settings, checkpointer, semantic_router=router)
+
+    monkeypatch.setattr(agent.runner, "compile_agent", compile_agent)
+    async with open_checkpointer(settings) as cp:
+        a = Assistant(settings, cp)
+        first = await a.ainvoke("Entities in: Ada met Bob.", "t")
+        switched = Context(provider="groq", ner_mode="llm", wiki_online=True)
+        second = await a.ainvoke("Entities in: Ada met Bob.", "t", context=switched)
+    assert compiled == [1]
+    assert seen == [
+        ("spacy", False, "openai-compatible answers."),
+        ("llm", True, "groq answers."),
+    ]
+    assert made == [("openai-compatible", None), ("groq", None)]  # slots: the local server's
+    assert (first["route"], second["route"]) == ("find_entities", "find_entities")
+    assert second["answer"].startswith("groq answers")

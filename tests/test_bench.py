@@ -341,7 +341,7 @@ async def test_run_turn_times_model_calls_made_inside_a_tool(tmp_path):
 
     from agent.graph import build_graph
     from agent.runner import Assistant, open_checkpointer
-    from tests.fakes import ScriptedChatModel
+    from tests.fakes import ScriptedChatModel, models_of
 
     inner = ScriptedChatModel(script=["MATCH (a) RETURN count(a)"])
 
@@ -356,8 +356,8 @@ async def test_run_turn_times_model_calls_made_inside_a_tool(tmp_path):
     )
     async with open_checkpointer(settings) as cp:
         assistant = Assistant(settings, cp)
-        assistant._graphs[settings] = build_graph(
-            outer, [tool], settings, cp, semantic_router=lambda t: ("write_cypher", 0.9)
+        assistant._graph = build_graph(
+            models_of(outer), [tool], settings, cp, semantic_router=lambda t: ("write_cypher", 0.9)
         )
         turn = await turns.run_turn(assistant, "How many articles?")
     assert (turn["tool"], turn["answer"], turn["error"]) == ("write_cypher", "42.", False)
@@ -372,7 +372,7 @@ async def test_routing_reads_the_route_node_and_runs_no_tool(tmp_path):
 
     from agent.graph import build_graph
     from agent.runner import Assistant, open_checkpointer
-    from tests.fakes import ScriptedChatModel, route
+    from tests.fakes import ScriptedChatModel, models_of, route
 
     def find_entities(text: str) -> str:
         """Never runs: routing stops before the tool runs."""
@@ -391,8 +391,8 @@ async def test_routing_reads_the_route_node_and_runs_no_tool(tmp_path):
     ]
     async with open_checkpointer(settings) as cp:
         assistant = Assistant(settings, cp)
-        assistant._graphs[settings] = build_graph(
-            model, tools, settings, cp, semantic_router=labels.get, lessons=lambda: "lessons"
+        assistant._graph = build_graph(
+            models_of(model), tools, settings, cp, semantic_router=labels.get, lessons="lessons"
         )
         result = await routing.measure_routing(assistant, cases, progress=False)
     assert (result["correct"], result["misses"]) == (3, [])

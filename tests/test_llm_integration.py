@@ -88,8 +88,8 @@ async def test_server_crash_costs_one_turn_and_is_restarted(tmp_path):
             os.killpg(server.proc.pid, signal.SIGKILL)
             server.proc.wait()
             # Mid-turn death: the graph's model call fails; the user gets a clear message.
-            graph = assistant.graph(settings)
-            config = assistant.config("crash", "u", settings)
+            graph = assistant.graph()
+            config = assistant.config("crash", "u")
             state = await graph.ainvoke({"messages": [("user", "Are you there?")]}, config)
             assert "could not answer" in state["messages"][-1].content
             # The next turn restarts the server and works, with the history intact.

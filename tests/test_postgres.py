@@ -35,7 +35,7 @@ from knowledge import pg
 from knowledge.embeddings import embed
 from knowledge.ingest import SourceFile, index_files
 from knowledge.stores import read_store
-from tests.fakes import ScriptedChatModel
+from tests.fakes import ScriptedChatModel, models_of
 from tools import artifacts
 from ui.pg_data_layer import PostgresDataLayer, prepare_database
 
@@ -81,8 +81,8 @@ def echo(text: str) -> tuple[str, dict]:
 
 def assistant(model: ScriptedChatModel, settings: Settings, checkpointer) -> Assistant:
     a = Assistant(settings, checkpointer)
-    a._graphs[settings] = build_graph(
-        model, [echo], settings, checkpointer, semantic_router=lambda text: ("none", 0.9)
+    a._graph = build_graph(
+        models_of(model), [echo], settings, checkpointer, semantic_router=lambda text: ("none", 0.9)
     )
     return a
 

@@ -160,3 +160,39 @@ def test_the_server_gets_a_slot_per_conversation_besides_the_tools_and_router(tm
     assert conversation_slots(settings) == [0, 3, 4, 5]
     command = LocalLLMServer(settings).command(tmp_path / "m.gguf")
     assert command[command.index("--parallel") + 1] == "6"
+
+
+def test_chat_models_are_made_once_per_provider_and_slot(tmp_path):
+    """A provider switch gets that provider's model, made on first use and kept; the
+    other providers have no llama.cpp slots, so their slots share one model."""
+    from agent.llm_server import ROUTER_SLOT, TOOL_SLOT
+    from agent.providers import ChatModels
+
+    settings = Settings.from_env(
+        {
+            "provider": "openai-compatible",
+            "base_url": "http://127.0.0.1:9/v1",
+            "model": "m",
+            "groq_api_key": "k",
+            "data_dir": tmp_path,
+        }
+    )
+    models = ChatModels(settings)
+    first = models("openai-compatible")
+    assert models("openai-compatible", ROUTER_SLOT) is first
+    assert models("openai-compatible", TOOL_SLOT) is first
+    groq = models("groq")
+    assert groq is not first and models("groq", ROUTER_SLOT) is groq
+    assert type(groq).__name__ == "ChatGroq"
+
+
+def test_one_local_server_per_port_and_launch_options(tmp_path):
+    """A chat choice flipped in the UI is another Settings but the same server, so the app's
+    shutdown stops the server the turns used; another port is another server."""
+    from agent.providers import local_server
+
+    settings = Settings.from_env({"data_dir": tmp_path, "llm_port": 18765})
+    server = local_server(settings)
+    assert local_server(settings.with_(ner_mode="llm", provider="groq")) is server
+    assert local_server(settings.with_(llm_port=18766)) is not server
+    assert (server.port, server.log_path.parent) == (18765, tmp_path.resolve() / "logs")

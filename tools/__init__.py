@@ -24,11 +24,21 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ToolContext:
-    """What a tool may use: the settings, and the agent's own chat model for tools that
-    generate (text-to-Cypher, in-context NER, query rewriting)."""
+    """What a tool may use: the process's settings; the agent's own chat model for tools
+    that generate (text-to-Cypher, in-context NER, query rewriting); and `run_settings`,
+    the settings with the chat's choices of the call being run. The tools are built once
+    per process, and a learner switches the recognizer, the paraphrase model or online
+    linking per chat, so the tools that depend on those read them per call
+    (`call_settings`), never from a Settings captured when they were built."""
 
     settings: Settings
     chat_model: Callable[[], BaseChatModel]
+    run_settings: Callable[[], Settings] | None = None
+
+    def call_settings(self) -> Settings:
+        """The settings for this call: the agent's per-run choices laid over `settings`,
+        or `settings` itself where no agent runs the tool (tests, a direct call)."""
+        return self.run_settings() if self.run_settings is not None else self.settings
 
 
 def tool_modules() -> list[ModuleType]:

@@ -1058,7 +1058,16 @@ def make_tools(ctx: ToolContext) -> list[BaseTool]:
     from langchain_core.tools import StructuredTool
 
     def run(text: str, mode: Mode | None = None) -> tuple[str, Artifact]:
-        result = find_entities(text, ctx.settings, mode=mode, chat_model=ctx.chat_model)
+        # The recognizer and online linking are this chat's choices; everything else (and
+        # the caches keyed on settings) stays on the process's settings.
+        chosen = ctx.call_settings()
+        result = find_entities(
+            text,
+            ctx.settings,
+            mode=mode or chosen.ner_mode,
+            online=chosen.wiki_online,
+            chat_model=ctx.chat_model,
+        )
         return summary_text(result), entity_artifact(result)
 
     return [

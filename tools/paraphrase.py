@@ -479,7 +479,8 @@ def make_tools(ctx: ToolContext) -> list[BaseTool]:
         model, the default) or 'fp32' (full precision, to compare); leave it empty unless the
         user asks for one. show_benchmark=True also shows the stored fine-tuning and
         quantization results: size, speed and accuracy of fp32 vs int8."""
-        return paraphrase_lesson(ctx.settings, sentence1, sentence2, model, show_benchmark)
+        chosen = model or ctx.call_settings().paraphrase_model  # this chat's default
+        return paraphrase_lesson(ctx.settings, sentence1, sentence2, chosen, show_benchmark)
 
     return [
         StructuredTool.from_function(
