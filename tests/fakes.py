@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -83,3 +86,52 @@ def route(tool: str) -> str:
 
 def tool_call(name: str, args: dict[str, Any], call_id: str = "call-1") -> AIMessage:
     return AIMessage("", tool_calls=[{"name": name, "args": args, "id": call_id}])
+
+
+STAND_IN_REPLY = "The stand-in model says hello."
+
+
+class _StandInChat(BaseHTTPRequestHandler):
+    """Every chat call gets `STAND_IN_REPLY`: as server-sent events when the client
+    streams, as one JSON reply otherwise."""
+
+    protocol_version = "HTTP/1.1"  # keep connections open, as llama.cpp and OpenAI do
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        head = {"id": "c", "created": 0, "model": "stand-in"}
+        if body.get("stream"):
+            deltas = [({"role": "assistant", "content": STAND_IN_REPLY}, None), ({}, "stop")]
+            events = [
+                {**head, "object": "chat.completion.chunk",
+                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+                for delta, finish in deltas
+            ]  # fmt: skip
+            text = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
+            kind, data = "text/event-stream", text.encode()
+        else:
+            message = {"role": "assistant", "content": STAND_IN_REPLY}
+            choice = {"index": 0, "message": message, "finish_reason": "stop"}
+            reply = {**head, "object": "chat.completion", "choices": [choice]}
+            kind, data = "application/json", json.dumps(reply).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def stand_in_chat_server() -> Iterator[str]:
+    """An OpenAI-compatible chat server on a free localhost port (a fake of the server, not
+    of the client code under test), for a real app or LangGraph server run without the LLM;
+    yields its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _StandInChat)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()

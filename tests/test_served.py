@@ -14,11 +14,9 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +26,7 @@ from langgraph.pregel import Pregel
 
 import agent.providers
 from agent.context import Context
-from tests.fakes import ScriptedChatModel
+from tests.fakes import STAND_IN_REPLY, ScriptedChatModel, stand_in_chat_server
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -123,118 +121,73 @@ async def test_a_two_turn_thread_makes_no_blocking_call_on_the_event_loop(served
     assert len(second["messages"]) == 4  # one thread: both turns
 
 
-REPLY = "The stand-in model says hello."
+@contextmanager
+def langgraph_dev(tmp_path: Path, env: dict[str, str]) -> Iterator[str]:
+    """`langgraph dev` on a free port over the project's langgraph.json (its paths made
+    absolute: the server reads them from its working folder, and writes its in-memory store
+    there, .langgraph_api/); yields the server's URL."""
+    from agent.llm_server import free_port
 
-
-class StreamingChat(BaseHTTPRequestHandler):
-    """A stand-in OpenAI-compatible server (a fake of the server, not of the client): every
-    chat call gets `REPLY`, as server-sent events when the client streams."""
-
-    protocol_version = "HTTP/1.1"
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        if body.get("stream"):
-            chunks = [{"delta": {"role": "assistant", "content": REPLY}}, {"delta": {}}]
-            raw = (
-                "".join(
-                    "data: "
-                    + json.dumps(
-                        {
-                            "id": "c",
-                            "object": "chat.completion.chunk",
-                            "created": 0,
-                            "model": "m",
-                            "choices": [{"index": 0, "finish_reason": "stop" if i else None, **c}],
-                        }
-                    )  # fmt: skip
-                    + "\n\n"
-                    for i, c in enumerate(chunks)
-                )
-                + "data: [DONE]\n\n"
-            )
-            kind, data = "text/event-stream", raw.encode()
-        else:
-            message = {"role": "assistant", "content": REPLY}
-            choice = {"index": 0, "message": message, "finish_reason": "stop"}
-            reply = {"id": "c", "object": "chat.completion", "created": 0, "choices": [choice]}
-            kind, data = "application/json", json.dumps({**reply, "model": "m"}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+    config = json.loads((ROOT / "langgraph.json").read_text())
+    config["dependencies"] = [str(ROOT / d) for d in config["dependencies"]]
+    config["graphs"] = {k: str(ROOT / v) for k, v in config["graphs"].items()}
+    (tmp_path / "langgraph.json").write_text(json.dumps(config))
+    port = free_port()
+    cli = Path(sys.executable).with_name("langgraph")  # the script langgraph-cli installs
+    with (tmp_path / "dev.log").open("wb") as log:
+        server = subprocess.Popen(
+            [str(cli), "dev", "--no-browser", "--no-reload", "--port", str(port)],
+            cwd=tmp_path,
+            env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
 
 
 @pytest.mark.slow
 async def test_langgraph_dev_runs_a_two_turn_thread_without_allow_blocking(tmp_path):
     """`langgraph dev` (langgraph-cli[inmem], not a project dependency: the test skips
-    without it) on a free port, driven with langgraph-sdk; the run's context reaches the
-    tool (the paraphrase model chosen)."""
+    without it) driven with langgraph-sdk; the run's context reaches the tool (the
+    paraphrase model chosen)."""
     pytest.importorskip("langgraph_api")
     from langgraph_sdk import get_client
 
-    from agent.llm_server import free_port
+    with stand_in_chat_server() as chat_url:
+        env = {
+            "GENAI101_DATA_DIR": str(tmp_path / "data"),
+            "GENAI101_PROVIDER": "openai-compatible",
+            "GENAI101_BASE_URL": chat_url,
+            "GENAI101_MODEL": "m",
+        }
+        with langgraph_dev(tmp_path, env) as url:
+            client = get_client(url=url)
+            for _ in range(240):  # until the server answers (it imports the tools first)
+                try:
+                    await client.assistants.search(graph_id="genai101")
+                    break
+                except Exception:
+                    await asyncio.sleep(0.5)
+            thread = await client.threads.create()
 
-    chat = ThreadingHTTPServer(("127.0.0.1", 0), StreamingChat)
-    threading.Thread(target=chat.serve_forever, daemon=True).start()
-    port = free_port()
-    env = {
-        **os.environ,
-        "GENAI101_DATA_DIR": str(tmp_path / "data"),
-        "GENAI101_PROVIDER": "openai-compatible",
-        "GENAI101_BASE_URL": f"http://127.0.0.1:{chat.server_address[1]}/v1",
-        "GENAI101_MODEL": "m",
-        "PYTHONPATH": str(ROOT),
-    }
-    # The project's langgraph.json with its paths made absolute: the server reads them from
-    # its working folder, and writes its in-memory store there (.langgraph_api/).
-    config = json.loads((ROOT / "langgraph.json").read_text())
-    config["dependencies"] = [str(ROOT / d) for d in config["dependencies"]]
-    config["graphs"] = {k: str(ROOT / v) for k, v in config["graphs"].items()}
-    (tmp_path / "langgraph.json").write_text(json.dumps(config))
-    cli = Path(sys.executable).with_name("langgraph")  # the script langgraph-cli installs
-    command = [str(cli), "dev", "--no-browser", "--no-reload", "--port", str(port)]
-    log = (tmp_path / "dev.log").open("wb")
-    server = subprocess.Popen(
-        command,
-        cwd=tmp_path,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        client = get_client(url=f"http://127.0.0.1:{port}")
-        for _ in range(240):
-            try:
-                await client.assistants.search(graph_id="genai101")
-                break
-            except Exception:
-                assert server.poll() is None, (tmp_path / "dev.log").read_text()
-                await asyncio.sleep(0.5)
-        thread = await client.threads.create()
+            async def turn(text: str, **context: Any) -> dict[str, Any]:
+                message = {"role": "human", "content": text}
+                return await client.runs.wait(
+                    thread["thread_id"], "genai101", input={"messages": [message]}, context=context
+                )
 
-        async def turn(text: str, **context: Any) -> dict[str, Any]:
-            message = {"role": "human", "content": text}
-            return await client.runs.wait(
-                thread["thread_id"], "genai101", input={"messages": [message]}, context=context
-            )
-
-        first = await turn("Hello!", provider="openai-compatible")
-        pair = 'Do "The cat sat." and "A cat sat." mean the same?'
-        second = await turn(pair, provider="openai-compatible", paraphrase_model="fp32")
-    finally:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
-        chat.shutdown()
+            first = await turn("Hello!", provider="openai-compatible")
+            pair = 'Do "The cat sat." and "A cat sat." mean the same?'
+            second = await turn(pair, provider="openai-compatible", paraphrase_model="fp32")
     logged = (tmp_path / "dev.log").read_text()
     assert "BlockingError" not in logged
-    assert first["messages"][-1]["content"] == REPLY, logged[-2000:]
+    assert first["messages"][-1]["content"] == STAND_IN_REPLY, logged[-2000:]
     tool = next(m for m in second["messages"][2:] if m["type"] == "tool")
     assert second["route"] == "check_paraphrase"
     assert "The fp32 model is not on this machine" in tool["content"]  # the context's choice
