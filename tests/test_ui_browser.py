@@ -106,3 +106,53 @@ def test_login_chat_tool_step_restart_and_resume(app_server, browser_page):
 def _idle(page) -> bool:
     """The stop button is gone once the turn has ended."""
     return page.locator("#stop-button").count() == 0
+
+
+def choose(page, setting: str, value: str) -> None:
+    """Pick `value` for `setting` in the chat settings panel and confirm."""
+    page.click("#chat-settings-open-modal")
+    page.click(f"#{setting}")
+    page.get_by_role("option", name=value, exact=True).click()
+    page.click("#confirm")
+    page.wait_for_selector("[role=dialog]", state="detached", timeout=10_000)
+
+
+def test_the_settings_panel_switches_the_paraphrase_model_per_session(tmp_path, browser_page):
+    """One compiled graph serves every session: a choice in one session's settings panel
+    reaches that session's tool calls (here the paraphrase model: fp32 is not on a fresh
+    data folder, and the lesson says so), and a new session starts from the defaults. With
+    a stand-in LLM server, so no local model runs."""
+    from agent.launcher import AppProcess
+    from agent.llm_server import free_port
+    from tests.fakes import stand_in_chat_server
+
+    pair = 'Do "The cat chased the dog." and "The dog chased the cat." mean the same?'
+    missing = "The fp32 model is not on this machine"
+    with stand_in_chat_server() as chat_url:
+        env = {
+            "GENAI101_PROVIDER": "openai-compatible",
+            "GENAI101_BASE_URL": chat_url,
+            "GENAI101_MODEL": "stand-in",
+            "CHAINLIT_AUTH_SECRET": "test-secret-" + "x" * 40,
+            "GENAI101_GRAPH_BOLT_PORT": str(free_port()),
+            "GENAI101_GRAPH_HTTP_PORT": str(free_port()),
+        }
+        server = AppProcess(tmp_path / "app", tmp_path / "data", env).start()
+        try:
+            page = browser_page
+            login(page, server.url)
+            page.wait_for_selector("#chat-settings-open-modal", timeout=60_000)
+            send(page, pair)
+            assert missing not in wait_for_text(page, r"model: int8")
+            choose(page, "paraphrase_model", "fp32")
+            send(page, pair)
+            wait_for_text(page, missing)
+
+            other = page.context.browser.new_page()  # another session: the defaults
+            login(other, server.url)
+            other.wait_for_selector("#chat-settings-open-modal", timeout=60_000)
+            send(other, pair)
+            assert missing not in wait_for_text(other, r"model: int8")
+            other.close()
+        finally:
+            server.stop()
