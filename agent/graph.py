@@ -22,6 +22,11 @@ own llama.cpp slot.) So llama.cpp re-reads only the tail
 and the latest message, not the history, on every call of a turn and across turns. The
 history window moves in big steps (`window_start`) so that it too changes rarely.
 
+The graph is compiled once per process. A run's chat choices (provider, recognizer,
+paraphrase model, online linking) come in its context (`agent.context.Context`, the graph's
+`context_schema`), which the nodes read from their `Runtime`: the models are looked up per
+call for the run's provider.
+
 Nodes report what happened through LangGraph's custom stream (`tool_start`, `tool_end`,
 `retry`, `check`); `agent.runner` turns that into the events the UI, the CLI and the
 benchmarks consume.
