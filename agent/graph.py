@@ -67,10 +67,15 @@ from agent.prompts import (
     TOOL_RESULT,
 )
 from agent.providers import CONVERSATION_SLOT
-from agent.semantic_router import FOLLOW_UP, asks_about_lessons, asks_for_no_tools
+from agent.semantic_router import (
+    FOLLOW_UP,
+    asks_about_lessons,
+    asks_for_no_tools,
+    names_the_documents,
+)
 from agent.state import State
 from core.errors import ToolInputError
-from knowledge.references import unnamed_person
+from knowledge.references import refers_back, unnamed_person
 from tools import artifacts
 
 if TYPE_CHECKING:
@@ -90,6 +95,7 @@ ROUTER_HISTORY = 6  # messages of conversation the LLM router sees, for follow-u
 # on the routing sets and the conversation set, 7 messages got "none" under 0.5, one of them
 # a request for the attention view on a quoted sentence (the others give no text).
 NONE_SURE = 0.5
+DOCUMENTS = "search_documents"  # the tool that reads the course notes
 RECURSION_LIMIT = 8  # route, act, answer: a fixed shape never needs more
 # An answer is a few sentences; at ~11 tokens/s on two cores every 100 tokens is 9 s.
 ANSWER_MAX_TOKENS = 110
@@ -138,6 +144,17 @@ def parse_route(content: str, names: Sequence[str]) -> str:
 def last_tool_used(messages: Sequence[AnyMessage]) -> str | None:
     """The tool of the latest tool call in the conversation: what a follow-up continues."""
     for m in reversed(messages):
+        if isinstance(m, AIMessage) and m.tool_calls:
+            return m.tool_calls[-1]["name"]
+    return None
+
+
+def previous_turn_tool(messages: Sequence[AnyMessage]) -> str | None:
+    """The tool the turn just before this one called, if it called one."""
+    latest = latest_user_index(messages)
+    for m in reversed(messages[:latest]):
+        if isinstance(m, HumanMessage):
+            return None
         if isinstance(m, AIMessage) and m.tool_calls:
             return m.tool_calls[-1]["name"]
     return None
@@ -312,6 +329,9 @@ def build_graph(
         if asks_for_no_tools(text):
             note = "a greeting or thanks, a request for no tools, or about our conversation"
             return turn | {"route": "none", "route_note": note}
+        if DOCUMENTS in by_name and names_the_documents(text) and not gives_text(text):
+            note = "you asked what the notes or documents say"
+            return turn | {"route": DOCUMENTS, "route_note": note}
         note = ""
         if semantic_router is not None:
             label, score = await asyncio.to_thread(semantic_router, text)
@@ -330,6 +350,19 @@ def build_graph(
                 # p = 0.38: an unsure "no tool" for a message that hands over a text for a
                 # text tool is a question for the router that sees the conversation.
                 note += ", but the message gives a text a lesson could run on; "
+            elif (
+                confident
+                and label == "none"
+                and score < NONE_SURE
+                and refers_back(text)
+                and (before := previous_turn_tool(messages)) in by_name
+                and (before not in NEEDS_GIVEN_TEXT or read_arguments(before, text) is not None)
+            ):
+                # "and how many pairs are in the dev split?" right after a document answer
+                # got none at p = 0.49: an unsure "no tool" for a message that points back
+                # continues the lesson of the turn before.
+                note += f", but the message points back to the last turn's {before}"
+                return turn | {"route": before, "follow_up": True, "route_note": note}
             elif confident:
                 note += f" ≥ {settings.route_threshold:.2f}, so the LLM router was not asked"
                 return turn | {"route": choice, "route_note": note}

@@ -103,6 +103,26 @@ def spelled_out(text: str) -> str:
     return re.sub(r"\b[a-z]+\b", lambda m: SHORTHAND.get(m.group(), m.group()), text.lower())
 
 
+# The learner names the course notes as where the answer is: "according to the
+# quantization notes", "in the tool use doc", "what does the self attention note say".
+# The classifier read such questions by their topic words instead (the attention view for
+# "how many heads does BERT have, says the attention lesson?", the graph for a question
+# about a model's size), and the documents tool is the one that reads the notes.
+NAMES_THE_DOCUMENTS = re.compile(
+    r"\b(?:according\s+to|in|from|using|per|by|check)\s+(?:the\s+|my\s+|our\s+|your\s+)?"
+    r"(?:[\w-]+\s+){0,3}(?:notes?|docs?|documents?|documentation|lessons?|materials?|"
+    r"readings?|course)\b"
+    r"|\b(?:notes?|docs?|documents?|lessons?|course|materials?)\s+(?:say|says|said|mention|"
+    r"mentions|explain|explains|cover|covers|describe|describes|recommend|recommends)\b",
+    re.IGNORECASE,
+)
+
+
+def names_the_documents(text: str) -> bool:
+    """Whether the message asks what the course notes (or the learner's documents) say."""
+    return bool(NAMES_THE_DOCUMENTS.search(spelled_out(text)))
+
+
 def asks_about_lessons(text: str) -> bool:
     """Only a short question about the assistant itself: "what can you show me in: 'The
     cat sat'" is a request for a tool, not for the list of lessons."""

@@ -677,3 +677,50 @@ async def test_one_graph_serves_every_chat_choice_per_turn(settings, monkeypatch
     assert made == [("openai-compatible", None), ("groq", None)]  # slots: the local server's
     assert (first["route"], second["route"]) == ("find_entities", "find_entities")
     assert second["answer"].startswith("groq answers")
+
+
+@tool("search_documents", response_format="content_and_artifact")
+def course_notes(query: str) -> tuple[str, dict]:
+    """Search the course notes."""
+    result = artifacts.artifact("search_documents", [artifacts.markdown(query)])
+    result["facts"] = artifacts.facts(passages=[1], statement="Passage [1].")
+    result["follow_up"] = {"query": query}
+    return "[1] (notes) BERT-base has 12 heads of 64 dimensions.", result
+
+
+async def test_a_question_that_names_the_course_notes_goes_to_the_documents(settings):
+    """The classifier read "how many heads, says the attention lesson?" as the attention
+    view by its words; the learner named the notes as the source."""
+    model = ScriptedChatModel(script=["BERT-base has 12 heads of 64 dimensions [1]."])
+    text = "how many heads does bert-base have according to the self attention notes?"
+    async with open_checkpointer(settings) as cp:
+        a = assistant_with(
+            model, settings, cp, classifier("show_attention", 0.62), tools=[course_notes]
+        )
+        result = await a.ainvoke(text, "t")
+    assert [c["name"] for c in result["tool_calls"]] == ["search_documents"]
+    assert "what the notes or documents say" in result["route_note"]
+
+
+async def test_an_unsure_none_that_points_back_continues_the_turn_before(settings):
+    """ "and how many pairs are in the dev split?" right after a document answer got none
+    at p = 0.49; it continues that lesson. A message that does not point back, or one
+    after a turn without a tool, keeps the classifier's "none"."""
+    labels = {
+        "what do the fine tuning notes say about mrpc?": ("search_documents", 0.9),
+        "and how many pairs are in the dev split?": ("none", 0.49),
+        "tell me a joke about transformers": ("none", 0.49),
+    }
+    model = ScriptedChatModel(
+        script=["MRPC has pairs [1].", "It has 408 dev pairs [1].", "A joke.", "Hello!"]
+    )
+    async with open_checkpointer(settings) as cp:
+        a = assistant_with(model, settings, cp, labels.get, tools=[course_notes])
+        await a.ainvoke("what do the fine tuning notes say about mrpc?", "t")
+        second = await a.ainvoke("and how many pairs are in the dev split?", "t")
+        third = await a.ainvoke("tell me a joke about transformers", "t")
+        after_chat = await a.ainvoke("and how many pairs are in the dev split?", "t")
+    assert [c["name"] for c in second["tool_calls"]] == ["search_documents"]
+    assert "points back to the last turn's search_documents" in second["route_note"]
+    assert third["tool_calls"] == []  # does not point back
+    assert after_chat["tool_calls"] == []  # the turn before called no tool

@@ -212,7 +212,7 @@ def test_format_passages_numbers_labels_and_asks_for_citations() -> None:
     text = format_passages(PASSAGES[:3])
     assert text.startswith("[1] (rag.md › Chunking) text 1 more")
     assert "[3] (rag.md) text 3 more" in text
-    assert "cite" in text.splitlines()[-1]
+    assert "citing the passage's number" in text.splitlines()[-1]
 
 
 @pytest.mark.parametrize(

@@ -52,9 +52,12 @@ LESSON = {
 CLI_USER = "cli"
 MAX_QUERY_CHARS = 400  # a follow-up's query: the previous one and the question, newest kept
 
+# The 1.5B model described the passages ("The search documents returned 2 results. The
+# first link is [1], which discusses ...") instead of answering from them.
 ANSWER_NOTE = (
-    "Answer from these passages only and cite each fact with its number, like [1] or [2]. "
-    "If they do not answer the question, say so."
+    "Answer the question itself in one or two sentences with what these passages say about "
+    "it (the number, name or term asked for), citing the passage's number, like [1]. Do not "
+    "list or describe the passages. If they do not answer the question, say so."
 )
 
 
