@@ -53,11 +53,15 @@ class Settings:
 
     # The local llama.cpp server (xllamacpp in a child process).
     llm_port: int = 8765
-    llm_ctx: int = 16384  # one KV buffer for all slots: conversations, tool prompts, router
+    # One KV buffer for all slots: conversations, tool prompts, router (28 KiB a token).
+    llm_ctx: int = 32768
     # Conversation slots: each thread keeps its own cached prefix in one while it is among
-    # the most recent this many (agent.providers.ThreadSlots); the tools' prompts and the
-    # router have a slot each besides.
-    llm_conversation_slots: int = 1
+    # the most recent this many (agent.llm_server.ThreadSlots); the tools' prompts and the
+    # router have a slot each besides. 10 against 1 (bench/concurrency.py, 2-turn
+    # conversations): 3 learners at once finished in 77 s instead of 118 (p90 turn 51 s
+    # instead of 92), 10 in 306 s instead of 318 (p90 157 s instead of 214: the cores are
+    # the limit there, the median stayed ~115-120 s), 1 learner 17 s a turn instead of 23.
+    llm_conversation_slots: int = 10
     # Generation threads: 2 made one stream 1.75x faster at a 2,500-token context on idle
     # cores (11.7 vs 6.7 tokens/s) and no slower at 2-4 streams; with a core busy elsewhere
     # 1 holds up better (bench/llm_slots.py, ../shared/notes/llm.md).
