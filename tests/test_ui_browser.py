@@ -28,12 +28,23 @@ def login(page, url: str) -> None:
     page.wait_for_selector("#chat-input", timeout=60_000)
 
 
-def send(page, text: str) -> None:
-    page.fill("#chat-input", text)
-    # After a restart the composer is enabled only once the resumed session is set up,
-    # which waits for the app's start-up warm-up on two busy cores.
-    page.wait_for_selector("#chat-submit:not([disabled])", timeout=120_000)
-    page.click("#chat-submit")
+def send(page, text: str, timeout_s: float = 120) -> None:
+    """Type and send. After a restart the composer is enabled only once the resumed
+    session is set up, which waits for the app's start-up warm-up on two busy cores, and
+    the resumed thread's page may re-render the composer empty after that (seen in CI:
+    enabled, then disabled for 30 s), so the text is typed again until the click lands."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:  # the composer may not be on the page yet, or be re-rendered under us
+            typed = page.eval_on_selector("#chat-input", "e => e.value ?? e.textContent")
+            if typed != text:
+                page.fill("#chat-input", text, timeout=5_000)
+            page.click("#chat-submit:not([disabled])", timeout=5_000)
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def wait_for_text(page, pattern: str, timeout_s: float = 180) -> str:
