@@ -151,13 +151,7 @@ def last_tool_used(messages: Sequence[AnyMessage]) -> str | None:
 
 def previous_turn_tool(messages: Sequence[AnyMessage]) -> str | None:
     """The tool the turn just before this one called, if it called one."""
-    latest = latest_user_index(messages)
-    for m in reversed(messages[:latest]):
-        if isinstance(m, HumanMessage):
-            return None
-        if isinstance(m, AIMessage) and m.tool_calls:
-            return m.tool_calls[-1]["name"]
-    return None
+    return last_tool_used(current_turn(messages[: latest_user_index(messages)]))
 
 
 def current_turn(messages: Sequence[AnyMessage]) -> list[AnyMessage]:

@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
-import json
 import shutil
 import tempfile
 import time
@@ -333,17 +332,14 @@ def concurrency_table(result: dict[str, Any]) -> str:
 
 async def main(levels: tuple[int, ...], turns: int, processes: int, out: Path) -> int:
     from agent.llm_server import LocalLLMServer
-    from bench.report import machine
+    from bench.report import save
 
     settings = Settings.from_env({"llm_port": free_port()})
     with LocalLLMServer(settings):
         result = await measure_concurrency(settings, levels, True, turns, processes)
-    result["machine"] = machine()
     result["llm"] = {"ctx": settings.llm_ctx, "threads": settings.llm_threads}
     print(concurrency_table(result))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1, ensure_ascii=False, default=str))
-    print(f"\nsaved {out}")
+    save(result, out)
     return 0
 
 

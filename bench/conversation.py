@@ -283,7 +283,7 @@ async def main(
     from agent.llm_server import LocalLLMServer, free_port
     from agent.runner import Assistant, open_checkpointer
     from bench.concurrency import PROMPTS, SHARED_DATA
-    from bench.report import machine
+    from bench.report import save
     from core.settings import Settings
 
     conversations = [c for c in load_conversations(path) if not only or c["id"] in only]
@@ -301,11 +301,9 @@ async def main(
             for text in PROMPTS:
                 await assistant.ainvoke(text, f"warm-{uuid.uuid4().hex[:6]}", "bench")
             result = await measure_conversations(assistant, conversations, max_turns)
-    result["set"], result["machine"] = path.name, machine()
+    result["set"] = path.name
     print(report(result))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1, ensure_ascii=False, default=str))
-    print(f"\nsaved {out}")
+    save(result, out)
     return 0
 
 

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.metadata
+import json
 import math
 import os
 import platform
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 # Packages whose versions decide the numbers: the agent stack, the server, the models.
@@ -157,3 +159,11 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "packages": versions,
     }
+
+
+def save(result: dict[str, Any], out: Path) -> None:
+    """Stamp a result with the machine it ran on and write it as JSON (`bench/results/`)."""
+    result["machine"] = machine()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1, ensure_ascii=False, default=str))
+    print(f"\nsaved {out}")

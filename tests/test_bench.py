@@ -508,3 +508,14 @@ async def test_a_turn_is_kept_only_with_its_message_and_a_reply_after_it():
     texts = ["first", "second", "third"]
     assert await kept(Http(), "http://app", "k", "t1", texts) == 1  # an empty reply is none
     assert await kept(Http(), "http://app", "k", None, texts) == 0
+
+
+def test_a_saved_result_is_stamped_with_its_machine(tmp_path):
+    import json
+
+    from bench.report import save
+
+    out = tmp_path / "results" / "run.json"
+    save({"turns": 3}, out)
+    saved = json.loads(out.read_text())
+    assert saved["turns"] == 3 and saved["machine"]["cpu_count"] >= 1

@@ -116,6 +116,8 @@ def facts(
     }
 
 
+_CITATION = re.compile(r"\[(?:(?:passage|source)\s*)?(\d+(?:\s*[,\-–]\s*\d+)*)\]", re.I)
+
 # A number standing alone: "15%", "2e-5", "1,000", "0.5"; not the 8 of "int8" or "Q4_K_M".
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:,\d{3})*(?:\.\d+)?(?:e-?\d+)?(?![\w])")
 
@@ -126,7 +128,6 @@ def numbers_in(text: str) -> list[str]:
     return [m.group().replace(",", "") for m in _NUMBER.finditer(_CITATION.sub(" ", text))]
 
 
-_CITATION = re.compile(r"\[(?:(?:passage|source)\s*)?(\d+(?:\s*[,\-–]\s*\d+)*)\]", re.I)
 # Word 4-grams an uncited answer must share with a passage to count as quoting it (about
 # seven words copied in a row); unrelated passages share none or one.
 QUOTE_MIN_SHARED = 4

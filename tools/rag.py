@@ -86,12 +86,12 @@ def read_passages(settings: Settings, query: str, collections: list[str], k: int
         if (collection, chunk.chunk_id) in taken:
             continue
         window = section_window(store.chunks, chunk, settings.rag_passage_chars)
-        text = joined(window)
-        if passages and total + len(text) > settings.rag_context_chars:
+        passage = _passage(len(passages) + 1, score, collection, window, chunk)
+        if passages and total + len(passage["text"]) > settings.rag_context_chars:
             break
         taken.update((collection, c.chunk_id) for c in window)
-        passages.append(_passage(len(passages) + 1, score, collection, window, chunk, text))
-        total += len(text)
+        passages.append(passage)
+        total += len(passage["text"])
         if len(passages) == k:
             break
     return passages
@@ -112,9 +112,7 @@ def _hits(
     return hits[:k]
 
 
-def _passage(
-    n: int, score: float, collection: str, window: list[Chunk], hit: Chunk, text: str = ""
-) -> dict:
+def _passage(n: int, score: float, collection: str, window: list[Chunk], hit: Chunk) -> dict:
     return {
         "n": n,
         "chunk_id": hit.chunk_id,
@@ -125,7 +123,7 @@ def _passage(
         "score": round(score, 4),
         "collection": collection,
         "span": [window[0].start, window[-1].end],
-        "text": text or joined(window),
+        "text": joined(window),
     }
 
 
