@@ -65,6 +65,7 @@ from agent.prompts import (
     ROUTER_PROMPT,
     SYSTEM_PROMPT,
     TOOL_RESULT,
+    TOOL_RESULT_BRIEF,
 )
 from agent.providers import CONVERSATION_SLOT
 from agent.semantic_router import (
@@ -102,6 +103,7 @@ ANSWER_MAX_TOKENS = 110
 RETRY_TEMPERATURE = 0.7
 RETRY_SEED = 101
 SENTENCE_END = re.compile(r"[.!?](?=\s|$)|\n")
+BRIEF_CHARS = 300  # an earlier turn's result in later prompts (`in_brief`)
 
 
 def route_format(names: Sequence[str]) -> dict:
@@ -193,19 +195,39 @@ def rendered(messages: Sequence[AnyMessage]) -> list[BaseMessage]:
     """The conversation as the model reads it: the learner's messages, each tool result once
     (as the learner-side message `TOOL_RESULT`, so no tool schema or call syntax sits in the
     history), and the answers. Tool calls themselves are left out: the result says which
-    tool ran. Rendering depends only on the messages, so an old turn reads the same, byte
-    for byte, in every later prompt."""
+    tool ran.
+
+    Only the latest turn's result is given in full; an earlier turn's reads as its brief
+    (`in_brief`). So the next turn re-reads the previous turn's tail once (its brief and its
+    answer, ~150 tokens), and in exchange the context grows by a few lines a turn instead of
+    a whole dump, which keeps every later call fast (a conversation of ten tool turns held
+    ~6,000 tokens; the model read and wrote half as fast there) and keeps earlier dumps out
+    of the way of this turn's. Otherwise rendering depends only on the messages, so an old
+    turn reads the same, byte for byte, in every later prompt."""
+    latest = latest_user_index(messages)
     out: list[BaseMessage] = []
-    for m in messages:
+    for i, m in enumerate(messages):
         if isinstance(m, HumanMessage):
             out.append(HumanMessage(str(m.content)))
-        elif isinstance(m, ToolMessage):
+        elif isinstance(m, ToolMessage) and i > latest:
             out.append(HumanMessage(TOOL_RESULT.format(tool=m.name, result=m.content)))
+        elif isinstance(m, ToolMessage):
+            out.append(HumanMessage(TOOL_RESULT_BRIEF.format(tool=m.name, brief=in_brief(m))))
         elif isinstance(m, AIMessage) and not m.tool_calls and m.content:
             written = (m.response_metadata.get("check") or {}).get("source") == FROM_RESULT
             text = artifacts.without_sources(str(m.content))
             out.append(AIMessage(FROM_RESULT_IN_HISTORY if written else text))
     return out
+
+
+def in_brief(result: ToolMessage) -> str:
+    """A result in one line: its lead (the answer's first sentence, written from the result)
+    or its plain statement, cut to `BRIEF_CHARS`. What a later turn needs of it is there or
+    in the answer, which states the result's facts (the answer check sees to it); the
+    graph and document tools get their previous query back through their artifact."""
+    facts = tool_facts(result) or {}
+    text = facts.get("lead") or facts.get("statement") or str(result.content)
+    return artifacts.shorten(" ".join(str(text).split()), BRIEF_CHARS)
 
 
 # How a fallback answer reads in later prompts: given in full, the small model copied its

@@ -59,6 +59,13 @@ Answer that message from this result in two or three sentences: first what the t
 with its key numbers and names as given, then what it shows. Do not copy the whole result: \
 the learner sees it already."""
 
+# An earlier turn's result as every later prompt shows it: its first line only. Given in
+# full, each turn's dump (passages, rows, head summaries: 300-800 tokens) stayed in the
+# context for good, and at 4,700 tokens of context this CPU reads a prompt at 35 tokens/s
+# and writes at 7, against 60 and 12 with no history (`bench/llm_context.py`).
+TOOL_RESULT_BRIEF = """Result of the {tool} tool for the message above, in brief (the \
+learner saw it in full): {brief}"""
+
 RETRY_NOTE = """Your answer was checked against the tool's result: {problems}. Write the \
 answer again, correcting this. Write only the new answer: no apology, no word about the \
 check."""

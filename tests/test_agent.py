@@ -153,7 +153,9 @@ async def test_every_call_of_every_turn_extends_the_same_prefix(settings):
     assert third["tool_calls"][0]["args"] == {"text": "Bob met Carol in Rome."}
     first, second, arguments, answer = (rendered_text(c["messages"]) for c in model.calls)
     assert second[: len(first)] == first
-    assert arguments[: len(second)] == second  # the previous turn's answer prompt, extended
+    # The previous turn's answer prompt, extended, but for its result, now in brief.
+    assert arguments[: len(second) - 1] == second[:-1]
+    assert "in brief" in arguments[len(second) - 1] and "in brief" not in second[-1]
     assert answer[: len(arguments) - 1] == arguments[:-1]  # the argument note is a tail
     assert ARGUMENTS_NOTE.split("{tool}")[0] in model.calls[2]["messages"][-1].content
     assert first[0] == f"SystemMessage:{SYSTEM_PROMPT}"
@@ -343,6 +345,39 @@ def test_history_is_rendered_without_tool_calls_and_with_each_result_once():
     out = rendered(messages)
     assert [type(m).__name__ for m in out] == ["HumanMessage", "HumanMessage", "AIMessage"]
     assert "Result of the find_entities tool" in out[1].content
+
+
+def test_only_the_latest_turns_result_is_given_in_full():
+    """An earlier dump (passages, rows) stays in the context as its lead alone: the whole
+    of it slowed every later call and sat beside this turn's result."""
+
+    def tool_turn(question: str, content: str, lead: str, call: str) -> list:
+        facts = artifacts.facts(statement=content, lead=lead)
+        return [
+            HumanMessage(question),
+            AIMessage("", tool_calls=[{"name": "query_knowledge_graph", "args": {}, "id": call}]),
+            ToolMessage(content, tool_call_id=call, name="query_knowledge_graph",
+                        artifact={"facts": facts}),
+            AIMessage(f"Answer to {question}"),
+        ]  # fmt: skip
+
+    dump = "Rows: " + "; ".join(f"Article {i} (2020)" for i in range(200))
+    messages = [
+        *tool_turn("first?", dump, "The query returned 200 rows: Article 0.", "a"),
+        *tool_turn("second?", "Rows: Ada (3)", "The query returned 1 row: Ada (3).", "b"),
+    ]
+    out = [m.content for m in rendered(messages)]
+    assert out[1].endswith("in brief (the learner saw it in full): The query returned 200 "
+                           "rows: Article 0.")  # fmt: skip
+    assert "Rows: Ada (3)" in out[4] and "in brief" not in out[4]
+    assert len(out[1]) < 200 and sum(map(len, out)) < len(dump)
+    # Without a lead, the plain statement, cut short.
+    (brief,) = [
+        m.content
+        for m in rendered([*tool_turn("q", dump, "", "c"), HumanMessage("next")])
+        if "in brief" in m.content
+    ]
+    assert brief.endswith("…") and "Article 0 (2020)" in brief and len(brief) < 450
 
 
 def test_an_answer_written_from_the_result_reads_as_a_short_line_in_later_prompts():
