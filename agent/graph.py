@@ -59,6 +59,7 @@ from agent.arguments import QUESTION_TOOLS, keeps_the_learners_words, read_argum
 from agent.context import Context
 from agent.llm_server import ROUTER_SLOT
 from agent.prompts import (
+    ANSWER_NOTE,
     ARGUMENTS_NOTE,
     NO_TOOL_RETRY_NOTE,
     RETRY_NOTE,
@@ -104,6 +105,7 @@ RETRY_TEMPERATURE = 0.7
 RETRY_SEED = 101
 SENTENCE_END = re.compile(r"[.!?](?=\s|$)|\n")
 BRIEF_CHARS = 300  # an earlier turn's result in later prompts (`in_brief`)
+QUESTION_CHARS = 300  # the learner's message as repeated after this turn's result
 
 
 def route_format(names: Sequence[str]) -> dict:
@@ -210,7 +212,7 @@ def rendered(messages: Sequence[AnyMessage]) -> list[BaseMessage]:
         if isinstance(m, HumanMessage):
             out.append(HumanMessage(str(m.content)))
         elif isinstance(m, ToolMessage) and i > latest:
-            out.append(HumanMessage(TOOL_RESULT.format(tool=m.name, result=m.content)))
+            out.append(HumanMessage(in_full(m, str(messages[latest].content))))
         elif isinstance(m, ToolMessage):
             out.append(HumanMessage(TOOL_RESULT_BRIEF.format(tool=m.name, brief=in_brief(m))))
         elif isinstance(m, AIMessage) and not m.tool_calls and m.content:
@@ -218,6 +220,14 @@ def rendered(messages: Sequence[AnyMessage]) -> list[BaseMessage]:
             text = artifacts.without_sources(str(m.content))
             out.append(AIMessage(FROM_RESULT_IN_HISTORY if written else text))
     return out
+
+
+def in_full(result: ToolMessage, question: str) -> str:
+    """This turn's result as the answer call reads it: the result, the learner's message
+    again and how to answer (the tool's own note, else the general one)."""
+    note = (tool_facts(result) or {}).get("note") or ANSWER_NOTE
+    asked = artifacts.shorten(" ".join(question.split()), QUESTION_CHARS)
+    return TOOL_RESULT.format(tool=result.name, result=result.content, question=asked, note=note)
 
 
 def in_brief(result: ToolMessage) -> str:

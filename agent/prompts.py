@@ -52,12 +52,19 @@ such as he, it, that paper, the one), write it out in full as a request that sta
 put in the names, titles or topics those words stand for, taken from the conversation. Copy \
 sentences the learner gives exactly. Reply with JSON only."""
 
+# This turn's result, then the learner's message again: with a few hundred tokens of
+# passages or rows in between, the 1.5B model answered the result's shape ("The search
+# found 4 results") rather than the question. `note` is the tool's own instruction when it
+# gives one (`tools.artifacts.facts`), else `ANSWER_NOTE`.
 TOOL_RESULT = """Result of the {tool} tool for the message above:
 {result}
 
-Answer that message from this result in two or three sentences: first what the tool found, \
-with its key numbers and names as given, then what it shows. Do not copy the whole result: \
-the learner sees it already."""
+The message was: “{question}”
+{note}"""
+
+ANSWER_NOTE = """Answer it from this result in two or three sentences: first what the tool \
+found, with its key numbers and names as given, then what it shows. Do not copy the whole \
+result: the learner sees it already."""
 
 # An earlier turn's result as every later prompt shows it: its first line only. Given in
 # full, each turn's dump (passages, rows, head summaries: 300-800 tokens) stayed in the

@@ -20,7 +20,7 @@ from agent.graph import (
     whole_sentences,
     window_start,
 )
-from agent.prompts import ARGUMENTS_NOTE, SYSTEM_PROMPT
+from agent.prompts import ANSWER_NOTE, ARGUMENTS_NOTE, SYSTEM_PROMPT
 from agent.runner import Assistant, open_checkpointer, validate_message
 from agent.semantic_router import FOLLOW_UP
 from core.errors import ToolInputError
@@ -378,6 +378,28 @@ def test_only_the_latest_turns_result_is_given_in_full():
         if "in brief" in m.content
     ]
     assert brief.endswith("…") and "Article 0 (2020)" in brief and len(brief) < 450
+
+
+def test_this_turns_result_is_followed_by_the_question_and_the_tools_own_note():
+    """With passages in between, the model answered the result's shape ("the search found
+    4 results") rather than the question: the question comes again after the result, then
+    how to answer it, the tool's own note where it has one."""
+
+    def turn(facts: dict) -> list:
+        return [
+            HumanMessage("what size is the int8 model?"),
+            AIMessage("", tool_calls=[{"name": "search_documents", "args": {}, "id": "c"}]),
+            ToolMessage("[1] (q.md) It is 173 MB.", tool_call_id="c", name="search_documents",
+                        artifact={"facts": facts}),
+        ]  # fmt: skip
+
+    own = rendered(turn(artifacts.facts(passages=[1], note="Cite the passage, like [1].")))
+    result, question, note = own[-1].content.rsplit("\n", 2)
+    assert result.endswith("above:\n[1] (q.md) It is 173 MB.\n")
+    assert question == "The message was: “what size is the int8 model?”"
+    assert note == "Cite the passage, like [1]."
+    general = rendered(turn(artifacts.facts(passages=[1])))[-1].content
+    assert general.endswith(ANSWER_NOTE) and "what size is the int8 model?" in general
 
 
 def test_an_answer_written_from_the_result_reads_as_a_short_line_in_later_prompts():

@@ -208,11 +208,10 @@ PASSAGES = [
 ]
 
 
-def test_format_passages_numbers_labels_and_asks_for_citations() -> None:
+def test_format_passages_numbers_and_labels_them() -> None:
     text = format_passages(PASSAGES[:3])
     assert text.startswith("[1] (rag.md › Chunking) text 1 more")
-    assert "[3] (rag.md) text 3 more" in text
-    assert "citing the passage's number" in text.splitlines()[-1]
+    assert text.endswith("[3] (rag.md) text 3 more")
 
 
 @pytest.mark.parametrize(

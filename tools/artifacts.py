@@ -88,6 +88,7 @@ def facts(
     statement: str = "",
     lead: str = "",
     numbers: list[str] | None = None,
+    note: str = "",
 ) -> dict[str, Any]:
     """What an answer about this result has to state, for the agent's answer check.
 
@@ -103,6 +104,9 @@ def facts(
     `numbers`, when given, are all the numbers the result (and the question) holds, as
     `numbers_in` reads them: an answer stating a number of two or more digits outside them
     made it up (the 1.5B model said BERT masks 10% of tokens beside a passage saying 15%).
+    `note`, when given, is how to answer this result, in place of the agent's general
+    instruction (whose "first what the tool found" the model read, for passages, as "the
+    search found 4 results").
     """
     must = [list(alternatives) for alternatives in (must or []) if alternatives]
     return {
@@ -113,6 +117,7 @@ def facts(
         "statement": statement,
         "lead": lead,
         "numbers": sorted(set(numbers)) if numbers is not None else None,
+        "note": note,
     }
 
 

@@ -52,10 +52,11 @@ LESSON = {
 CLI_USER = "cli"
 MAX_QUERY_CHARS = 400  # a follow-up's query: the previous one and the question, newest kept
 
-# The 1.5B model described the passages ("The search documents returned 2 results. The
-# first link is [1], which discusses ...") instead of answering from them.
+# How to answer the passages, given to the model after them and the question. The 1.5B
+# model described the passages ("The search documents returned 2 results. The first link is
+# [1], which discusses ...") instead of answering from them.
 ANSWER_NOTE = (
-    "Answer the question itself in one or two sentences with what these passages say about "
+    "Answer this question itself in one or two sentences with what the passages say about "
     "it (the number, name or term asked for), citing the passage's number, like [1]. Do not "
     "list or describe the passages. If they do not answer the question, say so."
 )
@@ -139,9 +140,9 @@ def label(passage: dict) -> str:
 
 
 def format_passages(passages: list[dict]) -> str:
-    """The numbered passages as the model reads them, ending with how to cite."""
-    blocks = [f"[{p['n']}] ({label(p)}) {' '.join(p['text'].split())}" for p in passages]
-    return "\n\n".join([*blocks, ANSWER_NOTE])
+    """The numbered passages as the model reads them (how to answer them is the facts'
+    `note`, which the agent puts after the learner's question)."""
+    return "\n\n".join(f"[{p['n']}] ({label(p)}) {' '.join(p['text'].split())}" for p in passages)
 
 
 def follow_up_query(query: str, earlier: dict[str, Any] | None) -> str:
@@ -208,6 +209,7 @@ def _artifact(
     result.update(query=query, standalone_query=searched, follow_up={"query": searched})
     result["facts"] = artifacts.facts(
         passages=[p["n"] for p in passages],
+        note=ANSWER_NOTE if passages else "",
         numbers=artifacts.numbers_in(" ".join([query, searched, *(p["text"] for p in passages)])),
         statement=(
             "The passages found for this question:\n"
