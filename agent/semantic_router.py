@@ -69,11 +69,12 @@ SOCIAL = (
     "cya later cheers lol haha wow oh ah alright right sure yes yeah yep no nope fine "
     "again and well done amazing love this"
 )
-SOCIAL_WORDS = frozenset(SOCIAL.split())
+SOCIAL_WORDS = frozenset(SOCIAL.replace("'", "").split())
 
 
 def only_social(text: str) -> bool:
-    words = re.findall(r"[a-z']+", text.lower())
+    """Apostrophes are dropped on both sides: learners type "thats" as often as "that's"."""
+    words = re.findall(r"[a-z]+", text.lower().replace("'", "").replace("’", ""))
     return bool(words) and all(w in SOCIAL_WORDS for w in words)
 
 
@@ -86,7 +87,8 @@ def asks_for_no_tools(text: str) -> bool:
 # "What can you teach me?": answered from the tool registry, never from the model's idea of
 # what an assistant does (it offered to write poems, with a citation).
 ABOUT_LESSONS = re.compile(
-    r"\bwhat\s+(?:can|could|do|will)\s+you\s+(?:do|teach|show|offer|help)"
+    r"\bwhat\s+(?:(?:kind|kinds|sort|sorts|type|types)\s+of\s+\w+\s+)?"
+    r"(?:can|could|do|will)\s+you\s+(?:do|teach|show|offer|help)"
     r"|\bwhat\s+(?:are|is)\s+(?:you|your)\s+(?:able|for|lessons?|tools?|skills?)\b"
     r"|\bwhat\s+(?:lessons|tools|topics)\s+(?:do\s+you|are\s+there|can\s+i)"
     r"|\bhow\s+can\s+you\s+help\b|\bwho\s+are\s+you\b|\bwhat\s+are\s+you\b",

@@ -90,6 +90,8 @@ def test_an_explicit_request_for_no_tools_is_recognised(message, no_tools):
         ("Who are you?", True),
         ("hey there! new to this course, what can u do?", True),  # texting shorthand
         ("wat r ur lessons", True),
+        ("first day here, what kind of stuff can you help me with?", True),
+        ("what sort of things could you teach me", True),
         ("What can you show me in: 'The cat sat on the mat'?", False),
         ("What can you tell me about attention in transformers and why it matters so much?", False),
     ],
@@ -117,6 +119,7 @@ def test_a_tool_request_is_not_a_question_about_the_conversation():
     [
         ("cool, thanks for the help", True),
         ("thx, bye!", True),
+        ("ok thats great, thanks", True),  # no apostrophe
         ("Good morning!", True),
         ("And for Amara Okafor?", False),
         ("great, can you put those in a table?", False),
