@@ -127,9 +127,13 @@ def names_the_documents(text: str) -> bool:
 
 def asks_about_lessons(text: str) -> bool:
     """Only a short question about the assistant itself: "what can you show me in: 'The
-    cat sat'" is a request for a tool, not for the list of lessons."""
-    short = len(text.split()) <= 12 and not re.search(r"[:\"“'‘]", text)
-    return short and bool(ABOUT_LESSONS.search(spelled_out(text)))
+    cat sat'" is a request for a tool, not for the list of lessons. Short is the clause
+    that asks, so a greeting before it ("hi! first day on this course, what kind of stuff
+    can you help me with?") does not make it long."""
+    if re.search(r"[:\"“'‘]", text):
+        return False
+    clauses = re.split(r"[.!?;,]+", spelled_out(text))
+    return any(len(c.split()) <= 12 and ABOUT_LESSONS.search(c) for c in clauses)
 
 
 def load_examples() -> dict[str, list[str]]:

@@ -90,7 +90,12 @@ def test_an_explicit_request_for_no_tools_is_recognised(message, no_tools):
         ("Who are you?", True),
         ("hey there! new to this course, what can u do?", True),  # texting shorthand
         ("wat r ur lessons", True),
-        ("first day here, what kind of stuff can you help me with?", True),
+        ("hi! first day on this course, what kind of stuff can you help me with?", True),
+        (
+            "what can you do with attention when a sentence is long and the model has many "
+            "layers and heads?",
+            False,
+        ),  # fmt: skip
         ("what sort of things could you teach me", True),
         ("What can you show me in: 'The cat sat on the mat'?", False),
         ("What can you tell me about attention in transformers and why it matters so much?", False),
