@@ -499,6 +499,7 @@ def build_graph(
         result = next((m for m in current_turn(messages) if isinstance(m, ToolMessage)), None)
         facts = tool_facts(result)
         earlier = earlier_answers(messages)
+        request = str(messages[latest_user_index(messages)].content)
         prompt = conversation(state)
         problems: list[str] = []
         source = "model"
@@ -522,7 +523,7 @@ def build_graph(
         async def answered(prompt: list[BaseMessage], retry: bool = False) -> str:
             if not lead:
                 text = await generate(model, prompt, retry)
-                return uncited(artifacts.with_sources(text, passages))
+                return uncited(artifacts.with_sources(text, passages, request))
             # The result's own first sentence, then the model's explanation after it: the
             # server continues a trailing assistant message (llama.cpp's prefill), and the
             # learner sees the lead at once.
@@ -544,7 +545,6 @@ def build_graph(
                 source = "model, second try"
             if not check.ok:
                 problems = [*problems, *(f"second try: {p}" for p in check.problems)]
-                request = str(messages[latest_user_index(messages)].content)
                 if result is not None:
                     text = answer_from_result(facts, str(result.content), request)
                     source = FROM_RESULT

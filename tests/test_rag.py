@@ -293,6 +293,27 @@ def test_an_uncited_answer_that_repeats_a_passage_gets_it_named() -> None:
     assert with_sources("Overlap is useful.", passages) == "Overlap is useful."
 
 
+def test_an_uncited_short_answer_is_sourced_by_the_numbers_and_terms_it_states() -> None:
+    """The model's right answer "Each attention head works in 64 dimensions for BERT-base."
+    shares no phrase with its passage; failed as uncited twice, it was replaced by a list of
+    passages."""
+    from tools.artifacts import with_sources
+
+    passages = [
+        {"n": 1, "text": "Attention splits 768 dimensions into 12 heads."},
+        {"n": 2, "text": "BERT-base gives each of its 12 heads 64 of the 768 dimensions."},
+        {"n": 3, "text": "Past the limit LangGraph raises GraphRecursionError (default 25)."},
+    ]
+    question = "how many dimensions does each of the 12 heads get?"
+    answer = "Each attention head works in 64 dimensions."
+    assert with_sources(answer, passages, question).endswith("shares with them: [2])")
+    error = with_sources("You get a GraphRecursionError.", passages, question)
+    assert error.endswith("[3])")
+    # A number only the question holds, or one no passage holds, names no source.
+    assert with_sources("There are 12 of them.", passages, question) == "There are 12 of them."
+    assert with_sources("It is 65 dimensions.", passages, question) == "It is 65 dimensions."
+
+
 def test_a_section_window_grows_around_its_hit_within_its_section_only() -> None:
     doc = load_document(markdown_doc(filler_words=120), "quant.md")
     chunks = split_document(doc, "quant.md", chunk_size=200, chunk_overlap=40)

@@ -180,17 +180,33 @@ def cited_passages(answer_text: str, passages: list[dict]) -> list[dict]:
     ]
 
 
-SOURCES_FOUND = "\n\n(Sources, found by the wording the answer shares with them: "
+SOURCES_FOUND = "\n\n(Sources, found by the words and numbers the answer shares with them: "
+
+# A term that names one thing: CamelCase (GraphRecursionError), an underscore (Q4_K_M), or
+# letters and digits together (all-MiniLM-L6-v2, int8).
+_TERM = re.compile(r"\b[\w-]*(?:[a-z][A-Z]|_|[A-Za-z]\d|\d[A-Za-z])[\w-]*\b")
 
 
-def with_sources(answer_text: str, passages: list[dict] | None) -> str:
-    """An answer that cites nothing but repeats passages word for word, with those passages
-    named after it. The 1.5B model mostly answers from the passages without writing [1],
-    even when asked twice; the sources it used are then found the way the UI finds them
-    (`cited_passages`), and said to be found so."""
+def specifics(text: str) -> set[str]:
+    """The numbers and one-thing terms a text states, lowercased: what locates the passage an
+    answer took them from, where its other words are the model's own."""
+    plain = _CITATION.sub(" ", text or "")
+    return set(numbers_in(plain)) | {t.lower() for t in _TERM.findall(plain)}
+
+
+def with_sources(answer_text: str, passages: list[dict] | None, question: str = "") -> str:
+    """An answer that cites nothing, with the passages it used named after it. The 1.5B
+    model mostly answers from the passages without writing [1], even when asked twice; the
+    sources it used are then found the way the UI finds them (`cited_passages`: phrases
+    copied word for word), else as the passages that hold every number and one-thing term
+    the answer states beyond the question's ("each head works in 64 dimensions [1]": a right
+    short answer shares no phrase with its passage), and said to be found so."""
     if not passages or cited_numbers(answer_text):
         return answer_text
     quoted = [p["n"] for p in cited_passages(answer_text, passages)]
+    own = specifics(answer_text) - specifics(question)
+    if not quoted and own:
+        quoted = [p["n"] for p in passages if own <= specifics(p["text"])]
     if not quoted:
         return answer_text
     listed = ", ".join(f"[{n}]" for n in quoted)
