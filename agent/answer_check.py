@@ -103,18 +103,22 @@ def similarity(a: str, b: str) -> float:
 
 
 def check_answer(
-    answer: str, facts: dict[str, Any] | None, earlier_answers: Sequence[str] = ()
+    answer: str, facts: dict[str, Any] | None, earlier_answers: Sequence[str] = (), lead: str = ""
 ) -> Check:
     """Everything wrong with this answer, or nothing. `facts` is None for a turn without a
-    tool: then only the copy and tool-call-text checks apply."""
+    tool: then only the copy and tool-call-text checks apply. `lead` is the answer's opening
+    written from the result (`facts(lead=…)`), left out of the copy check: two leads of one
+    tool share their form ("“A” and “B”: the int8 model gives P(paraphrase) = 0.05"), the
+    model cannot change them, and they failed the model's own, new words twice over."""
     check = Check()
     if not answer.strip():
         check.problems.append("the answer is empty")
         return check
     if TOOL_CALL_TEXT.search(answer):
         check.problems.append("the answer is a tool call written as text, not an answer")
-    for earlier in earlier_answers:
-        if earlier and similarity(answer, earlier) > COPY_SIMILARITY:
+    own = answer[len(lead) :] if lead and answer.startswith(lead) else answer
+    for earlier in earlier_answers if own.strip() else ():
+        if earlier and similarity(own, earlier) > COPY_SIMILARITY:
             # Named, so the second try knows what not to repeat (two verdicts of one tool
             # came back in the same words when told only "it repeats an earlier answer").
             start = " ".join(earlier.split()[:COPY_QUOTE_WORDS])

@@ -184,13 +184,15 @@ def latest_user_index(messages: Sequence[AnyMessage]) -> int:
 
 
 def earlier_answers(messages: Sequence[AnyMessage]) -> list[str]:
-    """The thread's answers before this turn: what a new answer must not copy."""
-    before = messages[: latest_user_index(messages)]
-    return [
-        str(m.content)
-        for m in before
-        if isinstance(m, AIMessage) and m.content and not m.tool_calls
-    ]
+    """The thread's answers before this turn: what a new answer must not copy. An answer
+    that opened with its result's lead is given whole and without the lead, so the model's
+    own words are compared with the model's own words (see `check_answer`)."""
+    out = []
+    for m in messages[: latest_user_index(messages)]:
+        if isinstance(m, AIMessage) and m.content and not m.tool_calls:
+            text, lead = str(m.content), m.response_metadata.get("lead") or ""
+            out += [text, text[len(lead) :]] if lead and text.startswith(lead) else [text]
+    return out
 
 
 def rendered(messages: Sequence[AnyMessage]) -> list[BaseMessage]:
@@ -534,14 +536,14 @@ def build_graph(
         try:
             model = await chat_model(runtime, CONVERSATION_SLOT)
             text = await answered(prompt)
-            check = check_answer(text, facts, earlier)
+            check = check_answer(text, facts, earlier, lead)
             if not check.ok:
                 problems = check.problems
                 write({"kind": "retry", "problems": problems})
                 note = RETRY_NOTE if result is not None else NO_TOOL_RETRY_NOTE
                 second = [*prompt, SystemMessage(note.format(problems="; ".join(problems)))]
                 text = await answered(second, retry=True)
-                check = check_answer(text, facts, earlier)
+                check = check_answer(text, facts, earlier, lead)
                 source = "model, second try"
             if not check.ok:
                 problems = [*problems, *(f"second try: {p}" for p in check.problems)]
@@ -570,7 +572,8 @@ def build_graph(
             "corrected": corrected,
         }
         write({"kind": "check", **final})
-        return {"messages": [AIMessage(text, response_metadata={"check": final})]}
+        opened = lead if lead and text.startswith(lead) else ""
+        return {"messages": [AIMessage(text, response_metadata={"check": final, "lead": opened})]}
 
     def after_route(state: State) -> str:
         return "act" if state.get("route") in by_name else "answer"

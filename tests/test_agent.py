@@ -224,6 +224,24 @@ async def test_a_copied_answer_is_sent_back(settings):
     assert "repeats an earlier answer" in result["check"]["first"][0]
 
 
+async def test_answers_that_share_only_their_leads_form_are_not_copies(settings):
+    @tool("find_entities", response_format="content_and_artifact")
+    def leading(text: str) -> tuple[str, dict]:
+        """Find the entities in a text."""
+        lead = f"spaCy read “{text}” and found no named entities in it at all."
+        result = artifacts.artifact("find_entities", [])
+        result["facts"] = artifacts.facts(statement=lead, lead=lead)
+        return lead, result
+
+    model = ScriptedChatModel(script=["Lowercase words name nothing.", "Verbs are not names."])
+    async with open_checkpointer(settings) as cp:
+        a = assistant_with(model, settings, cp, classifier("find_entities"), tools=(leading,))
+        await a.ainvoke("Entities in: it sat.", "t")
+        result = await a.ainvoke("Entities in: it ran.", "t")
+    assert result["answer"].endswith("found no named entities in it at all. Verbs are not names.")
+    assert result["check"]["source"] == "model" and not result["check"]["first"]
+
+
 async def test_a_twice_copied_answer_is_written_again_without_the_history(settings):
     """The 1.5B model repeated an earlier answer even when told it had: the last try sees
     only the system prompt and the message, so there is nothing to copy."""

@@ -77,6 +77,19 @@ def test_a_copy_of_an_earlier_answer_fails():
     assert similarity("It found Ada and Paris.", "It found Bob, Carol and Rome.") < 0.6
 
 
+def test_a_lead_written_from_the_result_is_not_judged_a_copy():
+    """Two paraphrase verdicts open with leads of one form; the model's words after the lead
+    are what must be new. Before, both tries failed on the lead, which the model cannot
+    change, and a fallback replaced the model's explanation."""
+    first = "“A cat sat” and “A cat rested”: the int8 model gives P(paraphrase) = 0.64, the same meaning."
+    second = "“A cat sat” and “A dog sat”: the int8 model gives P(paraphrase) = 0.05, different meanings."
+    assert similarity(second, first) > 0.6  # the leads alone read as a copy
+    new = f"{second} Swapping the animal changes who sat."
+    assert check_answer(new, None, [first], lead=second).ok
+    again = f"{second} {first}"  # the model's own part repeats the earlier answer
+    assert not check_answer(again, None, [first], lead=second).ok
+
+
 def test_citations_must_be_of_given_passages():
     facts = artifacts.facts(passages=[1, 2, 3])
     assert check_answer("Overlap keeps sentences whole [2].", facts).ok
