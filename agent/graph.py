@@ -342,6 +342,17 @@ def build_graph(
     def gives_text(text: str) -> bool:
         return any(read_arguments(t, text) is not None for t in NEEDS_GIVEN_TEXT if t in by_name)
 
+    def continued(messages: Sequence[AnyMessage], text: str) -> str | None:
+        """The question tool (documents, graph) of the turn before, when a text tool was
+        guessed for a message that gives no text but points back to that turn: "and what
+        share of the pairs are paraphrases?" after a document answer read as the paraphrase
+        checker, "what about bert-large, how many layers?" as the attention view; refused
+        for want of a sentence, both got no tool."""
+        before = previous_turn_tool(messages)
+        if before in by_name and before not in NEEDS_GIVEN_TEXT and refers_back(text):
+            return before
+        return None
+
     tool_list = "Tools:\n" + "\n".join(
         f"- {t.name}: {t.description.split('. ')[0]}." for t in tools
     )
@@ -373,7 +384,11 @@ def build_graph(
                 # "Does BERT give 'bank' one vector in both sentences?" reads like the
                 # attention lesson, but gives no sentence: the classifier's best guess is
                 # impossible, so it is as good as unsure, and the LLM router decides.
-                note += f", but {label} needs a text you give (quoted, or after a colon); "
+                note += f", but {label} needs a text you give (quoted, or after a colon)"
+                if before := continued(messages, text):
+                    note += f"; the message points back to the last turn's {before}"
+                    return turn | {"route": before, "follow_up": True, "route_note": note}
+                note += "; "
             elif confident and label == "none" and score < NONE_SURE and gives_text(text):
                 # 'show attention on "Prompt injection attacks hijack agents."' got none at
                 # p = 0.38: an unsure "no tool" for a message that hands over a text for a
@@ -407,7 +422,11 @@ def build_graph(
         if choice in NEEDS_GIVEN_TEXT and read_arguments(choice, text) is None:
             # "In one sentence, what is a token?" went to the attention view: these tools
             # work on a text the learner gives, and this message gives none.
-            note += f", but {choice} needs a text you give (quoted, or after a colon): none"
+            note += f", but {choice} needs a text you give (quoted, or after a colon)"
+            if before := continued(messages, text):
+                note += f"; the message points back to the last turn's {before}"
+                return turn | {"route": before, "follow_up": True, "route_note": note}
+            note += ": none"
             choice = "none"
         return turn | {"route": choice, "route_note": note}
 

@@ -777,6 +777,41 @@ async def test_a_question_that_names_the_course_notes_goes_to_the_documents(sett
     assert "what the notes or documents say" in result["route_note"]
 
 
+async def test_a_text_tool_guess_without_a_text_that_points_back_continues_the_turn_before(
+    settings,
+):
+    """ "and what share of the pairs are paraphrases?" right after a document answer was read
+    as the paraphrase checker (p = 0.86, and so by the LLM router), refused for want of two
+    sentences, and got no tool; it continues the documents, with no router call. Without
+    pointing back, the refused guess still goes to the router."""
+
+    @tool(response_format="content_and_artifact")
+    def check_paraphrase(sentence_a: str, sentence_b: str) -> tuple[str, dict]:
+        """Whether two sentences mean the same."""
+        return "same", artifacts.artifact("check_paraphrase", [])
+
+    labels = {
+        "what do the fine tuning notes say about mrpc?": ("search_documents", 0.9),
+        "and what share of the pairs are paraphrases?": ("check_paraphrase", 0.86),
+        "are paraphrases common in news text generally": ("check_paraphrase", 0.86),
+    }
+    model = ScriptedChatModel(script=["MRPC has pairs [1].", "68% are [1].", "Often."])
+    router_model = ScriptedChatModel(script=[route("check_paraphrase")])
+    async with open_checkpointer(settings) as cp:
+        a = Assistant(settings, cp)
+        a._graph = build_graph(
+            models_of(model, router=router_model), [course_notes, check_paraphrase], settings,
+            cp, semantic_router=labels.get,
+        )  # fmt: skip
+        await a.ainvoke("what do the fine tuning notes say about mrpc?", "t")
+        second = await a.ainvoke("and what share of the pairs are paraphrases?", "t")
+        third = await a.ainvoke("are paraphrases common in news text generally", "t")
+    assert [c["name"] for c in second["tool_calls"]] == ["search_documents"]
+    assert "points back to the last turn's search_documents" in second["route_note"]
+    assert third["tool_calls"] == [] and third["route_note"].endswith(": none")
+    assert len(router_model.calls) == 1  # only the third turn asked the router
+
+
 async def test_an_unsure_none_that_points_back_continues_the_turn_before(settings):
     """ "and how many pairs are in the dev split?" right after a document answer got none
     at p = 0.49; it continues that lesson. A message that does not point back, or one
