@@ -102,6 +102,11 @@ def similarity(a: str, b: str) -> float:
     return SequenceMatcher(None, words_a, words_b, autojunk=False).ratio()
 
 
+def without_lead(text: str, lead: str) -> str:
+    """The part of an answer after its lead (written from the result), or all of it."""
+    return text[len(lead) :] if lead and text.startswith(lead) else text
+
+
 def check_answer(
     answer: str, facts: dict[str, Any] | None, earlier_answers: Sequence[str] = (), lead: str = ""
 ) -> Check:
@@ -116,7 +121,7 @@ def check_answer(
         return check
     if TOOL_CALL_TEXT.search(answer):
         check.problems.append("the answer is a tool call written as text, not an answer")
-    own = answer[len(lead) :] if lead and answer.startswith(lead) else answer
+    own = without_lead(answer, lead)
     for earlier in earlier_answers if own.strip() else ():
         if earlier and similarity(own, earlier) > COPY_SIMILARITY:
             # Named, so the second try knows what not to repeat (two verdicts of one tool

@@ -17,9 +17,9 @@
 Prompt reuse is the point of the layout. Every model call sends the same prefix, byte for
 byte: the system prompt, then the conversation rendered by `conversation` (each earlier
 turn as the learner's message, its tool result in brief, and the answer; this turn's result
-in full, with the message again and how to answer it). Only the tail differs: the
-argument request, or nothing; the next turn re-reads this turn's result, now in brief. (The router, asked on few turns, has its own prompt and its
-own llama.cpp slot.) So llama.cpp re-reads only the tail
+in full, with the message again and how to answer it). Only the tail differs: the argument
+request, or nothing; the next turn re-reads this turn's result, now in brief. (The router,
+asked on few turns, has its own prompt and its own llama.cpp slot.) So llama.cpp re-reads only the tail
 and the latest message, not the history, on every call of a turn and across turns. The
 history window moves in big steps (`window_start`) so that it too changes rarely.
 
@@ -55,7 +55,7 @@ from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
-from agent.answer_check import FROM_RESULT, answer_from_result, check_answer
+from agent.answer_check import FROM_RESULT, answer_from_result, check_answer, without_lead
 from agent.arguments import QUESTION_TOOLS, keeps_the_learners_words, read_arguments
 from agent.context import Context
 from agent.llm_server import ROUTER_SLOT
@@ -191,8 +191,9 @@ def earlier_answers(messages: Sequence[AnyMessage]) -> list[str]:
     out = []
     for m in messages[: latest_user_index(messages)]:
         if isinstance(m, AIMessage) and m.content and not m.tool_calls:
-            text, lead = str(m.content), m.response_metadata.get("lead") or ""
-            out += [text, text[len(lead) :]] if lead and text.startswith(lead) else [text]
+            text = str(m.content)
+            own = without_lead(text, m.response_metadata.get("lead") or "")
+            out += [text, own] if own != text else [text]
     return out
 
 
@@ -342,15 +343,16 @@ def build_graph(
     def gives_text(text: str) -> bool:
         return any(read_arguments(t, text) is not None for t in NEEDS_GIVEN_TEXT if t in by_name)
 
-    def continued(messages: Sequence[AnyMessage], text: str) -> str | None:
-        """The question tool (documents, graph) of the turn before, when a text tool was
-        guessed for a message that gives no text but points back to that turn: "and what
-        share of the pairs are paraphrases?" after a document answer read as the paraphrase
-        checker, "what about bert-large, how many layers?" as the attention view; refused
-        for want of a sentence, both got no tool."""
+    def continued(turn: dict, note: str, messages: Sequence[AnyMessage], text: str) -> dict | None:
+        """The route to the question tool (documents, graph) of the turn before, when a text
+        tool was guessed for a message that gives no text but points back to that turn:
+        "and what share of the pairs are paraphrases?" after a document answer read as the
+        paraphrase checker, "what about bert-large, how many layers?" as the attention view;
+        refused for want of a sentence, both got no tool."""
         before = previous_turn_tool(messages)
         if before in by_name and before not in NEEDS_GIVEN_TEXT and refers_back(text):
-            return before
+            note += f"; the message points back to the last turn's {before}"
+            return turn | {"route": before, "follow_up": True, "route_note": note}
         return None
 
     tool_list = "Tools:\n" + "\n".join(
@@ -385,9 +387,8 @@ def build_graph(
                 # attention lesson, but gives no sentence: the classifier's best guess is
                 # impossible, so it is as good as unsure, and the LLM router decides.
                 note += f", but {label} needs a text you give (quoted, or after a colon)"
-                if before := continued(messages, text):
-                    note += f"; the message points back to the last turn's {before}"
-                    return turn | {"route": before, "follow_up": True, "route_note": note}
+                if follow := continued(turn, note, messages, text):
+                    return follow
                 note += "; "
             elif confident and label == "none" and score < NONE_SURE and gives_text(text):
                 # 'show attention on "Prompt injection attacks hijack agents."' got none at
@@ -423,9 +424,8 @@ def build_graph(
             # "In one sentence, what is a token?" went to the attention view: these tools
             # work on a text the learner gives, and this message gives none.
             note += f", but {choice} needs a text you give (quoted, or after a colon)"
-            if before := continued(messages, text):
-                note += f"; the message points back to the last turn's {before}"
-                return turn | {"route": before, "follow_up": True, "route_note": note}
+            if follow := continued(turn, note, messages, text):
+                return follow
             note += ": none"
             choice = "none"
         return turn | {"route": choice, "route_note": note}

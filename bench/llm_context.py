@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> None:
                     round(r["seconds_ratio"], 2),
                 ]
                 for r in rows
-            ],  # fmt: skip
+            ],
         )
     )
     save({"reps": args.reps, "generated": GENERATED, "rows": rows}, args.out)
