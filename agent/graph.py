@@ -19,9 +19,9 @@ byte: the system prompt, then the conversation rendered by `conversation` (each 
 turn as the learner's message, its tool result in brief, and the answer; this turn's result
 in full, with the message again and how to answer it). Only the tail differs: the argument
 request, or nothing; the next turn re-reads this turn's result, now in brief. (The router,
-asked on few turns, has its own prompt and its own llama.cpp slot.) So llama.cpp re-reads only the tail
-and the latest message, not the history, on every call of a turn and across turns. The
-history window moves in big steps (`window_start`) so that it too changes rarely.
+asked on few turns, has its own prompt and its own llama.cpp slot.) So llama.cpp re-reads
+only the tail and the latest message, not the history, on every call of a turn and across
+turns. The history window moves in big steps (`window_start`) so that it too changes rarely.
 
 The graph is compiled once per process. A run's chat choices (provider, recognizer,
 paraphrase model, online linking) come in its context (`agent.context.Context`, the graph's
